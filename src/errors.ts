@@ -1,0 +1,191 @@
+/**
+ * The typed error hierarchy of stepbox.
+ *
+ * Every error stepbox throws is a `StepboxError` with a stable `code`, a message that names the thing
+ * that is wrong and how to fix it, and the underlying `cause` when there is one. Callers branch on
+ * `instanceof` or on `code`, never on message text.
+ */
+
+export type StepboxErrorCode =
+  | "INVALID_ARGUMENT"
+  | "INVALID_STEP_OPTION"
+  | "INVALID_PIPELINE"
+  | "DUPLICATE_STEP_NAME"
+  | "CYCLE"
+  | "UNKNOWN_STEP"
+  | "UNKNOWN_EXECUTION"
+  | "STEP_FAILED"
+  | "SERIALIZATION"
+  | "INTEGRITY"
+  | "BUNDLE"
+  | "IMAGE_BUILD"
+  | "CONTAINER_ENGINE"
+  | "STORE"
+  | "NOT_FOUND";
+
+export interface StepboxErrorOptions {
+  cause?: unknown;
+  /** One line that tells the user what to do about it. Appended to the message. */
+  hint?: string;
+}
+
+export class StepboxError extends Error {
+  readonly code: StepboxErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: StepboxErrorCode, message: string, options: StepboxErrorOptions = {}) {
+    super(options.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad input from the user: a wrong option, argument or value. Raised before any work starts. */
+export class ValidationError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions & { code?: StepboxErrorCode } = {}) {
+    super(options.code ?? "INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** Two steps of one pipeline share a name. */
+export class DuplicateStepNameError extends ValidationError {
+  readonly stepName: string;
+  constructor(stepName: string, options: StepboxErrorOptions = {}) {
+    super(`two different steps are both named "${stepName}"`, {
+      code: "DUPLICATE_STEP_NAME",
+      hint: `give one of them its own name with step(fn, { name: "..." })`,
+      ...options,
+    });
+    this.stepName = stepName;
+  }
+}
+
+/** The steps' dependencies form a cycle. */
+export class CycleError extends ValidationError {
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[]) {
+    super(`the pipeline's steps form a cycle: ${cycle.join(" -> ")}`, {
+      code: "CYCLE",
+      hint: "remove one of the dependencies (addDependsOn or a passed DelayedReturn) in that loop",
+    });
+    this.cycle = cycle;
+  }
+}
+
+/** A step name that the pipeline or execution does not have. */
+export class UnknownStepError extends StepboxError {
+  readonly stepName: string;
+  constructor(stepName: string, known: readonly string[]) {
+    super("UNKNOWN_STEP", `there is no step named "${stepName}" in this execution`, {
+      hint: known.length > 0 ? `its steps are: ${known.join(", ")}` : "this execution has no steps",
+    });
+    this.stepName = stepName;
+  }
+}
+
+/** An execution id that the store does not hold. */
+export class UnknownExecutionError extends StepboxError {
+  readonly executionId: string;
+  constructor(executionId: string, where: string) {
+    super("UNKNOWN_EXECUTION", `no execution "${executionId}" is recorded in ${where}`, {
+      hint: "list the recorded executions with pipeline.listExecutions()",
+    });
+    this.executionId = executionId;
+  }
+}
+
+/** The shape of an error after it crossed the container boundary. */
+export interface RemoteErrorInfo {
+  name: string;
+  message: string;
+  stack?: string | undefined;
+  code?: string | number | undefined;
+}
+
+/**
+ * A step did not succeed. Carries the step's FailureReason and, when the step's own code threw,
+ * the original error's name, message and stack.
+ */
+export class StepFailedError extends StepboxError {
+  readonly stepName: string;
+  readonly failureReason: string;
+  readonly status: "Failed" | "Stopped";
+  readonly originalError: RemoteErrorInfo | undefined;
+
+  constructor(args: {
+    stepName: string;
+    failureReason: string;
+    status?: "Failed" | "Stopped";
+    originalError?: RemoteErrorInfo | undefined;
+    cause?: unknown;
+  }) {
+    const status = args.status ?? "Failed";
+    super("STEP_FAILED", `step "${args.stepName}" ${status === "Stopped" ? "was stopped" : "failed"}: ${args.failureReason}`, {
+      cause: args.cause,
+    });
+    this.stepName = args.stepName;
+    this.failureReason = args.failureReason;
+    this.status = status;
+    this.originalError = args.originalError;
+  }
+}
+
+/** A value cannot cross the container boundary (a function, a symbol...). */
+export class SerializationError extends StepboxError {
+  /** Where inside the value the problem is, as a JS path like `args[0].model.fit`. */
+  readonly path: string;
+  constructor(path: string, what: string, options: StepboxErrorOptions = {}) {
+    super("SERIALIZATION", `cannot serialize ${what} at ${path}`, {
+      hint: "pass plain data (objects, arrays, Map, Set, Date, Buffer, typed arrays, bigint, errors) between steps",
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** A payload's HMAC does not match: it was altered, truncated or signed with another key. */
+export class IntegrityError extends StepboxError {
+  constructor(what: string, options: StepboxErrorOptions = {}) {
+    super("INTEGRITY", `integrity check failed for ${what}: it was altered, truncated or written with another key`, {
+      hint: "restrict write access to the artifact store; rerun the step to produce it again",
+      ...options,
+    });
+  }
+}
+
+/** esbuild could not bundle the module that defines a step. */
+export class BundleError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions = {}) {
+    super("BUNDLE", message, options);
+  }
+}
+
+/** The runtime image could not be built. */
+export class ImageBuildError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions = {}) {
+    super("IMAGE_BUILD", message, options);
+  }
+}
+
+/** The Docker engine is missing, refused a request or went away. */
+export class ContainerEngineError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions = {}) {
+    super("CONTAINER_ENGINE", message, options);
+  }
+}
+
+/** The artifact store could not read or write. */
+export class StoreError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions = {}) {
+    super("STORE", message, options);
+  }
+}
+
+/** A key that the artifact store does not hold. */
+export class NotFoundError extends StepboxError {
+  readonly key: string;
+  constructor(key: string, where: string) {
+    super("NOT_FOUND", `${key} is not in ${where}`);
+    this.key = key;
+  }
+}
