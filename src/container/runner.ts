@@ -1,0 +1,144 @@
+/**
+ * The entry point of every step container (ENTRYPOINT of the runtime image). It verifies and loads
+ * the step's bundle and arguments, calls the one step function it was asked for, and leaves the
+ * signed result, or the signed error and /opt/ml/output/failure, for the engine to collect.
+ *
+ * Loading the bundle evaluates the module that defined the step; its own `pipeline.start()` runs
+ * against the container build of stepbox, where starting a pipeline does nothing.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { StepDefinition } from "../dsl/function-step.js";
+import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { signPayload, verifyPayload } from "../serialization/signing.js";
+import { CONTAINER_ENV, CONTAINER_GLOBALS, CONTAINER_PATHS, RUNNER_EXIT } from "./contract.js";
+
+/** SageMaker returns the first 1024 characters of the failure file as FailureReason. */
+const FAILURE_LIMIT = 1024;
+
+class SetupError extends Error {
+  override name = "StepboxSetupError";
+}
+
+function takeSecretKey(): Buffer {
+  const hex = process.env[CONTAINER_ENV.secretKey];
+  delete process.env[CONTAINER_ENV.secretKey];
+  if (!hex || !/^[0-9a-f]{64}$/.test(hex)) throw new SetupError(`${CONTAINER_ENV.secretKey} is missing or malformed`);
+  return Buffer.from(hex, "hex");
+}
+
+async function readVerified(payloadPath: string, metadataPath: string, key: Buffer, what: string): Promise<Buffer> {
+  const [payload, metadataText] = await Promise.all([readFile(payloadPath), readFile(metadataPath, "utf8")]);
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(metadataText);
+  } catch {
+    metadata = undefined;
+  }
+  verifyPayload(payload, metadata, key, what);
+  return payload;
+}
+
+async function writeSigned(folder: string, payload: Buffer, key: Buffer): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await writeFile(`${folder}/payload.bin`, payload);
+  await writeFile(`${folder}/metadata.json`, JSON.stringify(signPayload(payload, key)));
+}
+
+/** Loads the bundle and waits until it has registered the wanted definition (or finished loading without it). */
+async function loadStepFunction(definitionKey: string): Promise<StepDefinition["fn"]> {
+  const registered = new Map<string, StepDefinition>();
+  let notify: () => void = () => {};
+  const found = new Promise<void>((resolve) => {
+    notify = resolve;
+  });
+  (globalThis as Record<symbol, unknown>)[CONTAINER_GLOBALS.registry] = {
+    register(definition: StepDefinition) {
+      registered.set(definition.key, definition);
+      if (definition.key === definitionKey) notify();
+    },
+  };
+  // The module may never finish loading (its top level awaits a pipeline that never starts here),
+  // so the race ends as soon as the definition is registered.
+  const loading = import(pathToFileURL(CONTAINER_PATHS.codeBundle).href);
+  await Promise.race([found, loading]);
+  const definition = registered.get(definitionKey);
+  if (definition) return definition.fn;
+  const known = [...registered.keys()].map((k) => k.split("#").slice(1).join("#"));
+  throw new SetupError(
+    `the bundle did not define step ${definitionKey.split("#").slice(1).join("#")} when loaded` +
+      ` (it defined: ${known.join(", ") || "none"}); define steps at the top level of their module`,
+  );
+}
+
+async function writeFailure(error: { name: string; message: string }): Promise<void> {
+  await mkdir(dirname(CONTAINER_PATHS.failure), { recursive: true });
+  await writeFile(CONTAINER_PATHS.failure, `${error.name}: ${error.message}`.slice(0, FAILURE_LIMIT), { flag: "wx" }).catch(
+    () => {
+      // The step wrote its own failure file; SageMaker keeps the first writer's text.
+    },
+  );
+}
+
+async function main(): Promise<number> {
+  let key: Buffer;
+  let fn: StepDefinition["fn"];
+  let args: unknown[];
+  try {
+    key = takeSecretKey();
+    const definitionKey = process.env[CONTAINER_ENV.definitionKey];
+    if (!definitionKey) throw new SetupError(`${CONTAINER_ENV.definitionKey} is not set`);
+    await readVerified(CONTAINER_PATHS.codeBundle, CONTAINER_PATHS.codeMetadata, key, "the step's code bundle");
+    const argumentBytes = await readVerified(
+      CONTAINER_PATHS.argumentsPayload,
+      CONTAINER_PATHS.argumentsMetadata,
+      key,
+      "the step's arguments",
+    );
+    args = deserialize(argumentBytes) as unknown[];
+    fn = await loadStepFunction(definitionKey);
+  } catch (error) {
+    const info = toRemoteErrorInfo(error);
+    process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
+    await writeFailure(info);
+    return RUNNER_EXIT.setupError;
+  }
+
+  let result: unknown;
+  try {
+    result = await (fn as (...a: unknown[]) => unknown)(...args);
+  } catch (error) {
+    const info = toRemoteErrorInfo(error);
+    process.stderr.write(`${info.stack ?? `${info.name}: ${info.message}`}\n`);
+    let payload: Buffer;
+    try {
+      payload = serialize(error, "error");
+    } catch {
+      payload = serialize(info, "error");
+    }
+    await writeSigned(CONTAINER_PATHS.exception, payload, key);
+    await writeFailure(info);
+    return RUNNER_EXIT.stepError;
+  }
+
+  try {
+    await writeSigned(CONTAINER_PATHS.results, serialize(result, "result"), key);
+  } catch (error) {
+    const info = toRemoteErrorInfo(error);
+    process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
+    await writeSigned(CONTAINER_PATHS.exception, serialize(info, "error"), key);
+    await writeFailure(info);
+    return RUNNER_EXIT.stepError;
+  }
+  return RUNNER_EXIT.success;
+}
+
+// The step's module may leave timers or a never-settling top-level await behind: exit explicitly.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`stepbox runner crashed: ${String(error)}\n`);
+    process.exit(RUNNER_EXIT.setupError);
+  },
+);

@@ -1,0 +1,40 @@
+/**
+ * What `import ... from "stepbox"` means inside a step's container. The step's bundle evaluates the
+ * whole module that defined it, and that module may build and start its pipeline at top level: here
+ * `step()` only registers definitions, and starting a pipeline does nothing and never settles, so
+ * only the one step function the runner was asked for runs.
+ *
+ * It exports the same names as src/index.ts (a unit test checks), so every user module bundles.
+ */
+export { step, getStep } from "../dsl/step.js";
+export { DelayedReturn } from "../dsl/delayed-return.js";
+export { FunctionStep } from "../dsl/function-step.js";
+export * from "../errors.js";
+
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+export class LocalPipelineSession {
+  constructor(_options?: unknown) {}
+}
+
+export class PipelineExecution {
+  describe = never;
+  listSteps = never;
+  wait = never;
+  result = never;
+  stop = never;
+}
+
+export class Pipeline {
+  constructor(_options?: unknown) {}
+  definition(): string {
+    return "{}";
+  }
+  create = never;
+  upsert = never;
+  describe = never;
+  start = never;
+  execution = never;
+  listExecutions = never;
+  delete = never;
+}

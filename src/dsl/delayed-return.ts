@@ -1,0 +1,73 @@
+import { inspect } from "node:util";
+import { ValidationError } from "../errors.js";
+import { PIPELINE_VALUE, type PipelineValue } from "./pipeline-value.js";
+import type { FunctionStep } from "./function-step.js";
+
+export type PathKey = string | number;
+
+function notAvailable(what: string): never {
+  throw new ValidationError(`a DelayedReturn has no ${what}: the step's output is only known when the pipeline runs`, {
+    hint: "pass it as an argument to another step, or select part of it with .get(key)",
+  });
+}
+
+/**
+ * The output of a step call, known only when the pipeline runs. Passing it (or part of it, via
+ * `.get()`) into another step's arguments makes that step depend on this one.
+ */
+export class DelayedReturn<T = unknown> implements PipelineValue<T> {
+  declare readonly [PIPELINE_VALUE]: { readonly type?: T; readonly kind: "DelayedReturn" };
+  /** The step that produces the value. */
+  readonly step: FunctionStep;
+  /** The keys selected inside the step's output, outermost first. */
+  readonly path: readonly PathKey[];
+
+  constructor(step: FunctionStep, path: readonly PathKey[] = []) {
+    this.step = step;
+    this.path = path;
+    Object.defineProperty(this, PIPELINE_VALUE, { value: { kind: "DelayedReturn" }, enumerable: false });
+    Object.freeze(this);
+  }
+
+  /** Selects a key or index inside the output: `r.get("metrics").get("acc")`. */
+  get<K extends keyof T & PathKey>(key: K): DelayedReturn<T[K]>;
+  // A key the output's type does not know gives an untyped output, usable as any argument.
+  get(key: PathKey): DelayedReturn<any>;
+  get(key: PathKey): DelayedReturn<unknown> {
+    if (typeof key !== "string" && !(typeof key === "number" && Number.isInteger(key))) {
+      throw new ValidationError(`DelayedReturn.get() takes a string or an integer, got ${inspect(key)}`, {
+        hint: 'for example r.get("metrics") or r.get(0)',
+      });
+    }
+    return new DelayedReturn(this.step, [...this.path, key]);
+  }
+
+  /** How the value is written in the pipeline definition and in messages: `train.metrics.acc`. */
+  describe(): string {
+    return this.step.name + this.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
+  }
+
+  [Symbol.iterator](): never {
+    return notAvailable("items to destructure (use r.get(0), r.get(1) instead of [a, b] = r)");
+  }
+
+  toString(): never {
+    return notAvailable("string value");
+  }
+
+  valueOf(): never {
+    return notAvailable("primitive value");
+  }
+
+  toJSON(): never {
+    return notAvailable("JSON value");
+  }
+
+  [inspect.custom](): string {
+    return `DelayedReturn(${this.describe()})`;
+  }
+}
+
+export function isDelayedReturn(value: unknown): value is DelayedReturn {
+  return value instanceof DelayedReturn;
+}

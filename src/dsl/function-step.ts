@@ -1,0 +1,106 @@
+import { inspect } from "node:util";
+import { ValidationError } from "../errors.js";
+import { DelayedReturn, isDelayedReturn } from "./delayed-return.js";
+import { forEachPipelineValue } from "./pipeline-value.js";
+import type { StepOptions } from "./step-options.js";
+
+/** What `step(fn, options)` records about a function: one per `step()` call. */
+export interface StepDefinition {
+  /** Identifies the definition inside its module: `<file>#<name>#<n>`, the same on the host and in the container. */
+  readonly key: string;
+  /** The name the step's calls are named after. */
+  readonly baseName: string;
+  readonly fn: (...args: never[]) => unknown;
+  readonly options: StepOptions;
+  /** Absolute path of the module that called `step()`; its bundle is what runs in the container. */
+  readonly sourceFile: string | undefined;
+}
+
+/** A step of a pipeline, as the graph sees it: a name and the steps it must follow. */
+export interface PipelineStep {
+  readonly name: string;
+  readonly displayName: string;
+  readonly description: string;
+  /** Steps (or their outputs, or their names) this step must run after. */
+  upstream(): StepReference[];
+}
+
+export type StepReference = PipelineStep | DelayedReturn | string;
+
+/** One call of a step function: a node of the pipeline's graph, SageMaker's `_FunctionStep`. */
+export class FunctionStep implements PipelineStep {
+  readonly kind = "function" as const;
+  readonly name: string;
+  readonly displayName: string;
+  readonly description: string;
+  readonly definition: StepDefinition;
+  /** The call's arguments, with DelayedReturns still in place. */
+  readonly args: readonly unknown[];
+  readonly #dependsOn: StepReference[] = [];
+
+  constructor(definition: StepDefinition, name: string, args: readonly unknown[]) {
+    this.definition = definition;
+    this.name = name;
+    this.args = args;
+    this.displayName = definition.options.displayName ?? defaultDisplayName(definition);
+    this.description = definition.options.description ?? definition.sourceFile ?? definition.baseName;
+  }
+
+  get options(): StepOptions {
+    return this.definition.options;
+  }
+
+  /** Makes this step run after the given steps, which need not pass it any data. */
+  addDependsOn(steps: readonly StepReference[]): void {
+    if (!Array.isArray(steps)) {
+      throw new ValidationError(`addDependsOn() on step "${this.name}" takes a list, got ${inspect(steps)}`, {
+        hint: "wrap it in brackets: addDependsOn([otherStep])",
+      });
+    }
+    for (const ref of steps) {
+      if (!(typeof ref === "string" || isDelayedReturn(ref) || isPipelineStep(ref))) {
+        throw new ValidationError(`addDependsOn() on step "${this.name}": ${inspect(ref)} is not a step`, {
+          hint: "pass steps, DelayedReturns or step names",
+        });
+      }
+      this.#dependsOn.push(ref);
+    }
+  }
+
+  /** The explicit dependencies added with `addDependsOn`. */
+  get dependsOn(): readonly StepReference[] {
+    return [...this.#dependsOn];
+  }
+
+  /** The steps whose outputs the arguments use. */
+  dataDependencies(): FunctionStep[] {
+    const found = new Set<FunctionStep>();
+    forEachPipelineValue(this.args, (value) => {
+      if (isDelayedReturn(value)) found.add(value.step);
+    });
+    return [...found];
+  }
+
+  upstream(): StepReference[] {
+    return [...this.dataDependencies(), ...this.#dependsOn];
+  }
+
+  [inspect.custom](): string {
+    return `FunctionStep(${this.name})`;
+  }
+}
+
+function defaultDisplayName(definition: StepDefinition): string {
+  if (!definition.sourceFile) return definition.baseName;
+  const file = definition.sourceFile.split("/").pop() ?? definition.sourceFile;
+  return `${file.replace(/\.[cm]?[jt]sx?$/, "")}.${definition.baseName}`;
+}
+
+export function isPipelineStep(value: unknown): value is PipelineStep {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as PipelineStep).name === "string" &&
+    typeof (value as PipelineStep).upstream === "function"
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * A pipeline value is a placeholder for something only known when the pipeline runs: a step's
+ * output (`DelayedReturn`), and in time parameters and execution variables. Step arguments may hold
+ * them anywhere inside arrays and plain objects; the engine replaces them with real values.
+ */
+export const PIPELINE_VALUE: unique symbol = Symbol.for("stepbox.PipelineValue") as never;
+
+export interface PipelineValue<T = unknown> {
+  /** Carries the value's type for inference only; never read at run time. */
+  readonly [PIPELINE_VALUE]: { readonly type?: T; readonly kind: string };
+}
+
+export function isPipelineValue(value: unknown): value is PipelineValue {
+  return typeof value === "object" && value !== null && PIPELINE_VALUE in value;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Calls `visit` for every pipeline value inside `value` (top level, arrays and plain objects). */
+export function forEachPipelineValue(value: unknown, visit: (found: PipelineValue) => void, seen = new Set<object>()): void {
+  if (typeof value !== "object" || value === null) return;
+  if (isPipelineValue(value)) {
+    visit(value);
+    return;
+  }
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (const item of value) forEachPipelineValue(item, visit, seen);
+  } else if (isPlainObject(value)) {
+    for (const item of Object.values(value)) forEachPipelineValue(item, visit, seen);
+  }
+}
+
+/**
+ * Returns `value` with every pipeline value replaced by `replace(found)`. Arrays and plain objects
+ * that hold none are returned as they are, so large literal arguments are not copied.
+ */
+export async function mapPipelineValues(value: unknown, replace: (found: PipelineValue) => Promise<unknown>): Promise<unknown> {
+  if (typeof value !== "object" || value === null) return value;
+  if (isPipelineValue(value)) return replace(value);
+  if (!containsPipelineValue(value)) return value;
+  if (Array.isArray(value)) {
+    return Promise.all(value.map((item) => mapPipelineValues(item, replace)));
+  }
+  const entries = await Promise.all(
+    Object.entries(value).map(async ([key, item]) => [key, await mapPipelineValues(item, replace)] as const),
+  );
+  return Object.fromEntries(entries);
+}
+
+function containsPipelineValue(value: unknown): boolean {
+  let found = false;
+  forEachPipelineValue(value, () => {
+    found = true;
+  });
+  return found;
+}

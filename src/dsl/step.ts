@@ -1,0 +1,117 @@
+import { fileURLToPath } from "node:url";
+import { inspect } from "node:util";
+import { ValidationError } from "../errors.js";
+import { CONTAINER_GLOBALS } from "../container/contract.js";
+import { DelayedReturn, isDelayedReturn } from "./delayed-return.js";
+import { FunctionStep, type StepDefinition } from "./function-step.js";
+import type { PipelineValue } from "./pipeline-value.js";
+import { assertValidStepName, validateStepOptions, type StepOptions } from "./step-options.js";
+
+/**
+ * An argument of a step call: the value itself, or a pipeline value that stands for it, anywhere
+ * inside arrays and plain objects.
+ */
+export type Deferred<T> =
+  | T
+  | PipelineValue<T>
+  | (T extends readonly unknown[]
+      ? { [K in keyof T]: Deferred<T[K]> }
+      : T extends Date | RegExp | Map<unknown, unknown> | Set<unknown> | ArrayBufferView | ArrayBuffer | ((...args: never[]) => unknown)
+        ? never
+        : T extends object
+          ? { [K in keyof T]: Deferred<T[K]> }
+          : never);
+
+type AnyFunction = (...args: any[]) => unknown;
+
+/** Each argument of a step call may be deferred. */
+export type DeferredArguments<A extends unknown[]> = { [K in keyof A]: Deferred<A[K]> };
+
+/** What `step(fn)` returns: call it with the function's arguments to add a step to a pipeline. */
+export type StepFunction<F extends AnyFunction> = ((
+  ...args: DeferredArguments<Parameters<F>>
+) => DelayedReturn<Awaited<ReturnType<F>>>) & { readonly definition: StepDefinition };
+
+/** The registry the container runner installs before it loads the step's bundle. */
+interface ContainerRegistry {
+  register(definition: StepDefinition): void;
+}
+
+const definitionCounts = new Map<string, number>();
+const callCounts = new WeakMap<StepDefinition, number>();
+
+/**
+ * Turns a function into a pipeline step. Calling the result runs nothing: it returns a
+ * `DelayedReturn` for the step's output, and passing that into other steps defines the DAG.
+ *
+ * @example
+ * const train = step(async function train(data: number[]) { return { acc: 0.9 } }, { instanceType: "ml.m5.large" });
+ * const model = train(preprocess(raw));
+ */
+export function step<F extends AnyFunction>(fn: F, options?: StepOptions): StepFunction<F> {
+  if (typeof fn !== "function") {
+    throw new ValidationError(`step() takes a function, got ${inspect(fn)}`, { hint: "step(async function train() { ... })" });
+  }
+  const validated = validateStepOptions(fn.name || "<anonymous>", options);
+  const baseName = validated.name ?? fn.name;
+  if (!baseName) {
+    throw new ValidationError("step() was given an anonymous function and no name", {
+      code: "INVALID_STEP_OPTION",
+      hint: 'name the function (step(async function train() {...})) or pass { name: "train" }',
+    });
+  }
+  assertValidStepName(baseName, `step(${baseName})`);
+
+  const sourceFile = definingModule();
+  const ordinalKey = `${sourceFile ?? ""}#${baseName}`;
+  const ordinal = (definitionCounts.get(ordinalKey) ?? 0) + 1;
+  definitionCounts.set(ordinalKey, ordinal);
+  const definition: StepDefinition = Object.freeze({
+    key: `${ordinalKey}#${ordinal}`,
+    baseName,
+    fn,
+    options: Object.freeze({ ...validated }),
+    sourceFile,
+  });
+  (globalThis as { [CONTAINER_GLOBALS.registry]?: ContainerRegistry })[CONTAINER_GLOBALS.registry]?.register(definition);
+
+  const call = (...args: unknown[]): DelayedReturn<unknown> => {
+    const count = (callCounts.get(definition) ?? 0) + 1;
+    callCounts.set(definition, count);
+    const name = count === 1 ? baseName : `${baseName}-${count}`;
+    return new DelayedReturn(new FunctionStep(definition, name, args));
+  };
+  Object.defineProperty(call, "name", { value: baseName });
+  Object.defineProperty(call, "definition", { value: definition });
+  return call as StepFunction<F>;
+}
+
+/** The step that produces a DelayedReturn: `getStep(r).name`, `getStep(r).addDependsOn([...])`. */
+export function getStep(output: DelayedReturn): FunctionStep {
+  if (!isDelayedReturn(output)) {
+    throw new ValidationError(`getStep() takes the DelayedReturn a step call returned, got ${inspect(output)}`, {
+      hint: "const r = train(data); getStep(r).name",
+    });
+  }
+  return output.step;
+}
+
+/**
+ * The absolute path of the module that called `step()`. In the container, the bundle tells each
+ * module's path as it evaluates; on the host, the caller's stack frame does.
+ */
+function definingModule(): string | undefined {
+  const marked = (globalThis as { [CONTAINER_GLOBALS.module]?: string })[CONTAINER_GLOBALS.module];
+  if (marked) return marked;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = (_, frames) => frames;
+  try {
+    Error.captureStackTrace(holder, step);
+    const file = holder.stack?.[0]?.getFileName() ?? undefined;
+    if (!file) return undefined;
+    return file.startsWith("file:") ? fileURLToPath(file) : file;
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+}

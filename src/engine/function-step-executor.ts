@@ -1,0 +1,321 @@
+import { constants, createReadStream } from "node:fs";
+import { lstat, open, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { createGzip } from "node:zlib";
+import tar from "tar-fs";
+import { StepboxError, type RemoteErrorInfo } from "../errors.js";
+import type { FunctionStep } from "../dsl/function-step.js";
+import { isDelayedReturn, type DelayedReturn } from "../dsl/delayed-return.js";
+import { mapPipelineValues } from "../dsl/pipeline-value.js";
+import { OUTPUT_FILES } from "../container/contract.js";
+import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { signPayload, verifyPayload } from "../serialization/signing.js";
+import type { StepBundler } from "../runtime/bundle.js";
+import type { DockerStepRunner, HostOutcome, InputChannel, StepJobOutcome } from "../runtime/docker-step-runner.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
+import { layout } from "../store/layout.js";
+import type { StatusTransition, StepRecord } from "../store/records.js";
+import { writePayload } from "./payloads.js";
+import type { StepResources } from "./step-resources.js";
+
+/** SageMaker keeps the first 1024 characters of a failure reason. */
+const FAILURE_REASON_LIMIT = 1024;
+const MiB = 1024 ** 2;
+
+type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
+
+export interface FunctionStepContext {
+  readonly pipelineName: string;
+  readonly executionId: string;
+  readonly executionArn: string;
+  readonly store: ArtifactStore;
+  readonly runner: DockerStepRunner;
+  readonly bundler: StepBundler;
+  readonly image: string;
+  readonly key: Buffer;
+  readonly owner: string;
+  readonly stopGraceSeconds: number;
+  /** A cap on what any step may write under /opt/ml, below its volumeSize. */
+  readonly outputLimitBytes: number | undefined;
+  readonly signal: AbortSignal;
+  readonly killSignal: AbortSignal;
+  /** The step's resources and input channels, checked before the execution started. */
+  readonly resources: StepResources;
+  readonly channels: readonly InputChannel[];
+  /** Host folder kept for the step's /opt/ml/checkpoints across its attempts. */
+  readonly checkpointsDir: string;
+  /** The deserialized output of an upstream step that succeeded. */
+  readonly upstreamResult: (stepName: string) => Promise<unknown>;
+  readonly onLogLine: (step: string, line: string, stream: "stdout" | "stderr") => void;
+  /** Called with the step's training-job metadata as it changes, for the step's record. */
+  readonly onProgress: (trainingJob: TrainingJobMetadata) => void;
+}
+
+export interface FunctionStepOutcome {
+  readonly status: "Succeeded" | "Failed" | "Stopped";
+  readonly failureReason?: string;
+  readonly error?: RemoteErrorInfo;
+  readonly trainingJob: TrainingJobMetadata;
+}
+
+export function trainingJobName(stepName: string, executionId: string): string {
+  return `${stepName}-${executionId}`.slice(0, 63);
+}
+
+/** Selects `path` inside a step's output, as `DelayedReturn.get()` chains describe it. */
+function select(value: unknown, ref: DelayedReturn): unknown {
+  let current = value;
+  for (const key of ref.path) {
+    if (current instanceof Map) {
+      current = current.get(key);
+    } else if (current !== null && typeof current === "object" && key in current) {
+      current = (current as Record<string | number, unknown>)[key];
+    } else {
+      throw new StepboxError("INVALID_ARGUMENT", `the output of step "${ref.step.name}" has no ${JSON.stringify(key)} at ${ref.describe()}`, {
+        hint: `check what step "${ref.step.name}" returns`,
+      });
+    }
+  }
+  return current;
+}
+
+/** Reads a small file the step left, refusing links so a step cannot make the engine read host files. */
+async function readStepFile(path: string): Promise<Buffer | undefined> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const info = await handle.stat();
+    return info.isFile() ? await handle.readFile() : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  const info = await lstat(dir).catch(() => undefined);
+  return info?.isDirectory() === true && (await readdir(dir)).length > 0;
+}
+
+/** Tracks the training job's statuses, as DescribeTrainingJob's SecondaryStatusTransitions show them. */
+class TrainingJobStatus {
+  readonly metadata: TrainingJobMetadata;
+  readonly #transitions: StatusTransition[] = [];
+  readonly #onChange: (metadata: TrainingJobMetadata) => void;
+
+  constructor(name: string, arn: string, onChange: (metadata: TrainingJobMetadata) => void) {
+    this.metadata = { Arn: arn, TrainingJobName: name, TrainingJobStatus: "InProgress", SecondaryStatus: "Starting", SecondaryStatusTransitions: [] };
+    this.#onChange = onChange;
+  }
+
+  secondary(status: string, message: string): void {
+    const now = new Date().toISOString();
+    const last = this.#transitions.at(-1);
+    if (last && !last.EndTime) last.EndTime = now;
+    this.#transitions.push({ Status: status, StartTime: now, StatusMessage: message });
+    this.metadata.SecondaryStatus = status;
+    this.metadata.SecondaryStatusTransitions = this.#transitions.map((t) => ({ ...t }));
+    this.#onChange({ ...this.metadata });
+  }
+
+  end(jobStatus: "Completed" | "Failed" | "Stopped", secondary: string, message: string): TrainingJobMetadata {
+    this.secondary(secondary, message);
+    const last = this.#transitions.at(-1)!;
+    last.EndTime = last.StartTime;
+    this.metadata.TrainingJobStatus = jobStatus;
+    this.metadata.SecondaryStatusTransitions = this.#transitions.map((t) => ({ ...t }));
+    return { ...this.metadata };
+  }
+}
+
+/** Runs one function step in its containers and stores what it produced. */
+export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
+  const jobName = trainingJobName(step.name, ctx.executionId);
+  const job = new TrainingJobStatus(jobName, ctx.executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`), ctx.onProgress);
+  const finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo): FunctionStepOutcome => {
+    const jobStatus = status === "Succeeded" ? "Completed" : status;
+    return {
+      status,
+      trainingJob: job.end(jobStatus, secondary, reason ?? "Training job completed"),
+      ...(reason !== undefined ? { failureReason: reason.slice(0, FAILURE_REASON_LIMIT) } : {}),
+      ...(error ? { error } : {}),
+    };
+  };
+
+  job.secondary("Starting", "Preparing the step's code and arguments");
+  let argumentsPayload: Buffer;
+  let code: Buffer;
+  try {
+    const args = (await mapPipelineValues(step.args, async (value) => {
+      if (isDelayedReturn(value)) return select(await ctx.upstreamResult(value.step.name), value);
+      throw new StepboxError("INVALID_ARGUMENT", `step "${step.name}" was passed a pipeline value this engine cannot resolve`);
+    })) as unknown[];
+    argumentsPayload = serialize(args, "args");
+    if (!step.definition.sourceFile) {
+      throw new StepboxError("BUNDLE", `cannot tell which module defines step "${step.name}"`, {
+        hint: "define steps with step() at the top level of a module file",
+      });
+    }
+    code = (await ctx.bundler.bundle(step.definition.sourceFile)).code;
+  } catch (error) {
+    const info = toRemoteErrorInfo(error);
+    return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
+  }
+
+  const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
+  const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
+  await ctx.store.put(functionKeys.code, code);
+  await ctx.store.put(functionKeys.metadata, codeMetadata);
+  await ctx.store.put(
+    functionKeys.manifest,
+    JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
+  );
+  await writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key);
+
+  const o = step.options;
+  const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;
+  const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
+  job.secondary("Downloading", "Downloading input data");
+  job.secondary("Training", "Training in progress");
+  return ctx.runner.run(
+    {
+      pipelineName: ctx.pipelineName,
+      executionId: ctx.executionId,
+      stepName: step.name,
+      jobName,
+      jobArn: job.metadata.Arn,
+      image: ctx.image,
+      code,
+      codeMetadata,
+      definitionKey: step.definition.key,
+      argumentsPayload,
+      argumentsMetadata: JSON.stringify(signPayload(argumentsPayload, ctx.key)),
+      secretKeyHex: ctx.key.toString("hex"),
+      environment: o.environmentVariables ?? {},
+      instanceType: ctx.resources.instanceType,
+      instanceCount: o.instanceCount ?? 1,
+      cpus: ctx.resources.cpus,
+      memoryBytes: ctx.resources.memoryBytes,
+      hyperparameters: o.hyperparameters ?? {},
+      channels: ctx.channels,
+      network: o.network === true,
+      maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
+      stopGraceSeconds: ctx.stopGraceSeconds,
+      outputLimitBytes,
+      checkpointsDir: ctx.checkpointsDir,
+      storeUri: ctx.store.uri,
+      owner: ctx.owner,
+      onLogLine: (host, line, stream) => ctx.onLogLine(o.instanceCount && o.instanceCount > 1 ? `${step.name}/${host}` : step.name, line, stream),
+      signal: ctx.signal,
+      killSignal: ctx.killSignal,
+    },
+    async (outcome) => {
+      job.secondary("Uploading", "Uploading generated training model");
+      await storeArtifacts(step, ctx, outcome, job.metadata);
+      return judge(step, ctx, outcome, outputLimitBytes, finish);
+    },
+  );
+}
+
+/** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
+async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, metadata: TrainingJobMetadata): Promise<void> {
+  for (const host of outcome.hosts) {
+    const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, host.logStream.name);
+    await ctx.store.putStream(key, createReadStream(host.logStream.file));
+  }
+  metadata.LogStreams = outcome.hosts.map((h) => h.logStream.name);
+  if (outcome.stopped === "OutputLimitExceeded") return;
+  const model = await archive(ctx, step, "model.tar.gz", outcome.hosts.map((h) => h.modelDir));
+  if (model) metadata.ModelArtifacts = { S3ModelArtifacts: model };
+  const data = await archive(ctx, step, "output.tar.gz", outcome.hosts.map((h) => join(h.outputDir, "data")));
+  if (data) metadata.OutputDataArtifacts = data;
+}
+
+/** Packs the folders into one gzipped tar in the store. Links are stored as links, never followed. */
+async function archive(ctx: FunctionStepContext, step: FunctionStep, file: "model.tar.gz" | "output.tar.gz", dirs: readonly string[]): Promise<string | undefined> {
+  const filled: string[] = [];
+  for (const dir of dirs) if (await hasEntries(dir)) filled.push(dir);
+  if (filled.length === 0) return undefined;
+  const pack = tar.pack(filled[0]!, { finalize: filled.length === 1 });
+  for (const [i, dir] of filled.slice(1).entries()) {
+    tar.pack(dir, { pack, finalize: i === filled.length - 2 });
+  }
+  const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
+  await ctx.store.putStream(key, pack.pipe(createGzip()));
+  return `${ctx.store.uri}/${key}`;
+}
+
+type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo) => FunctionStepOutcome;
+
+async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
+  const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
+  const primary = outcome.hosts[0]!;
+  const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
+  const error = await readVerifiedError(ctx, failedHost, at);
+  const onHost = outcome.hosts.length > 1 ? ` on ${failedHost.host}` : "";
+
+  switch (outcome.stopped) {
+    case "MaxRuntimeExceeded":
+      return finish("Stopped", "MaxRuntimeExceeded", `MaxRuntimeExceeded: step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`, error);
+    case "Stopped":
+      return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" ran`, error);
+    case "OutputLimitExceeded":
+      return finish(
+        "Failed",
+        "Failed",
+        `OutputLimitExceeded: step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
+        error,
+      );
+    case undefined:
+      break;
+  }
+  const oom = outcome.hosts.find((h) => h.oomKilled);
+  if (oom) {
+    return finish(
+      "Failed",
+      "Failed",
+      `OutOfMemory: step "${step.name}"${outcome.hosts.length > 1 ? ` on ${oom.host}` : ""} used more than its memory limit of ${ctx.resources.memoryGiB} GiB (instance type ${ctx.resources.instanceType}) and was killed`,
+      error,
+    );
+  }
+  if (outcome.firstFailedHost !== undefined) {
+    const failureText = (await readStepFile(join(failedHost.outputDir, OUTPUT_FILES.failure)))?.toString("utf8");
+    const reason = failureText?.trim()
+      ? failureText
+      : `AlgorithmError: exit code ${failedHost.exitCode}${onHost}. Last lines of the log:\n${failedHost.lastLogLines.slice(-10).join("\n")}`;
+    return finish("Failed", "Failed", reason, error);
+  }
+
+  const payload = await readStepFile(join(primary.outputDir, OUTPUT_FILES.resultsPayload));
+  const metadata = await readStepFile(join(primary.outputDir, OUTPUT_FILES.resultsMetadata));
+  if (!payload || !metadata) return finish("Failed", "Failed", `ClientError: step "${step.name}" exited 0 but left no result`);
+  try {
+    verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the result of step "${step.name}"`);
+  } catch (cause) {
+    const info = toRemoteErrorInfo(cause);
+    return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
+  }
+  await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
+  return finish("Succeeded", "Completed");
+}
+
+/** The step's own error, when its function threw and the runner signed it. */
+async function readVerifiedError(
+  ctx: FunctionStepContext,
+  host: HostOutcome,
+  at: { pipeline: string; execution: string; step: string },
+): Promise<RemoteErrorInfo | undefined> {
+  const payload = await readStepFile(join(host.outputDir, OUTPUT_FILES.exceptionPayload));
+  const metadata = await readStepFile(join(host.outputDir, OUTPUT_FILES.exceptionMetadata));
+  if (!payload || !metadata) return undefined;
+  try {
+    verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the error of step "${at.step}"`);
+  } catch {
+    return undefined;
+  }
+  await writePayload(ctx.store, { ...at, kind: "exception" }, payload, ctx.key);
+  return toRemoteErrorInfo(deserialize(payload));
+}

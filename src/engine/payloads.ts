@@ -1,0 +1,44 @@
+import { IntegrityError, NotFoundError, StoreError } from "../errors.js";
+import { deserialize } from "../serialization/codec.js";
+import { signPayload, verifyPayload } from "../serialization/signing.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
+import { layout, type PayloadKind } from "../store/layout.js";
+
+/** Where a step's payload lives: which execution, which step, which kind. */
+export interface PayloadAddress {
+  readonly pipeline: string;
+  readonly execution: string;
+  readonly step: string;
+  readonly kind: PayloadKind;
+}
+
+/** Stores a serialized payload and its HMAC; the metadata is written last, so it only ever vouches for a whole payload. */
+export async function writePayload(store: ArtifactStore, at: PayloadAddress, payload: Buffer, key: Buffer): Promise<void> {
+  const keys = layout.payload(at.pipeline, at.execution, at.step, at.kind);
+  await store.put(keys.payload, payload);
+  await store.put(keys.metadata, JSON.stringify(signPayload(payload, key)));
+}
+
+/** Reads a payload, refuses it unless its HMAC checks out, and deserializes it. */
+export async function readPayload(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<unknown> {
+  const keys = layout.payload(at.pipeline, at.execution, at.step, at.kind);
+  const what = `the ${at.kind} of step "${at.step}" in execution ${at.execution}`;
+  let payload: Buffer;
+  let metadataBytes: Buffer;
+  try {
+    [payload, metadataBytes] = await Promise.all([store.get(keys.payload), store.get(keys.metadata)]);
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      throw new StoreError(`${what} is missing from ${store.uri}`, { cause: error, hint: "run the step again" });
+    }
+    throw error;
+  }
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(metadataBytes.toString("utf8"));
+  } catch (cause) {
+    throw new IntegrityError(what, { cause });
+  }
+  verifyPayload(payload, metadata, key, what);
+  return deserialize(payload);
+}

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
+import { isDelayedReturn } from "../dsl/delayed-return.js";
+import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
+import { isPipelineValue } from "../dsl/pipeline-value.js";
+import { resolveInstanceType } from "../runtime/instance-types.js";
+import type { PipelineGraph } from "./compile.js";
+
+export const DEFINITION_VERSION = "2020-12-01";
+
+/**
+ * The pipeline definition as SageMaker's `Pipeline.definition()` writes it, with the same top-level
+ * keys and a `Training` step per function step. Unlike SageMaker's, it embeds no timestamps or random
+ * names, so the same pipeline gives the same bytes every time.
+ */
+export function pipelineDefinition(graph: PipelineGraph, parameters: readonly unknown[] = []): string {
+  const doc = {
+    Version: DEFINITION_VERSION,
+    Metadata: {},
+    Parameters: parameters,
+    PipelineExperimentConfig: {
+      ExperimentName: { Get: "Execution.PipelineName" },
+      TrialName: { Get: "Execution.PipelineExecutionId" },
+    },
+    Steps: graph.steps.map((s) => stepJson(s, graph)),
+  };
+  return JSON.stringify(doc);
+}
+
+function stepJson(step: PipelineStep, graph: PipelineGraph): object {
+  const dependsOn = graph.upstream.get(step.name) ?? [];
+  if (step instanceof FunctionStep) {
+    const o = step.options;
+    const instance = resolveInstanceType(o.instanceType);
+    return {
+      Name: step.name,
+      Type: "Training",
+      DisplayName: step.displayName,
+      Description: step.description,
+      DependsOn: dependsOn,
+      Arguments: {
+        AlgorithmSpecification: {
+          TrainingImage: o.imageUri ?? "stepbox-runtime",
+          TrainingInputMode: "File",
+          ContainerEntrypoint: ["/usr/local/bin/node", "/opt/stepbox/runner.mjs"],
+        },
+        ResourceConfig: {
+          InstanceType: instance.name,
+          InstanceCount: o.instanceCount ?? 1,
+          VolumeSizeInGB: o.volumeSize ?? 30,
+          KeepAlivePeriodInSeconds: o.keepAlivePeriodInSeconds ?? 0,
+        },
+        StoppingCondition: { MaxRuntimeInSeconds: o.maxRuntimeInSeconds ?? 86400 },
+        RetryStrategy: { MaximumRetryAttempts: o.maxRetryAttempts ?? 1 },
+        Environment: o.environmentVariables ?? {},
+        HyperParameters: Object.fromEntries(Object.entries(o.hyperparameters ?? {}).map(([k, v]) => [k, String(v)])),
+        EnableNetworkIsolation: o.network !== true,
+        Function: {
+          Module: step.definition.sourceFile ? relative(process.cwd(), step.definition.sourceFile) : null,
+          Name: step.definition.baseName,
+        },
+        FunctionArguments: step.args.map(argumentJson),
+      },
+      ...(o.retryPolicies ? { RetryPolicies: o.retryPolicies } : {}),
+      ...(o.cacheConfig ? { CacheConfig: { Enabled: o.cacheConfig.enableCaching, ExpireAfter: o.cacheConfig.expireAfter } } : {}),
+    };
+  }
+  return { Name: step.name, DisplayName: step.displayName, Description: step.description, DependsOn: dependsOn };
+}
+
+/** A step argument as JSON: pipeline values as `{"Get": ...}` references, other values tagged by type. */
+export function argumentJson(value: unknown): unknown {
+  if (isDelayedReturn(value)) return { Get: `Steps.${value.describe()}` };
+  if (isPipelineValue(value)) return { Get: String((value as { expr?: string }).expr ?? "PipelineValue") };
+  switch (typeof value) {
+    case "undefined":
+      return { Undefined: true };
+    case "bigint":
+      return { BigInt: value.toString() };
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : { Number: String(value) };
+    case "string":
+    case "boolean":
+      return value;
+    case "object":
+      break;
+    default:
+      return { Unsupported: typeof value };
+  }
+  if (value === null) return null;
+  if (value instanceof Date) return { Date: Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString() };
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    return { Bytes: { Type: value.constructor.name, Length: bytes.byteLength, Sha256: createHash("sha256").update(bytes).digest("hex") } };
+  }
+  if (value instanceof Map) return { Map: [...value].map(([k, v]) => [argumentJson(k), argumentJson(v)]) };
+  if (value instanceof Set) return { Set: [...value].map(argumentJson) };
+  if (value instanceof RegExp) return { RegExp: value.toString() };
+  if (value instanceof Error) return { Error: { Name: value.name, Message: value.message } };
+  if (Array.isArray(value)) return value.map(argumentJson);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, argumentJson(v)]));
+}

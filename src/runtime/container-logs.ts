@@ -1,0 +1,54 @@
+import { createWriteStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { PassThrough } from "node:stream";
+import type Docker from "dockerode";
+
+const TAIL_LINES = 20;
+
+/** A container's output, captured from before it starts until it ends. */
+export interface CapturedLogs {
+  /** The last lines printed, for a FailureReason when the step left no failure file. */
+  readonly tail: readonly string[];
+  /** Resolves once the container's streams have ended and the log file is closed. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Attaches to a created container's stdout and stderr (before it starts, so no line is lost), and
+ * hands every line to `onLine` live while writing it to `logFile`.
+ */
+export async function captureLogs(
+  container: Docker.Container,
+  logFile: string,
+  onLine: (line: string, stream: "stdout" | "stderr") => void,
+): Promise<CapturedLogs> {
+  const raw = await container.attach({ stream: true, stdout: true, stderr: true, logs: true });
+  const file = createWriteStream(logFile);
+  const tail: string[] = [];
+  const pump = (input: PassThrough, name: "stdout" | "stderr"): Promise<void> =>
+    new Promise((resolve) => {
+      const lines = createInterface({ input, crlfDelay: Infinity });
+      lines.on("line", (line) => {
+        file.write(`${line}\n`);
+        tail.push(line);
+        if (tail.length > TAIL_LINES) tail.shift();
+        onLine(line, name);
+      });
+      lines.on("close", resolve);
+    });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  container.modem.demuxStream(raw, stdout, stderr);
+  const ended = new Promise<void>((resolve) => {
+    raw.once("end", resolve);
+    raw.once("close", resolve);
+    raw.once("error", () => resolve());
+  }).then(() => {
+    stdout.end();
+    stderr.end();
+  });
+  const done = Promise.all([pump(stdout, "stdout"), pump(stderr, "stderr"), ended]).then(
+    () => new Promise<void>((resolve) => file.end(resolve)),
+  );
+  return { tail, done };
+}

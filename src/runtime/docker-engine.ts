@@ -1,0 +1,35 @@
+import Docker from "dockerode";
+import { ContainerEngineError } from "../errors.js";
+
+const ENGINE_HINT = "start one with `bash scripts/ensure-docker.sh` (or `dockerd &`), or set DOCKER_HOST";
+
+/** Where the engine is, in words, for messages: DOCKER_HOST or the default socket. */
+export function describeEngine(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST ? `the Docker engine at ${env.DOCKER_HOST}` : "the Docker engine at /var/run/docker.sock";
+}
+
+/** Connects to the Docker engine and checks that it answers; a clear error when it does not. */
+export async function connectDocker(): Promise<Docker> {
+  const docker = new Docker();
+  try {
+    await docker.ping();
+  } catch (cause) {
+    throw new ContainerEngineError(`${describeEngine()} does not answer`, { cause, hint: ENGINE_HINT });
+  }
+  return docker;
+}
+
+/** Whether an error from dockerode means the engine itself is gone, rather than a refused request. */
+export function isEngineUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "ECONNREFUSED" || code === "ENOENT" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT";
+}
+
+/** Wraps a dockerode failure at the runtime boundary, so nothing above looks at HTTP status codes. */
+export function engineError(action: string, cause: unknown): ContainerEngineError {
+  if (isEngineUnreachable(cause)) {
+    return new ContainerEngineError(`${describeEngine()} went away while ${action}`, { cause, hint: ENGINE_HINT });
+  }
+  const message = (cause as { json?: { message?: string } } | undefined)?.json?.message ?? String((cause as Error)?.message ?? cause);
+  return new ContainerEngineError(`${describeEngine()} refused ${action}: ${message}`, { cause });
+}

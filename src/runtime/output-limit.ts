@@ -1,0 +1,56 @@
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+/** The bytes under a folder, counting links as themselves and never following them. */
+export async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await folderBytes(path);
+    else total += (await lstat(path).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+
+/**
+ * Watches the folders a step writes to and calls `onExceeded` once when together they pass the cap,
+ * so a runaway step is killed before it fills the disk. It samples every `intervalMs`: a step may
+ * overshoot by what it writes in one interval.
+ */
+export function watchOutputSize(
+  dirs: readonly string[],
+  capBytes: number,
+  onExceeded: (bytes: number) => void,
+  intervalMs = 500,
+): { stop: () => Promise<number> } {
+  let stopped = false;
+  let fired = false;
+  const measure = async (): Promise<number> => {
+    let total = 0;
+    for (const dir of dirs) total += await folderBytes(dir);
+    if (total > capBytes && !fired) {
+      fired = true;
+      onExceeded(total);
+    }
+    return total;
+  };
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(measure);
+  }, intervalMs);
+  return {
+    async stop(): Promise<number> {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      return measure();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { availableParallelism, hostname } from "node:os";
+import type Docker from "dockerode";
+import { ValidationError } from "../errors.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { StepBundler } from "../runtime/bundle.js";
+import { connectDocker } from "../runtime/docker-engine.js";
+import { sweepOrphans } from "../runtime/orphan-sweep.js";
+import { markInterrupted } from "../engine/interrupted.js";
+import { DockerStepRunner } from "../runtime/docker-step-runner.js";
+import { ensureRuntimeImage } from "../runtime/image.js";
+import { loadMasterKey } from "../serialization/master-key.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
+import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
+import { RecordStore } from "../store/records.js";
+
+/** A line a step's container printed. */
+export interface StepLogLine {
+  readonly step: string;
+  readonly stream: "stdout" | "stderr";
+  readonly line: string;
+}
+
+export interface LocalPipelineSessionOptions {
+  /**
+   * Where runs are recorded: a folder, `file:///path` or `s3://bucket/prefix`.
+   * @default STEPBOX_HOME when set, else `./.stepbox`
+   */
+  artifactRoot?: string;
+  /**
+   * The secret that per-execution HMAC keys derive from. Give the same one to every process that
+   * reads the same store from another machine.
+   * @default STEPBOX_SECRET when set, else a key file created in ~/.config/stepbox/secret
+   */
+  secret?: string;
+  /**
+   * Where the steps' own output goes, line by line.
+   * @default each line on stdout with the step's name in front: `[train] epoch 1`
+   */
+  onLog?: (line: StepLogLine) => void;
+  /** Seconds between SIGTERM and SIGKILL when a step is stopped. @default 120, as SageMaker */
+  stopGraceSeconds?: number;
+  /**
+   * A cap, in bytes, on what any step may write under /opt/ml (model, output, checkpoints), below
+   * its `volumeSize` (which caps each step at that many GiB, as the training job's volume does).
+   */
+  outputLimitBytes?: number;
+  /** The image the runtime image is built on. @default STEPBOX_BASE_IMAGE, else one made from this machine's node */
+  baseImage?: string;
+  /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
+  logger?: Logger;
+}
+
+/** What a started session holds: a live engine, the image, the key. Made once, on first use. */
+export interface SessionRuntime {
+  readonly docker: Docker;
+  readonly runner: DockerStepRunner;
+  readonly image: string;
+  readonly masterKey: Buffer;
+}
+
+function printLine({ step, line }: StepLogLine): void {
+  process.stdout.write(`[${step}] ${line}\n`);
+}
+
+/**
+ * Runs pipelines on this machine: each step in a local Docker container, every record and artifact
+ * in the artifact store. The counterpart of SageMaker's `LocalPipelineSession`.
+ */
+export class LocalPipelineSession {
+  readonly artifactRoot: string;
+  readonly store: ArtifactStore;
+  readonly records: RecordStore;
+  readonly logger: Logger;
+  readonly onLog: (line: StepLogLine) => void;
+  readonly stopGraceSeconds: number;
+  readonly outputLimitBytes: number | undefined;
+  readonly bundler = new StepBundler();
+  /** `<hostname>:<pid>`: marks what this process runs, so a later process can tell orphans. */
+  readonly owner = `${hostname()}:${process.pid}`;
+  readonly defaultParallelism = availableParallelism();
+  readonly #options: LocalPipelineSessionOptions;
+  #runtime: Promise<SessionRuntime> | undefined;
+
+  constructor(options: LocalPipelineSessionOptions = {}) {
+    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger"];
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) {
+        throw new ValidationError(`new LocalPipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
+      }
+    }
+    if (options.stopGraceSeconds !== undefined && !(Number.isFinite(options.stopGraceSeconds) && options.stopGraceSeconds >= 0)) {
+      throw new ValidationError(`new LocalPipelineSession(): stopGraceSeconds must be a number >= 0, got ${String(options.stopGraceSeconds)}`);
+    }
+    if (options.outputLimitBytes !== undefined && !(Number.isInteger(options.outputLimitBytes) && options.outputLimitBytes > 0)) {
+      throw new ValidationError(`new LocalPipelineSession(): outputLimitBytes must be a whole number of bytes > 0, got ${String(options.outputLimitBytes)}`);
+    }
+    this.#options = options;
+    this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
+    this.store = openArtifactStore(this.artifactRoot);
+    this.records = new RecordStore(this.store);
+    this.logger = options.logger ?? createLogger();
+    this.onLog = options.onLog ?? printLine;
+    this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
+    this.outputLimitBytes = options.outputLimitBytes;
+  }
+
+  /** Connects to Docker, makes sure the runtime image exists and loads the key; once per session. */
+  runtime(): Promise<SessionRuntime> {
+    this.#runtime ??= this.#startRuntime().catch((error: unknown) => {
+      this.#runtime = undefined;
+      throw error;
+    });
+    return this.#runtime;
+  }
+
+  /** The key that per-execution keys derive from, without starting Docker (reading needs no engine). */
+  masterKey(): Promise<Buffer> {
+    return loadMasterKey(this.#options.secret !== undefined ? { secret: this.#options.secret } : {});
+  }
+
+  async #startRuntime(): Promise<SessionRuntime> {
+    const docker = await connectDocker();
+    await this.#sweepOrphans(docker);
+    const [image, masterKey] = await Promise.all([
+      ensureRuntimeImage(docker, { logger: this.logger, ...(this.#options.baseImage ? { baseImage: this.#options.baseImage } : {}) }),
+      this.masterKey(),
+    ]);
+    return { docker, runner: new DockerStepRunner(docker), image: image.tag, masterKey };
+  }
+
+  /** Removes what killed engine processes left behind and marks their executions Failed. */
+  async #sweepOrphans(docker: Docker): Promise<void> {
+    for (const orphan of await sweepOrphans(docker)) {
+      const records = orphan.storeUri === this.store.uri ? this.records : new RecordStore(openArtifactStore(orphan.storeUri));
+      try {
+        const record = await records.readExecution(orphan.pipeline, orphan.execution);
+        if (record.PipelineExecutionStatus !== "Executing" && record.PipelineExecutionStatus !== "Stopping") continue;
+        const reason = `the stepbox process that ran this execution (${orphan.owner}) ended before it finished; its ${orphan.containers} container(s) were removed`;
+        await markInterrupted(records, record, reason);
+        this.logger.warn({ event: "execution.orphaned", execution: orphan.execution, pipeline: orphan.pipeline }, reason);
+      } catch (error) {
+        this.logger.warn({ event: "execution.orphan-unrecorded", err: error, execution: orphan.execution }, "could not mark an orphaned execution");
+      }
+    }
+  }
+}

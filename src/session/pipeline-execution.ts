@@ -1,0 +1,205 @@
+import { StepFailedError, UnknownStepError } from "../errors.js";
+import type { ExecutionRun } from "../engine/execution-run.js";
+import { readPayload } from "../engine/payloads.js";
+import { isTerminal } from "../engine/step-state.js";
+import { deriveExecutionKey } from "../serialization/signing.js";
+import type { ExecutionRecord, ExecutionStatus, StepRecord, StepStatus } from "../store/records.js";
+import type { LocalPipelineSession } from "./local-pipeline-session.js";
+
+/** DescribePipelineExecution's answer. */
+export interface PipelineExecutionDescription {
+  PipelineArn: string;
+  PipelineExecutionArn: string;
+  PipelineExecutionDisplayName: string;
+  PipelineExecutionDescription?: string;
+  PipelineExecutionStatus: ExecutionStatus;
+  FailureReason?: string;
+  CreationTime: Date;
+  LastModifiedTime: Date;
+  ParallelismConfiguration: { MaxParallelExecutionSteps: number };
+  PipelineExperimentConfig: { ExperimentName: string; TrialName: string };
+}
+
+/** An item of ListPipelineExecutionSteps. */
+export interface PipelineExecutionStep {
+  StepName: string;
+  StepDisplayName: string;
+  StepDescription: string;
+  StepStatus: StepStatus;
+  StartTime?: Date;
+  EndTime?: Date;
+  AttemptCount: number;
+  FailureReason?: string;
+  Metadata: StepRecord["Metadata"];
+}
+
+const FINAL: ReadonlySet<ExecutionStatus> = new Set(["Succeeded", "Failed", "Stopped"]);
+const POLL_MS = 250;
+
+function toDate(iso: string | undefined): Date | undefined {
+  return iso === undefined ? undefined : new Date(iso);
+}
+
+function stepView(r: StepRecord): PipelineExecutionStep {
+  return {
+    StepName: r.StepName,
+    StepDisplayName: r.StepDisplayName,
+    StepDescription: r.StepDescription,
+    StepStatus: r.StepStatus,
+    ...(r.StartTime ? { StartTime: new Date(r.StartTime) } : {}),
+    ...(r.EndTime ? { EndTime: toDate(r.EndTime)! } : {}),
+    AttemptCount: r.AttemptCount,
+    ...(r.FailureReason !== undefined ? { FailureReason: r.FailureReason } : {}),
+    Metadata: r.Metadata,
+  };
+}
+
+/**
+ * One run of a pipeline. It answers from the live run when this process started it, and from the
+ * artifact store otherwise, so another process can inspect and read any recorded execution.
+ */
+export class PipelineExecution {
+  readonly id: string;
+  readonly pipelineName: string;
+  readonly #session: LocalPipelineSession;
+  readonly #run: ExecutionRun | undefined;
+
+  constructor(session: LocalPipelineSession, pipelineName: string, id: string, run?: ExecutionRun) {
+    this.#session = session;
+    this.pipelineName = pipelineName;
+    this.id = id;
+    this.#run = run;
+  }
+
+  get arn(): string {
+    return executionArn(this.pipelineName, this.id);
+  }
+
+  async #record(): Promise<ExecutionRecord> {
+    return this.#run?.record ?? this.#session.records.readExecution(this.pipelineName, this.id);
+  }
+
+  async #stepRecord(name: string): Promise<StepRecord | undefined> {
+    return this.#run ? this.#run.step(name) : this.#session.records.readStep(this.pipelineName, this.id, name);
+  }
+
+  async describe(): Promise<PipelineExecutionDescription> {
+    const r = await this.#record();
+    return {
+      PipelineArn: r.PipelineArn,
+      PipelineExecutionArn: r.PipelineExecutionArn,
+      PipelineExecutionDisplayName: r.PipelineExecutionDisplayName,
+      ...(r.PipelineExecutionDescription !== undefined ? { PipelineExecutionDescription: r.PipelineExecutionDescription } : {}),
+      PipelineExecutionStatus: r.PipelineExecutionStatus,
+      ...(r.FailureReason !== undefined ? { FailureReason: r.FailureReason } : {}),
+      CreationTime: new Date(r.CreationTime),
+      LastModifiedTime: new Date(r.LastModifiedTime),
+      ParallelismConfiguration: r.ParallelismConfiguration,
+      PipelineExperimentConfig: { ExperimentName: r.PipelineName, TrialName: r.PipelineExecutionId },
+    };
+  }
+
+  /** The steps that have started, newest first, as SageMaker lists them. */
+  async listSteps(): Promise<PipelineExecutionStep[]> {
+    const r = await this.#record();
+    const records = await Promise.all(r.StepNames.map((name) => this.#stepRecord(name)));
+    return records
+      .filter((s): s is StepRecord => s !== undefined)
+      .map(stepView)
+      .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
+  }
+
+  /** Resolves when the execution has ended (Succeeded, Failed or Stopped), with its description. */
+  async wait(): Promise<PipelineExecutionDescription> {
+    if (this.#run) {
+      await this.#run.done;
+      await this.#run.flush();
+    } else {
+      while (!FINAL.has((await this.#record()).PipelineExecutionStatus)) await sleep(POLL_MS);
+    }
+    return this.describe();
+  }
+
+  /** Stops the execution: running steps get SIGTERM, then SIGKILL after the session's grace period. */
+  async stop(): Promise<void> {
+    if (!this.#run) {
+      throw new StepFailedError({
+        stepName: "*",
+        status: "Stopped",
+        failureReason: `execution ${this.id} runs in another process; stop it there`,
+      });
+    }
+    this.#run.stop();
+  }
+
+  /**
+   * Waits for a step to end and returns its output. Throws `StepFailedError` (with the step's
+   * FailureReason and its own error's name, message and stack) when it failed, was stopped or never ran.
+   */
+  async result(stepName: string): Promise<unknown> {
+    const r = await this.#record();
+    if (!r.StepNames.includes(stepName)) throw new UnknownStepError(stepName, r.StepNames);
+    const step = await this.#waitForStep(stepName);
+    if (step?.StepStatus === "Succeeded") {
+      if (this.#run) return this.#run.result(stepName);
+      const key = deriveExecutionKey(await this.#session.masterKey(), this.id);
+      return readPayload(this.#session.store, { pipeline: this.pipelineName, execution: this.id, step: stepName, kind: "results" }, key);
+    }
+    if (!step) {
+      const ended = await this.#record();
+      throw new StepFailedError({
+        stepName,
+        failureReason: `it never ran: the execution ended ${ended.PipelineExecutionStatus}${ended.FailureReason ? ` (${ended.FailureReason})` : ""} first`,
+        status: ended.PipelineExecutionStatus === "Stopped" ? "Stopped" : "Failed",
+      });
+    }
+    throw new StepFailedError({
+      stepName,
+      failureReason: step.FailureReason ?? step.StepStatus,
+      status: step.StepStatus === "Stopped" ? "Stopped" : "Failed",
+      originalError: step.Error,
+    });
+  }
+
+  /** The step's record once it is terminal, or undefined when the execution ended without running it. */
+  async #waitForStep(name: string): Promise<StepRecord | undefined> {
+    const run = this.#run;
+    if (run) {
+      // Checks run synchronously inside the run's own events, so no change can slip between them.
+      return new Promise((resolve) => {
+        const check = (): void => {
+          const step = run.step(name);
+          const ended = FINAL.has(run.record.PipelineExecutionStatus);
+          if (!(step && isTerminal(step.StepStatus)) && !ended) return;
+          run.events.off("step", check);
+          run.events.off("execution", check);
+          resolve(step && isTerminal(step.StepStatus) ? step : undefined);
+        };
+        run.events.on("step", check);
+        run.events.on("execution", check);
+        check();
+      });
+    }
+    for (;;) {
+      const step = await this.#stepRecord(name);
+      if (step && isTerminal(step.StepStatus)) return step;
+      if (FINAL.has((await this.#record()).PipelineExecutionStatus)) {
+        const last = await this.#stepRecord(name);
+        return last && isTerminal(last.StepStatus) ? last : undefined;
+      }
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+export function pipelineArn(pipelineName: string): string {
+  return `arn:aws:sagemaker:local:000000000000:pipeline/${pipelineName}`;
+}
+
+export function executionArn(pipelineName: string, id: string): string {
+  return `${pipelineArn(pipelineName)}/execution/${id}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

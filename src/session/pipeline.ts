@@ -1,0 +1,243 @@
+import { randomBytes } from "node:crypto";
+import { ValidationError, StepboxError } from "../errors.js";
+import { FunctionStep } from "../dsl/function-step.js";
+import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
+import { pipelineDefinition } from "../graph/definition.js";
+import { ExecutionRun } from "../engine/execution-run.js";
+import { prepareSteps } from "../engine/preflight.js";
+import { stepResources } from "../engine/step-resources.js";
+import { deriveExecutionKey } from "../serialization/signing.js";
+import { layout } from "../store/layout.js";
+import type { ExecutionRecord, ExecutionStatus, PipelineRecord } from "../store/records.js";
+import { trackUntilDone } from "./interrupts.js";
+import { LocalPipelineSession } from "./local-pipeline-session.js";
+import { PipelineExecution, executionArn, pipelineArn } from "./pipeline-execution.js";
+
+export interface PipelineOptions {
+  /** Letters, digits and `-`, at most 256 characters. */
+  name: string;
+  /** The steps' outputs (DelayedReturns) or steps; listing the last ones is enough, upstream steps are found. */
+  steps: readonly unknown[];
+  /** Pipeline parameters (recorded in the definition). */
+  parameters?: readonly unknown[];
+  /** @default a new LocalPipelineSession with default options */
+  session?: LocalPipelineSession;
+}
+
+export interface StartOptions {
+  parameters?: Readonly<Record<string, unknown>>;
+  executionDisplayName?: string;
+  executionDescription?: string;
+  /** At most this many steps run at once (SageMaker's MaxParallelExecutionSteps). @default the number of CPUs */
+  parallelism?: number;
+}
+
+export interface PipelineSummary {
+  PipelineArn: string;
+  PipelineName: string;
+  PipelineDisplayName: string;
+  PipelineDefinition: string;
+  PipelineStatus: "Active";
+  CreationTime: Date;
+  LastModifiedTime: Date;
+}
+
+export interface PipelineExecutionSummary {
+  PipelineExecutionArn: string;
+  PipelineExecutionDisplayName: string;
+  PipelineExecutionStatus: ExecutionStatus;
+  StartTime: Date;
+}
+
+const PIPELINE_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$/;
+
+function newExecutionId(): string {
+  // SageMaker's execution ids are 12 lowercase letters and digits.
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join("");
+}
+
+/** A pipeline of steps, as SageMaker's `Pipeline`: define it once, start it any number of times. */
+export class Pipeline {
+  readonly name: string;
+  readonly session: LocalPipelineSession;
+  readonly #steps: readonly unknown[];
+  readonly #parameters: readonly unknown[];
+  readonly #live = new Map<string, ExecutionRun>();
+
+  constructor(options: PipelineOptions) {
+    if (!options || typeof options !== "object") {
+      throw new ValidationError("new Pipeline() takes an options object", { hint: 'new Pipeline({ name: "my-pipeline", steps: [train(data)] })' });
+    }
+    if (typeof options.name !== "string" || !PIPELINE_NAME.test(options.name)) {
+      throw new ValidationError(`"${String(options.name)}" is not a valid pipeline name`, {
+        code: "INVALID_PIPELINE",
+        hint: "use letters, digits and '-', starting with a letter or digit, e.g. \"churn-model\"",
+      });
+    }
+    if (!Array.isArray(options.steps)) {
+      throw new ValidationError(`pipeline "${options.name}": steps must be a list`, { code: "INVALID_PIPELINE", hint: "steps: [evaluate(model)]" });
+    }
+    this.name = options.name;
+    this.#steps = options.steps;
+    this.#parameters = options.parameters ?? [];
+    this.session = options.session ?? new LocalPipelineSession();
+  }
+
+  /** Finds and checks every step: duplicate names, cycles and unknown instance types fail here. */
+  #compile(): PipelineGraph {
+    const graph = compilePipeline(this.name, this.#steps);
+    for (const s of graph.steps) {
+      if (s instanceof FunctionStep) {
+        try {
+          stepResources(s);
+        } catch (error) {
+          if (error instanceof StepboxError && !error.message.startsWith("step ")) {
+            throw new ValidationError(`step "${s.name}": ${error.message}`, { code: "INVALID_STEP_OPTION", cause: error });
+          }
+          throw error;
+        }
+      }
+    }
+    return graph;
+  }
+
+  /** The pipeline definition JSON; the same bytes every time for the same pipeline. */
+  definition(): string {
+    return pipelineDefinition(this.#compile(), this.#parameters);
+  }
+
+  /** Records the pipeline in the store; fails when it is already there. */
+  async create(): Promise<{ PipelineArn: string }> {
+    if (await this.session.records.readPipeline(this.name)) {
+      throw new ValidationError(`pipeline "${this.name}" already exists in ${this.session.store.uri}`, {
+        hint: "use pipeline.upsert() to update it",
+      });
+    }
+    return this.upsert();
+  }
+
+  /** Records the pipeline, or updates its definition when it is already recorded. */
+  async upsert(): Promise<{ PipelineArn: string }> {
+    const definition = this.definition();
+    const existing = await this.session.records.readPipeline(this.name);
+    const now = new Date().toISOString();
+    const record: PipelineRecord = {
+      PipelineName: this.name,
+      PipelineArn: pipelineArn(this.name),
+      PipelineDisplayName: this.name,
+      PipelineDefinition: definition,
+      CreationTime: existing?.CreationTime ?? now,
+      LastModifiedTime: existing && existing.PipelineDefinition === definition ? existing.LastModifiedTime : now,
+    };
+    if (!existing || existing.PipelineDefinition !== definition) await this.session.records.writePipeline(record);
+    return { PipelineArn: record.PipelineArn };
+  }
+
+  async describe(): Promise<PipelineSummary> {
+    const r = await this.session.records.readPipeline(this.name);
+    if (!r) {
+      throw new StepboxError("NOT_FOUND", `pipeline "${this.name}" is not recorded in ${this.session.store.uri}`, {
+        hint: "call pipeline.upsert() or pipeline.start() first",
+      });
+    }
+    return {
+      PipelineArn: r.PipelineArn,
+      PipelineName: r.PipelineName,
+      PipelineDisplayName: r.PipelineDisplayName,
+      PipelineDefinition: r.PipelineDefinition,
+      PipelineStatus: "Active",
+      CreationTime: new Date(r.CreationTime),
+      LastModifiedTime: new Date(r.LastModifiedTime),
+    };
+  }
+
+  /**
+   * Starts an execution and resolves as soon as it has begun. Every check (names, cycles, options,
+   * parallelism, the Docker engine) happens first: when one fails, nothing is recorded or run.
+   */
+  async start(options: StartOptions = {}): Promise<PipelineExecution> {
+    const graph = this.#compile();
+    const parallelism = options.parallelism ?? this.session.defaultParallelism;
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+      throw new ValidationError(`start(): parallelism must be an integer >= 1, got ${String(options.parallelism)}`, {
+        hint: "for example pipeline.start({ parallelism: 2 })",
+      });
+    }
+    const preflight = await prepareSteps(graph);
+    const runtime = await this.session.runtime();
+    await this.upsert();
+    for (const prepared of preflight.values()) {
+      if (prepared.resources.belowInstanceType) this.session.logger.warn({ event: "step.below-instance-type" }, prepared.resources.belowInstanceType);
+    }
+
+    const id = newExecutionId();
+    const now = new Date().toISOString();
+    const record: ExecutionRecord = {
+      PipelineName: this.name,
+      PipelineArn: pipelineArn(this.name),
+      PipelineExecutionId: id,
+      PipelineExecutionArn: executionArn(this.name, id),
+      PipelineExecutionDisplayName: options.executionDisplayName ?? `execution-${Date.now()}`,
+      ...(options.executionDescription !== undefined ? { PipelineExecutionDescription: options.executionDescription } : {}),
+      PipelineExecutionStatus: "Executing",
+      CreationTime: now,
+      LastModifiedTime: now,
+      ParallelismConfiguration: { MaxParallelExecutionSteps: parallelism },
+      StepNames: graph.steps.map((s) => s.name),
+      Owner: this.session.owner,
+    };
+    await this.session.records.writeExecution(record);
+    const run = new ExecutionRun(record, graph, {
+      records: this.session.records,
+      store: this.session.store,
+      logger: this.session.logger,
+      runner: runtime.runner,
+      bundler: this.session.bundler,
+      image: runtime.image,
+      key: deriveExecutionKey(runtime.masterKey, id),
+      owner: this.session.owner,
+      stopGraceSeconds: this.session.stopGraceSeconds,
+      outputLimitBytes: this.session.outputLimitBytes,
+      preflight,
+      onLogLine: (step, line, stream) => this.session.onLog({ step, line, stream }),
+    });
+    this.#live.set(id, run);
+    trackUntilDone(run);
+    void run.done.finally(() => this.#live.delete(id));
+    return new PipelineExecution(this.session, this.name, id, run);
+  }
+
+  /** An execution by id, live or recorded. */
+  async execution(id: string): Promise<PipelineExecution> {
+    const live = this.#live.get(id);
+    if (!live) await this.session.records.readExecution(this.name, id);
+    return new PipelineExecution(this.session, this.name, id, live);
+  }
+
+  /** The recorded executions, newest first, as ListPipelineExecutions. */
+  async listExecutions(): Promise<{ PipelineExecutionSummaries: PipelineExecutionSummary[] }> {
+    const ids = await this.session.records.listExecutionIds(this.name);
+    const records = await Promise.all(ids.map((id) => this.#live.get(id)?.record ?? this.session.records.readExecution(this.name, id)));
+    return {
+      PipelineExecutionSummaries: records
+        .map((r) => ({
+          PipelineExecutionArn: r.PipelineExecutionArn,
+          PipelineExecutionDisplayName: r.PipelineExecutionDisplayName,
+          PipelineExecutionStatus: r.PipelineExecutionStatus,
+          StartTime: new Date(r.CreationTime),
+        }))
+        .sort((a, b) => b.StartTime.getTime() - a.StartTime.getTime()),
+    };
+  }
+
+  /** Removes the pipeline and every recorded execution of it. Refused while one of them runs here. */
+  async delete(): Promise<void> {
+    if (this.#live.size > 0) {
+      throw new ValidationError(`pipeline "${this.name}" has running executions (${[...this.#live.keys()].join(", ")})`, {
+        hint: "stop them or wait for them before deleting the pipeline",
+      });
+    }
+    await this.session.store.deletePrefix(layout.pipelineRoot(this.name));
+  }
+}

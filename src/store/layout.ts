@@ -1,0 +1,44 @@
+import { joinKey } from "./keys.js";
+
+/**
+ * Where each thing lives in an artifact store. It mirrors the layout SageMaker's `@step` uses under
+ * its S3 root (`<pipeline>/<execution>/<step>/results/...`), so runs can be compared side by side:
+ *
+ * ```
+ * <pipeline>/pipeline.json                         the pipeline: definition, creation and update times
+ * <pipeline>/<execution>/execution.json            the execution's record (DescribePipelineExecution)
+ * <pipeline>/<execution>/<step>/step.json          the step's record (ListPipelineExecutionSteps item)
+ * <pipeline>/<execution>/<step>/function/          code.mjs (the bundle), manifest.json, metadata.json
+ * <pipeline>/<execution>/<step>/arguments/         payload.bin, metadata.json
+ * <pipeline>/<execution>/<step>/results/           payload.bin, metadata.json
+ * <pipeline>/<execution>/<step>/exception/         payload.bin, metadata.json
+ * <pipeline>/<execution>/<step>/output/            model.tar.gz, output.tar.gz
+ * <pipeline>/<execution>/<step>/logs/              <job-name>/algo-<i>-<epoch>.log
+ * ```
+ *
+ * Every `metadata.json` holds the HMAC-SHA256 of the payload beside it.
+ */
+export const layout = {
+  pipeline: (pipeline: string) => joinKey(pipeline, "pipeline.json"),
+  pipelineRoot: (pipeline: string) => pipeline,
+  execution: (pipeline: string, execution: string) => joinKey(pipeline, execution, "execution.json"),
+  executionRoot: (pipeline: string, execution: string) => joinKey(pipeline, execution),
+  step: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "step.json"),
+  stepRoot: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step),
+  payload: (pipeline: string, execution: string, step: string, kind: PayloadKind) => ({
+    payload: joinKey(pipeline, execution, step, kind, "payload.bin"),
+    metadata: joinKey(pipeline, execution, step, kind, "metadata.json"),
+  }),
+  function: (pipeline: string, execution: string, step: string) => ({
+    code: joinKey(pipeline, execution, step, "function", "code.mjs"),
+    manifest: joinKey(pipeline, execution, step, "function", "manifest.json"),
+    metadata: joinKey(pipeline, execution, step, "function", "metadata.json"),
+  }),
+  output: (pipeline: string, execution: string, step: string, file: "model.tar.gz" | "output.tar.gz") =>
+    joinKey(pipeline, execution, step, "output", file),
+  logs: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "logs"),
+  logStream: (pipeline: string, execution: string, step: string, stream: string) =>
+    joinKey(pipeline, execution, step, "logs", `${stream}.log`),
+} as const;
+
+export type PayloadKind = "arguments" | "results" | "exception";

@@ -1,0 +1,148 @@
+import { StoreError, UnknownExecutionError, NotFoundError, type RemoteErrorInfo } from "../errors.js";
+import type { ArtifactStore } from "./artifact-store.js";
+import { layout } from "./layout.js";
+
+export type ExecutionStatus = "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
+export type StepStatus = "Starting" | "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
+
+/** A status change of the step's training job, as DescribeTrainingJob's SecondaryStatusTransitions. */
+export interface StatusTransition {
+  Status: string;
+  StartTime: string;
+  EndTime?: string;
+  StatusMessage?: string;
+}
+
+/** What the store keeps about one step of one execution. Times are ISO-8601 strings. */
+export interface StepRecord {
+  StepName: string;
+  StepDisplayName: string;
+  StepDescription: string;
+  StepStatus: StepStatus;
+  StartTime?: string;
+  EndTime?: string;
+  AttemptCount: number;
+  FailureReason?: string;
+  Metadata: {
+    TrainingJob?: {
+      Arn: string;
+      TrainingJobName: string;
+      TrainingJobStatus?: string;
+      SecondaryStatus?: string;
+      SecondaryStatusTransitions?: StatusTransition[];
+      LogStreams?: string[];
+      ModelArtifacts?: { S3ModelArtifacts: string };
+      OutputDataArtifacts?: string;
+    };
+  };
+  /** The step function's own error, when it threw. */
+  Error?: RemoteErrorInfo;
+}
+
+/** What the store keeps about one execution. Times are ISO-8601 strings. */
+export interface ExecutionRecord {
+  PipelineName: string;
+  PipelineArn: string;
+  PipelineExecutionId: string;
+  PipelineExecutionArn: string;
+  PipelineExecutionDisplayName: string;
+  PipelineExecutionDescription?: string;
+  PipelineExecutionStatus: ExecutionStatus;
+  FailureReason?: string;
+  CreationTime: string;
+  LastModifiedTime: string;
+  ParallelismConfiguration: { MaxParallelExecutionSteps: number };
+  /** Every step of the execution's graph, in topological order. */
+  StepNames: string[];
+  /** The engine process that runs it, `<hostname>:<pid>`, to tell orphaned executions. */
+  Owner: string;
+}
+
+export interface PipelineRecord {
+  PipelineName: string;
+  PipelineArn: string;
+  PipelineDisplayName: string;
+  PipelineDefinition: string;
+  CreationTime: string;
+  LastModifiedTime: string;
+}
+
+async function readJson<T>(store: ArtifactStore, key: string, what: string): Promise<T> {
+  const bytes = await store.get(key);
+  try {
+    return JSON.parse(bytes.toString("utf8")) as T;
+  } catch (cause) {
+    throw new StoreError(`the ${what} at ${store.uri}/${key} is not valid JSON`, {
+      cause,
+      hint: "the record was damaged outside stepbox; delete that execution's folder",
+    });
+  }
+}
+
+function writeJson(store: ArtifactStore, key: string, value: unknown): Promise<void> {
+  return store.put(key, JSON.stringify(value, null, 2));
+}
+
+/** Reads and writes the JSON records of pipelines, executions and steps. */
+export class RecordStore {
+  constructor(readonly store: ArtifactStore) {}
+
+  writePipeline(record: PipelineRecord): Promise<void> {
+    return writeJson(this.store, layout.pipeline(record.PipelineName), record);
+  }
+
+  async readPipeline(pipeline: string): Promise<PipelineRecord | undefined> {
+    try {
+      return await readJson<PipelineRecord>(this.store, layout.pipeline(pipeline), "pipeline record");
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  writeExecution(record: ExecutionRecord): Promise<void> {
+    return writeJson(this.store, layout.execution(record.PipelineName, record.PipelineExecutionId), record);
+  }
+
+  async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
+    try {
+      return await readJson<ExecutionRecord>(this.store, layout.execution(pipeline, execution), "execution record");
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new UnknownExecutionError(execution, `${this.store.uri} for pipeline "${pipeline}"`);
+      throw error;
+    }
+  }
+
+  /** The ids of every recorded execution of a pipeline. */
+  async listExecutionIds(pipeline: string): Promise<string[]> {
+    const children = await this.store.listChildren(layout.pipelineRoot(pipeline));
+    const ids: string[] = [];
+    for (const child of children) {
+      if (await this.store.exists(layout.execution(pipeline, child))) ids.push(child);
+    }
+    return ids;
+  }
+
+  /** The names of every pipeline recorded in the store. */
+  async listPipelines(): Promise<string[]> {
+    const children = await this.store.listChildren("");
+    const names: string[] = [];
+    for (const child of children) {
+      if (await this.store.exists(layout.pipeline(child))) names.push(child);
+    }
+    return names;
+  }
+
+  writeStep(pipeline: string, execution: string, record: StepRecord): Promise<void> {
+    return writeJson(this.store, layout.step(pipeline, execution, record.StepName), record);
+  }
+
+  async readStep(pipeline: string, execution: string, step: string): Promise<StepRecord | undefined> {
+    try {
+      return await readJson<StepRecord>(this.store, layout.step(pipeline, execution, step), "step record");
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { pipeline as streamPipeline } from "node:stream/promises";
+import tar from "tar-fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalPipelineSession, Pipeline, ValidationError, type DelayedReturn } from "stepbox";
+import {
+  bigWriter,
+  cluster,
+  exitCode,
+  failsOnAlgo2,
+  failureFile,
+  forkBomb,
+  hog,
+  linksOut,
+  missingChannel,
+  napper,
+  readsChannel,
+  sleeper,
+  tryNetwork,
+  writeOutside,
+  writesModel,
+} from "../fixtures/training-steps.js";
+import { leftoverContainers, testSession } from "../support/session.js";
+
+let ctx: Awaited<ReturnType<typeof testSession>>;
+
+beforeAll(async () => {
+  ctx = await testSession();
+});
+
+afterAll(async () => {
+  await ctx.cleanup();
+});
+
+async function runOne(name: string, output: DelayedReturn, session: LocalPipelineSession = ctx.session) {
+  const execution = await new Pipeline({ name, steps: [output], session }).start();
+  const described = await execution.wait();
+  const [stepInfo] = await execution.listSteps();
+  expect(await leftoverContainers(execution.id)).toEqual([]);
+  return { execution, described, step: stepInfo! };
+}
+
+/** The entries of a .tar.gz in the store: name → type and, for files, content. */
+async function archiveEntries(file: string): Promise<Map<string, { type: string; content?: string; linkname?: string }>> {
+  const out = await mkdtemp(join(tmpdir(), "stepbox-untar-"));
+  const entries = new Map<string, { type: string; content?: string; linkname?: string }>();
+  const extract = tar.extract(out, {
+    map: (header) => {
+      const linkname = (header as { linkname?: string }).linkname;
+      entries.set(header.name, { type: header.type ?? "file", ...(linkname ? { linkname } : {}) });
+      return header;
+    },
+    ignore: (_name, header) => header?.type === "symlink",
+  });
+  await streamPipeline(Readable.from(await readFile(file)), createGunzip(), extract);
+  for (const [name, entry] of entries) {
+    if (entry.type === "file") entry.content = await readFile(join(out, name), "utf8");
+  }
+  await rm(out, { recursive: true, force: true });
+  return entries;
+}
+
+describe("the training-job contract", () => {
+  it("fails a step that runs out of memory with a reason that says so", async () => {
+    const { step } = await runOne("oom", hog(1024));
+    expect(step.StepStatus).toBe("Failed");
+    expect(step.FailureReason).toMatch(/^OutOfMemory: .*0\.25 GiB \(instance type ml\.t3\.medium\)/);
+  });
+
+  it("stops a step at maxRuntimeInSeconds, records MaxRuntimeExceeded and keeps its artifacts", async () => {
+    const { step, execution } = await runOne("max-runtime", sleeper(300));
+    expect(step.StepStatus).toBe("Stopped");
+    expect(step.FailureReason).toMatch(/^MaxRuntimeExceeded/);
+    const job = step.Metadata.TrainingJob!;
+    expect(job.TrainingJobStatus).toBe("Stopped");
+    expect(job.SecondaryStatus).toBe("MaxRuntimeExceeded");
+    const model = await archiveEntries(join(ctx.root, "max-runtime", execution.id, "sleeper", "output", "model.tar.gz"));
+    expect(model.get("partial.txt")?.content).toBe("saved before the stop");
+  });
+
+  it("stops a running execution: Stopping, then every step Stopped, and nothing new starts", async () => {
+    const first = napper(300);
+    const second = napper(first as never);
+    const execution = await new Pipeline({ name: "stopping", steps: [second], session: ctx.session }).start();
+    for (;;) {
+      const [s] = await execution.listSteps();
+      if (s?.Metadata.TrainingJob?.SecondaryStatus === "Training") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await execution.stop();
+    expect((await execution.describe()).PipelineExecutionStatus).toBe("Stopping");
+    const described = await execution.wait();
+    expect(described.PipelineExecutionStatus).toBe("Stopped");
+    const steps = await execution.listSteps();
+    expect(steps.map((s) => [s.StepName, s.StepStatus])).toEqual([["napper", "Stopped"]]);
+    expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("takes FailureReason from /opt/ml/output/failure", async () => {
+    const { step } = await runOne("failure-file", failureFile());
+    expect(step.FailureReason).toBe("DataError: the training set has no rows");
+  });
+
+  it("reports an exit code without a failure file with the log's last lines", async () => {
+    const { step } = await runOne("exit-code", exitCode(7));
+    expect(step.StepStatus).toBe("Failed");
+    expect(step.FailureReason).toMatch(/^AlgorithmError: exit code 7/);
+    expect(step.FailureReason).toContain("about to exit");
+  });
+
+  it("archives /opt/ml/model and /opt/ml/output/data and writes the config files", async () => {
+    const { step, execution } = await runOne("model", writesModel());
+    expect(step.StepStatus).toBe("Succeeded");
+    const job = step.Metadata.TrainingJob!;
+    expect(job.ModelArtifacts?.S3ModelArtifacts).toMatch(/model\/.+\/writesModel\/output\/model\.tar\.gz$/);
+    expect(job.SecondaryStatusTransitions!.map((t) => t.Status)).toEqual(["Starting", "Downloading", "Training", "Uploading", "Completed"]);
+    const folder = join(ctx.root, "model", execution.id, "writesModel", "output");
+    expect((await archiveEntries(join(folder, "model.tar.gz"))).get("weights/w.json")?.content).toBe("[1,2,3]");
+    expect((await archiveEntries(join(folder, "output.tar.gz"))).get("metrics.csv")?.content).toBe("acc,0.9\n");
+
+    const seen = (await execution.result("writesModel")) as Record<string, any>;
+    expect(seen.resourceconfig).toMatchObject({
+      current_host: "algo-1",
+      hosts: ["algo-1"],
+      current_instance_type: "ml.m5.large",
+      network_interface_name: "eth0",
+      instance_groups: [{ instance_type: "ml.m5.large", hosts: ["algo-1"] }],
+    });
+    expect(seen.hyperparameters).toEqual({ epochs: "3", lr: "0.1", name: "x" });
+    expect(seen.env.TRAINING_JOB_NAME).toBe(`writesModel-${execution.id}`);
+    expect(seen.env.TRAINING_JOB_ARN).toBe(`arn:aws:sagemaker:local:000000000000:training-job/writesModel-${execution.id}`);
+    expect(seen.env.secret).toBeUndefined();
+    expect(seen.uid).not.toBe(0);
+  });
+
+  it("shows a file:// input channel read-only under /opt/ml/input/data", async () => {
+    const { step, execution } = await runOne("channels", readsChannel());
+    expect(step.StepStatus).toBe("Succeeded");
+    const seen = (await execution.result("readsChannel")) as Record<string, unknown>;
+    expect(seen.files).toEqual(["rows.csv"]);
+    expect(seen.content).toBe("a,b\n1,2\n");
+    expect(seen.writeError).toBe("EROFS");
+    expect(seen.config).toEqual({ train: { TrainingInputMode: "File", S3DistributionType: "FullyReplicated", RecordWrapperType: "None" } });
+  });
+
+  it("refuses a channel that is not an existing folder before anything runs", async () => {
+    const pipeline = new Pipeline({ name: "bad-channel", steps: [missingChannel()], session: ctx.session });
+    await expect(pipeline.start()).rejects.toThrow(ValidationError);
+    await expect(pipeline.start()).rejects.toThrow(/input channel "train": \/no\/such\/folder is not an existing folder/);
+    expect((await pipeline.listExecutions()).PipelineExecutionSummaries).toEqual([]);
+  });
+
+  it("runs a two-host step whose hosts reach each other by name", async () => {
+    const { step, execution } = await runOne("cluster", cluster());
+    expect(step.StepStatus).toBe("Succeeded");
+    expect(await execution.result("cluster")).toEqual({ host: "algo-1", reached: ["algo-2"] });
+    expect(step.Metadata.TrainingJob!.LogStreams).toEqual([
+      expect.stringMatching(new RegExp(`^cluster-${execution.id}/algo-1-\\d+$`)),
+      expect.stringMatching(new RegExp(`^cluster-${execution.id}/algo-2-\\d+$`)),
+    ]);
+  });
+
+  it("fails a two-host step when algo-2 fails, and stops algo-1", async () => {
+    const started = Date.now();
+    const { step } = await runOne("cluster-failure", failsOnAlgo2());
+    expect(step.StepStatus).toBe("Failed");
+    expect(step.FailureReason).toContain("algo-2 lost its shard");
+    // algo-1 would sleep a minute; it was stopped instead (grace period 2 s in tests).
+    expect(Date.now() - started).toBeLessThan(45_000);
+  });
+});
+
+describe("the sandbox", () => {
+  it("has no network by default", async () => {
+    const { execution } = await runOne("no-network", tryNetwork());
+    expect(await execution.result("tryNetwork")).toMatch(/^blocked: E/);
+  });
+
+  it("cannot write outside /opt/ml and /tmp", async () => {
+    const { execution } = await runOne("read-only", writeOutside());
+    expect(await execution.result("writeOutside")).toEqual({
+      "/etc/evil": "EROFS",
+      "/usr/local/bin/evil": "EROFS",
+      "/opt/stepbox/evil": "EROFS",
+      "/tmp/ok": "written",
+      "/opt/ml/model/ok": "written",
+    });
+  });
+
+  it("contains a fork bomb with the pids limit", async () => {
+    const { execution, step } = await runOne("fork-bomb", forkBomb());
+    expect(step.StepStatus).toBe("Succeeded");
+    const { spawned, refused } = (await execution.result("forkBomb")) as { spawned: number; refused: string };
+    expect(refused).toBe("EAGAIN");
+    expect(spawned).toBeLessThan(512);
+  });
+
+  it("archives links as links and never follows them", async () => {
+    const { step, execution } = await runOne("links", linksOut());
+    expect(step.StepStatus).toBe("Succeeded");
+    const model = await archiveEntries(join(ctx.root, "links", execution.id, "linksOut", "output", "model.tar.gz"));
+    expect(model.get("passwd")).toEqual({ type: "symlink", linkname: "/etc/passwd" });
+    expect(model.get("real.txt")?.content).toBe("real");
+    expect([...model.values()].some((e) => e.content?.includes("root:"))).toBe(false);
+  });
+
+  it("fails a step whose output passes its limit instead of filling the disk", async () => {
+    const capped = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 2, outputLimitBytes: 8 * 1024 * 1024 });
+    const { step } = await runOne("oversized", bigWriter(64), capped);
+    expect(step.StepStatus).toBe("Failed");
+    expect(step.FailureReason).toMatch(/^OutputLimitExceeded: .* more than its limit of 8 MiB/);
+  });
+});
+
+describe("the lifecycle", () => {
+  const runLongRun = (home: string): { child: ChildProcess; executionId: Promise<string> } => {
+    const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], {
+      env: { ...process.env, STEPBOX_HOME: home },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const executionId = new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /EXECUTION (\w+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
+    });
+    return { child, executionId };
+  };
+  const exited = (child: ChildProcess): Promise<number | null> =>
+    new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+
+  it("sweeps the containers of a killed engine process and marks its execution Failed", async () => {
+    const home = join(ctx.root, "orphans");
+    await mkdir(home, { recursive: true });
+    const { child, executionId } = runLongRun(home);
+    const id = await executionId;
+    expect(await leftoverContainers(id)).toHaveLength(1);
+    child.kill("SIGKILL");
+    await exited(child);
+    expect(await leftoverContainers(id)).toHaveLength(1);
+
+    const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    await session.runtime();
+    expect(await leftoverContainers(id)).toEqual([]);
+    const record = await session.records.readExecution("long-run", id);
+    expect(record.PipelineExecutionStatus).toBe("Failed");
+    expect(record.FailureReason).toMatch(/stepbox process that ran this execution .* ended before it finished/);
+    expect((await session.records.readStep("long-run", id, "napper"))?.StepStatus).toBe("Failed");
+  });
+
+  it("stops its containers on SIGINT before the process exits", async () => {
+    const home = join(ctx.root, "interrupted");
+    await mkdir(home, { recursive: true });
+    const { child, executionId } = runLongRun(home);
+    const id = await executionId;
+    child.kill("SIGINT");
+    expect(await exited(child)).toBe(130);
+    expect(await leftoverContainers(id)).toEqual([]);
+    const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
+  });
+});

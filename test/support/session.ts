@@ -1,0 +1,31 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { LocalPipelineSession, type StepLogLine } from "stepbox";
+import { LABEL } from "../../src/runtime/labels.js";
+
+/** A session on a fresh temporary store with a fixed secret, that keeps the steps' output lines. */
+export async function testSession(): Promise<{
+  session: LocalPipelineSession;
+  root: string;
+  lines: StepLogLine[];
+  cleanup: () => Promise<void>;
+}> {
+  const root = await mkdtemp(join(tmpdir(), "stepbox-test-"));
+  const lines: StepLogLine[] = [];
+  const session = new LocalPipelineSession({
+    artifactRoot: root,
+    secret: "test-secret",
+    onLog: (line) => lines.push(line),
+    stopGraceSeconds: 2,
+  });
+  return { session, root, lines, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** The containers stepbox created for an execution (or for any when none is named) that still exist. */
+export async function leftoverContainers(executionId?: string): Promise<string[]> {
+  const filters = { label: [executionId ? `${LABEL.execution}=${executionId}` : `${LABEL.managed}=true`] };
+  const containers = await new Docker().listContainers({ all: true, filters });
+  return containers.map((c) => c.Names.join(","));
+}
