@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalPipelineSession, Pipeline } from "stepbox";
+import { LocalPipelineSession, Pipeline, getStep } from "stepbox";
 import { trivial } from "./trivial-step.js";
 import { writeBenchmarkSection } from "./report.js";
 
@@ -43,8 +43,9 @@ async function bareLifecycle(): Promise<number> {
 
 async function stepboxStep(i: number): Promise<number> {
   const started = performance.now();
-  const execution = await new Pipeline({ name: "overhead", steps: [trivial(i)], session }).start();
-  const value = await execution.result("trivial");
+  const output = trivial(i);
+  const execution = await new Pipeline({ name: "overhead", steps: [output], session }).start();
+  const value = await execution.result(getStep(output).name);
   if (value !== i) throw new Error(`trivial step returned ${String(value)}, expected ${i}`);
   await execution.wait();
   return performance.now() - started;

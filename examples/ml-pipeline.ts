@@ -21,7 +21,7 @@ const preprocess = step(
     const random = (): number => ((state = (state * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32);
     const data: Row[] = Array.from({ length: rows }, () => {
       const y = random() < 0.5 ? 0 : 1;
-      const centre = y === 1 ? 1.5 : -1.5;
+      const centre = y === 1 ? 0.6 : -0.6;
       return { x: [centre + (random() - 0.5) * 3, centre + (random() - 0.5) * 3], y };
     });
     const cut = Math.floor(rows * 0.8);
