@@ -9,6 +9,33 @@
 export { step, getStep } from "../dsl/step.js";
 export { DelayedReturn } from "../dsl/delayed-return.js";
 export { FunctionStep } from "../dsl/function-step.js";
+export { ParameterString, ParameterInteger, ParameterFloat, ParameterBoolean, Parameter, type ParameterType } from "../dsl/parameters.js";
+export { ExecutionVariables, ExecutionVariable, type ExecutionVariableName } from "../dsl/execution-variables.js";
+export { Join } from "../dsl/join.js";
+export {
+  Condition,
+  ConditionComparison,
+  ConditionEquals,
+  ConditionGreaterThan,
+  ConditionGreaterThanOrEqualTo,
+  ConditionLessThan,
+  ConditionLessThanOrEqualTo,
+  ConditionIn,
+  ConditionNot,
+  ConditionOr,
+} from "../dsl/conditions.js";
+export { ConditionStep, FailStep } from "../dsl/control-steps.js";
+export {
+  RetryPolicy,
+  StepRetryPolicy,
+  SageMakerJobStepRetryPolicy,
+  StepErrorRetryPolicy,
+  StepExceptionType,
+  SageMakerJobExceptionType,
+  ParallelismConfiguration,
+  type RetryPolicyOptions,
+  type ExceptionType,
+} from "../dsl/retry-policies.js";
 export * from "../errors.js";
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
@@ -20,6 +47,8 @@ export class LocalPipelineSession {
 export class PipelineExecution {
   describe = never;
   listSteps = never;
+  listParameters = never;
+  retry = never;
   wait = never;
   result = never;
   stop = never;
@@ -35,6 +64,7 @@ export class Pipeline {
   describe = never;
   start = never;
   execution = never;
+  retryExecution = never;
   listExecutions = never;
   delete = never;
 }

@@ -3,12 +3,15 @@
  * output (`DelayedReturn`), and in time parameters and execution variables. Step arguments may hold
  * them anywhere inside arrays and plain objects; the engine replaces them with real values.
  */
-export const PIPELINE_VALUE: unique symbol = Symbol.for("stepbox.PipelineValue") as never;
+export const PIPELINE_VALUE: unique symbol = Symbol.for("stepbox.PipelineValue");
 
 export interface PipelineValue<T = unknown> {
   /** Carries the value's type for inference only; never read at run time. */
   readonly [PIPELINE_VALUE]: { readonly type?: T; readonly kind: string };
 }
+
+/** A pipeline value made of other values (a Join) lists them under this key, so their dependencies are found. */
+export const PIPELINE_CHILDREN: unique symbol = Symbol.for("stepbox.PipelineValue.children");
 
 export function isPipelineValue(value: unknown): value is PipelineValue {
   return typeof value === "object" && value !== null && PIPELINE_VALUE in value;
@@ -24,6 +27,8 @@ export function forEachPipelineValue(value: unknown, visit: (found: PipelineValu
   if (typeof value !== "object" || value === null) return;
   if (isPipelineValue(value)) {
     visit(value);
+    const children = (value as { [PIPELINE_CHILDREN]?: readonly unknown[] })[PIPELINE_CHILDREN];
+    if (children) forEachPipelineValue(children, visit, seen);
     return;
   }
   if (seen.has(value)) return;

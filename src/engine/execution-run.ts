@@ -3,29 +3,43 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import PQueue from "p-queue";
+import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
+import { RetryPolicy } from "../dsl/retry-policies.js";
 import type { PipelineGraph } from "../graph/compile.js";
 import type { Logger } from "../logging/logger.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
 import type { ExecutionRecord, ExecutionStatus, RecordStore, StepRecord } from "../store/records.js";
-import { executeFunctionStep, type FunctionStepContext } from "./function-step-executor.js";
+import { evaluateCondition } from "./evaluate-condition.js";
+import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
+import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
-import { readPayload } from "./payloads.js";
+import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { StepCache } from "./step-cache.js";
 import { transition } from "./step-state.js";
 
-export type StepEventListener = (record: StepRecord) => void;
+/** A step of an earlier execution whose result this execution takes instead of running it. */
+export interface ReusedStep {
+  readonly sourceExecutionId: string;
+  readonly sourceExecutionArn: string;
+  readonly record: StepRecord;
+}
 
 /** What an execution needs from its session, beyond the graph. */
 export interface ExecutionServices
-  extends Omit<
-    FunctionStepContext,
-    "upstreamResult" | "onProgress" | "signal" | "killSignal" | "executionId" | "executionArn" | "pipelineName" | "resources" | "channels" | "checkpointsDir"
-  > {
+  extends Pick<FunctionStepContext, "store" | "runner" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"> {
   readonly records: RecordStore;
   readonly logger: Logger;
   /** Each function step's resources and channels, checked before the execution was recorded. */
   readonly preflight: ReadonlyMap<string, PreparedStep>;
+  /** The parameter values of this execution, checked and with defaults applied. */
+  readonly parameters: ReadonlyMap<string, unknown>;
+  /** Steps taken from earlier executions (retry, selective execution) instead of run. */
+  readonly reuse: ReadonlyMap<string, ReusedStep>;
 }
+
+/** How a step ended, as the scheduler sees it. */
+type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
 
 /**
  * One running execution: schedules its steps in dependency order, at most `parallelism` at a
@@ -42,6 +56,10 @@ export class ExecutionRun {
   readonly #kill = new AbortController();
   readonly #queue: PQueue;
   readonly #results = new Map<string, Promise<unknown>>();
+  readonly #scope: ValueScope;
+  readonly #cache: StepCache;
+  /** Steps that must not run: in a branch not taken, or downstream of one. */
+  readonly #blocked = new Set<string>();
   #failure: string | undefined;
   #writes: Promise<void> = Promise.resolve();
   /** Checkpoints outlive a step's attempts, and go when the execution ends. */
@@ -52,6 +70,16 @@ export class ExecutionRun {
     this.#graph = graph;
     this.#services = services;
     this.#queue = new PQueue({ concurrency: record.ParallelismConfiguration.MaxParallelExecutionSteps });
+    this.#cache = new StepCache(services.store, record.PipelineName);
+    this.#scope = {
+      parameters: services.parameters,
+      executionId: record.PipelineExecutionId,
+      executionArn: record.PipelineExecutionArn,
+      pipelineName: record.PipelineName,
+      pipelineArn: record.PipelineArn,
+      startTime: new Date(record.CreationTime),
+      upstreamResult: (name) => this.result(name),
+    };
     this.events.setMaxListeners(0);
     this.#checkpointsRoot = join(tmpdir(), `stepbox-checkpoints-${record.PipelineExecutionId}`);
     this.done = this.#run();
@@ -83,15 +111,25 @@ export class ExecutionRun {
     log.info({ event: "execution.started", steps: this.#record.StepNames }, "execution started");
     const waiting = new Map<string, number>();
     for (const s of this.#graph.steps) waiting.set(s.name, this.#graph.upstream.get(s.name)?.length ?? 0);
+
+    const settle = (s: PipelineStep, end: StepEnd): void => {
+      if (end === "Skipped") {
+        for (const next of this.#graph.downstream.get(s.name) ?? []) this.#blocked.add(next);
+      }
+      if (end !== "Succeeded" && end !== "Skipped") return;
+      for (const next of this.#graph.downstream.get(s.name) ?? []) {
+        const left = waiting.get(next)! - 1;
+        waiting.set(next, left);
+        if (left === 0) schedule(this.#graph.step(next)!);
+      }
+    };
     const schedule = (s: PipelineStep): void => {
-      void this.#queue.add(() => this.#runStep(s, log)).then((succeeded) => {
-        if (!succeeded) return;
-        for (const next of this.#graph.downstream.get(s.name) ?? []) {
-          const left = waiting.get(next)! - 1;
-          waiting.set(next, left);
-          if (left === 0 && this.#canStart()) schedule(this.#graph.step(next)!);
-        }
-      });
+      if (this.#blocked.has(s.name)) {
+        settle(s, "Skipped");
+        return;
+      }
+      if (!this.#canStart()) return;
+      void this.#queue.add(() => this.#runStep(s, log)).then((end) => settle(s, end ?? "Failed"));
     };
     for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
     await waitUntilIdle(this.#queue);
@@ -109,10 +147,13 @@ export class ExecutionRun {
     return this.#failure === undefined && !this.#abort.signal.aborted;
   }
 
-  /** Runs one step to its end; resolves to whether it succeeded. Never throws. */
-  async #runStep(s: PipelineStep, log: Logger): Promise<boolean> {
-    if (!this.#canStart()) return false;
+  /** Runs one step to its end. Never throws. */
+  async #runStep(s: PipelineStep, log: Logger): Promise<StepEnd> {
+    if (!this.#canStart()) return "Stopped";
     const stepLog = log.child({ step: s.name });
+    const reused = this.#services.reuse.get(s.name);
+    if (reused) return this.#reuse(s, reused);
+
     let record: StepRecord = {
       StepName: s.name,
       StepDisplayName: s.displayName,
@@ -125,15 +166,21 @@ export class ExecutionRun {
     this.#setStep(record);
     stepLog.info({ event: "step.started" }, "step started");
     try {
-      if (!(s instanceof FunctionStep)) throw new Error(`internal: no executor for step "${s.name}"`);
       record = transition(record, "Executing");
       this.#setStep(record);
-      const outcome = await executeFunctionStep(s, this.#functionContext(s, () => record, (r) => (record = r)));
-      record = transition(this.#steps.get(s.name)!, outcome.status, {
-        Metadata: { TrainingJob: outcome.trainingJob },
-        ...(outcome.failureReason !== undefined ? { FailureReason: outcome.failureReason } : {}),
-        ...(outcome.error ? { Error: outcome.error } : {}),
-      });
+      if (s instanceof FunctionStep) {
+        record = await this.#runFunctionStep(s, record);
+      } else if (s instanceof ConditionStep) {
+        const outcome = (await Promise.all(s.conditions.map((c) => evaluateCondition(c, this.#scope)))).every(Boolean);
+        const branches = this.#graph.branches.get(s.name)!;
+        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+        record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
+      } else if (s instanceof FailStep) {
+        const message = String(await resolveValues(s.errorMessage, this.#scope));
+        record = transition(record, "Failed", { FailureReason: message.slice(0, 1024), Metadata: { Fail: { ErrorMessage: message } } });
+      } else {
+        throw new Error(`internal: no executor for step "${s.name}"`);
+      }
     } catch (error) {
       const info = toRemoteErrorInfo(error);
       record = transition(this.#steps.get(s.name) ?? record, "Failed", { FailureReason: `${info.name}: ${info.message}`.slice(0, 1024) });
@@ -143,28 +190,99 @@ export class ExecutionRun {
     if (record.StepStatus === "Failed" && this.#failure === undefined) {
       this.#failure = `Step '${s.name}' failed with message: ${record.FailureReason ?? "unknown"}`.slice(0, 1024);
     }
-    return record.StepStatus === "Succeeded";
+    return record.StepStatus as StepEnd;
   }
 
-  #functionContext(s: FunctionStep, current: () => StepRecord, update: (r: StepRecord) => void): FunctionStepContext {
+  /** Attempts a function step until it succeeds or its retry policies give up. */
+  async #runFunctionStep(s: FunctionStep, initial: StepRecord): Promise<StepRecord> {
+    const policies = (s.options.retryPolicies ?? []).filter((p): p is RetryPolicy => p instanceof RetryPolicy);
+    const firstStart = Date.now();
+    const attempts: NonNullable<StepRecord["Attempts"]> = [];
+    let record = initial;
+    for (let attempt = 1; ; attempt++) {
+      const started = new Date().toISOString();
+      record = { ...record, AttemptCount: attempt };
+      this.#setStep(record);
+      const outcome = await executeFunctionStep(s, this.#functionContext(s, attempt, (trainingJob) => {
+        record = { ...record, Metadata: { TrainingJob: trainingJob } };
+        this.#setStep(record);
+      }));
+      attempts.push({
+        AttemptCount: attempt,
+        StartTime: started,
+        EndTime: new Date().toISOString(),
+        StepStatus: outcome.status,
+        ...(outcome.failureReason !== undefined ? { FailureReason: outcome.failureReason } : {}),
+        TrainingJobName: outcome.trainingJob.TrainingJobName,
+        LogStreams: outcome.trainingJob.LogStreams ?? [],
+      });
+      const delay = outcome.status === "Failed" && !this.#abort.signal.aborted ? retryDelay(policies, outcome, attempt, firstStart) : undefined;
+      if (delay === undefined) return this.#finishFunctionStep(record, outcome, attempts);
+      this.#services.logger.info({ event: "step.retry", step: s.name, attempt, delaySeconds: delay / 1000 }, `retrying step ${s.name}`);
+      record = { ...record, Attempts: [...attempts], FailureReason: outcome.failureReason ?? "" };
+      this.#setStep(record);
+      await sleep(delay, this.#abort.signal);
+      if (this.#abort.signal.aborted) return this.#finishFunctionStep(record, outcome, attempts);
+    }
+  }
+
+  #finishFunctionStep(record: StepRecord, outcome: FunctionStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
+    const { FailureReason: _previous, ...rest } = record;
+    return transition(rest, outcome.status, {
+      Metadata: { TrainingJob: outcome.trainingJob },
+      Attempts: attempts,
+      ...(outcome.failureReason !== undefined ? { FailureReason: outcome.failureReason } : {}),
+      ...(outcome.error ? { Error: outcome.error } : {}),
+      ...(outcome.cacheHit ? { CacheHitResult: outcome.cacheHit } : {}),
+      ...(outcome.cacheMissReason ? { CacheMissReason: outcome.cacheMissReason } : {}),
+    });
+  }
+
+  /** Takes a step's result and outcome from an earlier execution (retry, selective execution). */
+  async #reuse(s: PipelineStep, reused: ReusedStep): Promise<StepEnd> {
+    const r = this.#record;
+    try {
+      if (s instanceof FunctionStep) {
+        await copyResult(
+          this.#services.store,
+          { pipeline: r.PipelineName, execution: reused.sourceExecutionId, step: s.name },
+          this.#services.keyFor(reused.sourceExecutionId),
+          { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: s.name },
+          this.#services.key,
+        );
+      }
+      if (s instanceof ConditionStep) {
+        const outcome = reused.record.Metadata.Condition?.Outcome === "True";
+        const branches = this.#graph.branches.get(s.name)!;
+        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+      }
+    } catch (error) {
+      const info = toRemoteErrorInfo(error);
+      this.#failure ??= `Step '${s.name}' failed with message: cannot reuse its result from execution ${reused.sourceExecutionId}: ${info.message}`;
+      return "Failed";
+    }
+    const { Attempts: _attempts, CacheMissReason: _miss, ...source } = reused.record;
+    this.#setStep({ ...source, SelectiveExecutionResult: { SourcePipelineExecutionArn: reused.sourceExecutionArn } });
+    return "Succeeded";
+  }
+
+  #functionContext(s: FunctionStep, attempt: number, onProgress: FunctionStepContext["onProgress"]): FunctionStepContext {
     const r = this.#record;
     const prepared = this.#services.preflight.get(s.name);
     if (!prepared) throw new Error(`internal: step "${s.name}" was not checked before the run`);
     return {
       ...this.#services,
       ...prepared,
-      checkpointsDir: join(this.#checkpointsRoot, s.name),
       pipelineName: r.PipelineName,
       executionId: r.PipelineExecutionId,
       executionArn: r.PipelineExecutionArn,
+      checkpointsDir: join(this.#checkpointsRoot, s.name),
       signal: this.#abort.signal,
       killSignal: this.#kill.signal,
-      upstreamResult: (name) => this.result(name),
-      onProgress: (trainingJob) => {
-        const next = { ...current(), Metadata: { TrainingJob: trainingJob } };
-        update(next);
-        this.#setStep(next);
-      },
+      scope: this.#scope,
+      attempt,
+      cache: this.#cache,
+      onProgress,
     };
   }
 
@@ -211,8 +329,31 @@ export class ExecutionRun {
   }
 }
 
+/** The wait before the next attempt, or undefined when no policy covers the failure or they are used up. */
+function retryDelay(policies: readonly RetryPolicy[], outcome: FunctionStepOutcome, attempt: number, firstStart: number): number | undefined {
+  const failure = { exceptionType: outcome.exceptionType, errorName: outcome.error?.name };
+  const policy = policies.find((p) => p.covers(failure));
+  if (!policy) return undefined;
+  if (policy.maxAttempts !== undefined && attempt > policy.maxAttempts) return undefined;
+  const delay = policy.delaySeconds(attempt) * 1000;
+  if (policy.expireAfterMins !== undefined && Date.now() + delay - firstStart > policy.expireAfterMins * 60_000) return undefined;
+  return delay;
+}
+
 function isFinal(status: ExecutionStatus): boolean {
   return status === "Succeeded" || status === "Failed" || status === "Stopped";
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
 }
 
 /** p-queue's onIdle resolves between a task's end and its follow-ups being added; settle only when truly idle. */

@@ -3,10 +3,9 @@ import { lstat, open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createGzip } from "node:zlib";
 import tar from "tar-fs";
-import { StepboxError, type RemoteErrorInfo } from "../errors.js";
+import { ContainerEngineError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import { isDelayedReturn, type DelayedReturn } from "../dsl/delayed-return.js";
-import { mapPipelineValues } from "../dsl/pipeline-value.js";
+import { SageMakerJobExceptionType, type ExceptionType } from "../dsl/retry-policies.js";
 import { OUTPUT_FILES } from "../container/contract.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload, verifyPayload } from "../serialization/signing.js";
@@ -15,7 +14,9 @@ import type { DockerStepRunner, HostOutcome, InputChannel, StepJobOutcome } from
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import type { StatusTransition, StepRecord } from "../store/records.js";
-import { writePayload } from "./payloads.js";
+import { copyResult, writePayload } from "./payloads.js";
+import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
 
 /** SageMaker keeps the first 1024 characters of a failure reason. */
@@ -44,8 +45,15 @@ export interface FunctionStepContext {
   readonly channels: readonly InputChannel[];
   /** Host folder kept for the step's /opt/ml/checkpoints across its attempts. */
   readonly checkpointsDir: string;
-  /** The deserialized output of an upstream step that succeeded. */
-  readonly upstreamResult: (stepName: string) => Promise<unknown>;
+  /** Parameters, execution variables and upstream outputs, for resolving the arguments. */
+  readonly scope: ValueScope;
+  /** 1 for the first attempt; later attempts get their own job name and logs. */
+  readonly attempt: number;
+  /** The runtime image's id, part of the cache key. */
+  readonly imageId: string;
+  readonly cache: StepCache;
+  /** The key an earlier execution's payloads are signed with, to reuse its result. */
+  readonly keyFor: (executionId: string) => Buffer;
   readonly onLogLine: (step: string, line: string, stream: "stdout" | "stderr") => void;
   /** Called with the step's training-job metadata as it changes, for the step's record. */
   readonly onProgress: (trainingJob: TrainingJobMetadata) => void;
@@ -56,27 +64,16 @@ export interface FunctionStepOutcome {
   readonly failureReason?: string;
   readonly error?: RemoteErrorInfo;
   readonly trainingJob: TrainingJobMetadata;
+  /** What kind of failure it was, for retry policies. */
+  readonly exceptionType?: ExceptionType;
+  readonly cacheHit?: { SourcePipelineExecutionArn: string };
+  readonly cacheMissReason?: string;
 }
 
-export function trainingJobName(stepName: string, executionId: string): string {
-  return `${stepName}-${executionId}`.slice(0, 63);
-}
-
-/** Selects `path` inside a step's output, as `DelayedReturn.get()` chains describe it. */
-function select(value: unknown, ref: DelayedReturn): unknown {
-  let current = value;
-  for (const key of ref.path) {
-    if (current instanceof Map) {
-      current = current.get(key);
-    } else if (current !== null && typeof current === "object" && key in current) {
-      current = (current as Record<string | number, unknown>)[key];
-    } else {
-      throw new StepboxError("INVALID_ARGUMENT", `the output of step "${ref.step.name}" has no ${JSON.stringify(key)} at ${ref.describe()}`, {
-        hint: `check what step "${ref.step.name}" returns`,
-      });
-    }
-  }
-  return current;
+/** `<step>-<execution>` for the first attempt, `<step>-<execution>-<n>` for attempt n. */
+export function trainingJobName(stepName: string, executionId: string, attempt = 1): string {
+  const suffix = attempt > 1 ? `-${attempt}` : "";
+  return `${`${stepName}-${executionId}`.slice(0, 63 - suffix.length)}${suffix}`;
 }
 
 /** Reads a small file the step left, refusing links so a step cannot make the engine read host files. */
@@ -133,15 +130,18 @@ class TrainingJobStatus {
 
 /** Runs one function step in its containers and stores what it produced. */
 export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
-  const jobName = trainingJobName(step.name, ctx.executionId);
+  const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   const job = new TrainingJobStatus(jobName, ctx.executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`), ctx.onProgress);
-  const finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo): FunctionStepOutcome => {
+  let cacheMissReason: string | undefined;
+  const finish: Finish = (status, secondary, reason, error, exceptionType) => {
     const jobStatus = status === "Succeeded" ? "Completed" : status;
     return {
       status,
       trainingJob: job.end(jobStatus, secondary, reason ?? "Training job completed"),
       ...(reason !== undefined ? { failureReason: reason.slice(0, FAILURE_REASON_LIMIT) } : {}),
       ...(error ? { error } : {}),
+      ...(exceptionType ? { exceptionType } : {}),
+      ...(cacheMissReason ? { cacheMissReason } : {}),
     };
   };
 
@@ -149,10 +149,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   let argumentsPayload: Buffer;
   let code: Buffer;
   try {
-    const args = (await mapPipelineValues(step.args, async (value) => {
-      if (isDelayedReturn(value)) return select(await ctx.upstreamResult(value.step.name), value);
-      throw new StepboxError("INVALID_ARGUMENT", `step "${step.name}" was passed a pipeline value this engine cannot resolve`);
-    })) as unknown[];
+    const args = (await resolveValues(step.args, ctx.scope)) as unknown[];
     argumentsPayload = serialize(args, "args");
     if (!step.definition.sourceFile) {
       throw new StepboxError("BUNDLE", `cannot tell which module defines step "${step.name}"`, {
@@ -163,6 +160,16 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   } catch (error) {
     const info = toRemoteErrorInfo(error);
     return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
+  }
+
+  const caching = step.options.cacheConfig?.enableCaching === true;
+  let cacheParts: CacheKeyParts | undefined;
+  if (caching) {
+    cacheParts = await cacheKeyParts(step, code, argumentsPayload, ctx.imageId, ctx.channels);
+    const key = cacheKey(cacheParts);
+    const hit = ctx.attempt === 1 ? await reuseCached(step, ctx, key) : undefined;
+    if (hit) return hit;
+    cacheMissReason = await ctx.cache.missReason(step.name, cacheParts, key);
   }
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
@@ -180,7 +187,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
   job.secondary("Downloading", "Downloading input data");
   job.secondary("Training", "Training in progress");
-  return ctx.runner.run(
+  const outcome = await ctx.runner.run(
     {
       pipelineName: ctx.pipelineName,
       executionId: ctx.executionId,
@@ -212,12 +219,44 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       signal: ctx.signal,
       killSignal: ctx.killSignal,
     },
-    async (outcome) => {
+    async (ended) => {
       job.secondary("Uploading", "Uploading generated training model");
-      await storeArtifacts(step, ctx, outcome, job.metadata);
-      return judge(step, ctx, outcome, outputLimitBytes, finish);
+      await storeArtifacts(step, ctx, ended, job.metadata);
+      return judge(step, ctx, ended, outputLimitBytes, finish);
     },
-  );
+  ).catch((error: unknown) => {
+    // The engine failed around the job: a fault of the platform, not of the step's code.
+    const info = toRemoteErrorInfo(error);
+    const refused = error instanceof ContainerEngineError && / refused /.test(error.message);
+    return finish("Failed", "Failed", `InternalServerError: ${info.message}`, undefined, refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR);
+  });
+  if (outcome.status === "Succeeded" && caching && cacheParts) {
+    await ctx.cache.record(step.name, {
+      Key: cacheKey(cacheParts),
+      Parts: cacheParts,
+      SourcePipelineExecutionId: ctx.executionId,
+      SourcePipelineExecutionArn: ctx.executionArn,
+      CreationTime: new Date().toISOString(),
+    });
+  }
+  return outcome;
+}
+
+/** A cache hit: the earlier result, verified under its own execution's key, signed again under this one's. */
+async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: string): Promise<FunctionStepOutcome | undefined> {
+  const entry = await ctx.cache.lookup(step.name, key, step.options.cacheConfig?.expireAfter);
+  if (!entry) return undefined;
+  try {
+    await copyResult(ctx.store, { pipeline: ctx.pipelineName, execution: entry.SourcePipelineExecutionId, step: step.name }, ctx.keyFor(entry.SourcePipelineExecutionId), { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name }, ctx.key);
+  } catch {
+    // The source's result is gone or damaged: run the step instead.
+    return undefined;
+  }
+  return {
+    status: "Succeeded",
+    trainingJob: { Arn: ctx.executionArn.replace(/:pipeline\/.*/, `:training-job/${trainingJobName(step.name, entry.SourcePipelineExecutionId)}`), TrainingJobName: trainingJobName(step.name, entry.SourcePipelineExecutionId), TrainingJobStatus: "Completed", SecondaryStatus: "Completed" },
+    cacheHit: { SourcePipelineExecutionArn: entry.SourcePipelineExecutionArn },
+  };
 }
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
@@ -248,7 +287,7 @@ async function archive(ctx: FunctionStepContext, step: FunctionStep, file: "mode
   return `${ctx.store.uri}/${key}`;
 }
 
-type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo) => FunctionStepOutcome;
+type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo, exceptionType?: ExceptionType) => FunctionStepOutcome;
 
 async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
@@ -268,6 +307,7 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: Step
         "Failed",
         `OutputLimitExceeded: step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
         error,
+        SageMakerJobExceptionType.RESOURCE_LIMIT,
       );
     case undefined:
       break;
@@ -279,6 +319,7 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: Step
       "Failed",
       `OutOfMemory: step "${step.name}"${outcome.hosts.length > 1 ? ` on ${oom.host}` : ""} used more than its memory limit of ${ctx.resources.memoryGiB} GiB (instance type ${ctx.resources.instanceType}) and was killed`,
       error,
+      SageMakerJobExceptionType.RESOURCE_LIMIT,
     );
   }
   if (outcome.firstFailedHost !== undefined) {

@@ -42,3 +42,28 @@ export async function readPayload(store: ArtifactStore, at: PayloadAddress, key:
   verifyPayload(payload, metadata, key, what);
   return deserialize(payload);
 }
+
+/** Where a step's result lives. */
+export interface StepAddress {
+  readonly pipeline: string;
+  readonly execution: string;
+  readonly step: string;
+}
+
+/**
+ * Copies a step's result from another execution: verified under the source's key, then signed
+ * under the target's, so every execution's payloads check out with its own key.
+ */
+export async function copyResult(store: ArtifactStore, from: StepAddress, fromKey: Buffer, to: StepAddress, toKey: Buffer): Promise<void> {
+  const source = layout.payload(from.pipeline, from.execution, from.step, "results");
+  const what = `the results of step "${from.step}" in execution ${from.execution}`;
+  const [payload, metadataBytes] = await Promise.all([store.get(source.payload), store.get(source.metadata)]);
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(metadataBytes.toString("utf8"));
+  } catch (cause) {
+    throw new IntegrityError(what, { cause });
+  }
+  verifyPayload(payload, metadata, fromKey, what);
+  await writePayload(store, { ...to, kind: "results" }, payload, toKey);
+}

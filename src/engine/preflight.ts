@@ -1,7 +1,29 @@
 import { FunctionStep } from "../dsl/function-step.js";
 import type { PipelineGraph } from "../graph/compile.js";
 import type { InputChannel } from "../runtime/docker-step-runner.js";
+import { ValidationError } from "../errors.js";
+import { RetryPolicy } from "../dsl/retry-policies.js";
+import { parseIsoDuration } from "./iso-duration.js";
 import { resolveInputChannels, stepResources, type StepResources } from "./step-resources.js";
+
+function checkRetryAndCache(s: FunctionStep): void {
+  const { retryPolicies, cacheConfig } = s.options;
+  if (retryPolicies !== undefined && (!Array.isArray(retryPolicies) || !retryPolicies.every((p) => p instanceof RetryPolicy))) {
+    throw new ValidationError(`step "${s.name}": retryPolicies must be a list of retry policies`, {
+      code: "INVALID_STEP_OPTION",
+      hint: 'retryPolicies: [new StepErrorRetryPolicy({ errorNames: ["FlakyError"], maxAttempts: 3 })]',
+    });
+  }
+  if (cacheConfig !== undefined) {
+    if (typeof cacheConfig !== "object" || typeof cacheConfig.enableCaching !== "boolean") {
+      throw new ValidationError(`step "${s.name}": cacheConfig must be { enableCaching: boolean, expireAfter?: "<ISO-8601 duration>" }`, {
+        code: "INVALID_STEP_OPTION",
+        hint: 'cacheConfig: { enableCaching: true, expireAfter: "P30D" }',
+      });
+    }
+    if (cacheConfig.expireAfter !== undefined) parseIsoDuration(cacheConfig.expireAfter, `step "${s.name}": cacheConfig.expireAfter`);
+  }
+}
 
 /** A function step's checked settings, ready for its containers. */
 export interface PreparedStep {
@@ -17,6 +39,7 @@ export async function prepareSteps(graph: PipelineGraph): Promise<Map<string, Pr
   const prepared = new Map<string, PreparedStep>();
   for (const s of graph.steps) {
     if (s instanceof FunctionStep) {
+      checkRetryAndCache(s);
       prepared.set(s.name, { resources: stepResources(s), channels: await resolveInputChannels(s) });
     }
   }

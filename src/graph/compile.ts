@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import { CycleError, DuplicateStepNameError, ValidationError } from "../errors.js";
 import { isDelayedReturn } from "../dsl/delayed-return.js";
+import { ConditionStep } from "../dsl/control-steps.js";
 import { isPipelineStep, type PipelineStep, type StepReference } from "../dsl/function-step.js";
 
 /** A pipeline's steps, checked: unique names, no cycles, in a stable topological order. */
@@ -11,6 +12,8 @@ export interface PipelineGraph {
   readonly upstream: ReadonlyMap<string, readonly string[]>;
   /** The names that wait for each step. */
   readonly downstream: ReadonlyMap<string, readonly string[]>;
+  /** For each condition step, the steps of each branch. */
+  readonly branches: ReadonlyMap<string, { readonly ifSteps: readonly string[]; readonly elseSteps: readonly string[] }>;
   step(name: string): PipelineStep | undefined;
 }
 
@@ -22,6 +25,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   const byName = new Map<string, PipelineStep>();
   const discovered: PipelineStep[] = [];
   const pendingNames: Array<{ from: PipelineStep; name: string }> = [];
+  const pendingBranchNames: Array<{ condition: PipelineStep; name: string; which: string }> = [];
 
   const toStep = (ref: unknown, where: string): PipelineStep | undefined => {
     if (isDelayedReturn(ref)) return ref.step;
@@ -59,6 +63,8 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     visit(found);
   }
   const edges = new Map<PipelineStep, PipelineStep[]>();
+  const gated: Array<{ condition: PipelineStep; step: PipelineStep }> = [];
+  const branches = new Map<string, { ifSteps: string[]; elseSteps: string[] }>();
   while (queue.length > 0) {
     const current = queue.shift()!;
     const ups: PipelineStep[] = [];
@@ -72,7 +78,32 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
       }
     }
     edges.set(current, ups);
+    if (current instanceof ConditionStep) {
+      const branch = (refs: readonly StepReference[], which: string): string[] =>
+        refs.map((ref) => {
+          const target = toStep(ref, `a step of the ${which} of condition "${current.name}",`);
+          if (!target) {
+            pendingBranchNames.push({ condition: current, name: ref as string, which });
+            return ref as string;
+          }
+          visit(target);
+          gated.push({ condition: current, step: target });
+          return target.name;
+        });
+      branches.set(current.name, { ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
+    }
   }
+  for (const { condition, name, which } of pendingBranchNames) {
+    const target = byName.get(name);
+    if (!target) {
+      throw new ValidationError(`the ${which} of condition "${condition.name}" name "${name}", which is not a step of pipeline "${pipelineName}"`, {
+        code: "INVALID_PIPELINE",
+        hint: "list the branch's steps themselves (their DelayedReturns) in ifSteps/elseSteps",
+      });
+    }
+    gated.push({ condition, step: target });
+  }
+  for (const { condition, step } of gated) edges.get(step)!.push(condition);
   for (const { from, name } of pendingNames) {
     const target = byName.get(name);
     if (!target) {
@@ -97,6 +128,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     steps: order,
     upstream,
     downstream,
+    branches,
     step: (name) => byName.get(name),
   };
 }

@@ -3,6 +3,9 @@ import { relative } from "node:path";
 import { isDelayedReturn } from "../dsl/delayed-return.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import { isPipelineValue } from "../dsl/pipeline-value.js";
+import { Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
+import { ConditionStep, FailStep } from "../dsl/control-steps.js";
+import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../runtime/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
 
@@ -65,13 +68,36 @@ function stepJson(step: PipelineStep, graph: PipelineGraph): object {
       ...(o.cacheConfig ? { CacheConfig: { Enabled: o.cacheConfig.enableCaching, ExpireAfter: o.cacheConfig.expireAfter } } : {}),
     };
   }
+  if (step instanceof ConditionStep) {
+    const branches = graph.branches.get(step.name);
+    return {
+      Name: step.name,
+      Type: "Condition",
+      DisplayName: step.displayName,
+      Description: step.description,
+      DependsOn: dependsOn.filter((d) => !branches?.ifSteps.includes(d) && !branches?.elseSteps.includes(d)),
+      Arguments: { Conditions: step.conditions.map(conditionJson), IfSteps: branches?.ifSteps ?? [], ElseSteps: branches?.elseSteps ?? [] },
+    };
+  }
+  if (step instanceof FailStep) {
+    return { Name: step.name, Type: "Fail", DisplayName: step.displayName, Description: step.description, DependsOn: dependsOn, Arguments: { ErrorMessage: argumentJson(step.errorMessage) } };
+  }
   return { Name: step.name, DisplayName: step.displayName, Description: step.description, DependsOn: dependsOn };
+}
+
+function conditionJson(condition: Condition): object {
+  if (condition instanceof ConditionComparison) return { Type: condition.type, LeftValue: argumentJson(condition.left), RightValue: argumentJson(condition.right) };
+  if (condition instanceof ConditionIn) return { Type: "In", QueryValue: argumentJson(condition.value), Values: condition.inValues.map(argumentJson) };
+  if (condition instanceof ConditionNot) return { Type: "Not", Condition: conditionJson(condition.expression) };
+  if (condition instanceof ConditionOr) return { Type: "Or", Conditions: condition.conditions.map(conditionJson) };
+  return { Type: "Unknown" };
 }
 
 /** A step argument as JSON: pipeline values as `{"Get": ...}` references, other values tagged by type. */
 export function argumentJson(value: unknown): unknown {
   if (isDelayedReturn(value)) return { Get: `Steps.${value.describe()}` };
-  if (isPipelineValue(value)) return { Get: String((value as { expr?: string }).expr ?? "PipelineValue") };
+  if (isJoin(value)) return { "Std:Join": { On: value.on, Values: value.values.map(argumentJson) } };
+  if (isPipelineValue(value)) return (value as unknown as { expr: unknown }).expr;
   switch (typeof value) {
     case "undefined":
       return { Undefined: true };

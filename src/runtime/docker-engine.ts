@@ -28,7 +28,7 @@ export function isEngineUnreachable(error: unknown): boolean {
 /** Wraps a dockerode failure at the runtime boundary, so nothing above looks at HTTP status codes. */
 export function engineError(action: string, cause: unknown): ContainerEngineError {
   if (isEngineUnreachable(cause)) {
-    return new ContainerEngineError(`${describeEngine()} went away while ${action}`, { cause, hint: ENGINE_HINT });
+    return new ContainerEngineError(`${describeEngine()} went away when stepbox tried ${action}`, { cause, hint: ENGINE_HINT });
   }
   const message = (cause as { json?: { message?: string } } | undefined)?.json?.message ?? String((cause as Error)?.message ?? cause);
   return new ContainerEngineError(`${describeEngine()} refused ${action}: ${message}`, { cause });

@@ -1,188 +1,375 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { build } from "esbuild";
+import { build, type Message } from "esbuild";
 import tar from "tar-fs";
-import { ImageBuildError } from "../errors.js";
-import { engineError } from "./docker-engine.js";
+import { ContainerEngineError, ImageBuildError } from "../errors.js";
+import { engineError, isEngineUnreachable } from "./docker-engine.js";
 import { LABEL, managedLabels } from "./labels.js";
 
+/** The image steps run in, ready on the engine. */
 export interface RuntimeImage {
+  /** `stepbox-runtime:<content hash>`: what containers are created from. */
   readonly tag: string;
+  /** The image's id (`sha256:...`); changes whenever anything in the image changes. */
   readonly id: string;
+  /** The reference the image was built `FROM`. */
   readonly baseImage: string;
 }
 
 export interface RuntimeImageOptions {
-  /** The runner's source. @default src/container/runner.ts (dist/src/container/runner.js when installed) */
+  /**
+   * The module that becomes the image's entry point, bundled with everything it imports.
+   * @default the engine's container runner, src/container/runner.ts (dist/src/container/runner.js when compiled)
+   */
   runnerEntry?: string;
-  /** @default STEPBOX_BASE_IMAGE, else one imported from this machine's node */
+  /**
+   * An image with node at /usr/local/bin/node to build on; pulled when it is not on the engine.
+   * @default process.env.STEPBOX_BASE_IMAGE, else `stepbox-base:node-<version>-<hash>`, imported from this machine's node
+   * @example "node:20-bookworm-slim"
+   */
   baseImage?: string;
+  /** Told when an image is built or imported, which takes seconds. @default silent */
   logger?: { info(obj: object, msg?: string): void };
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+type Logger = NonNullable<RuntimeImageOptions["logger"]>;
 
-async function firstExisting(paths: readonly string[], what: string): Promise<string> {
-  for (const path of paths) if (await stat(path).then(() => true, () => false)) return path;
-  throw new ImageBuildError(`cannot find ${what} (looked in ${paths.join(", ")})`, { hint: "reinstall stepbox; the package is incomplete" });
+const RUNTIME_REPOSITORY = "stepbox-runtime";
+const BASE_REPOSITORY = "stepbox-base";
+const NODE_IN_IMAGE = "/usr/local/bin/node";
+/** The imported base's only accounts: root runs the Dockerfile's RUN, which adds stepbox. */
+const BASE_PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const BASE_GROUP = "root:x:0:\nnogroup:x:65534:\n";
+/** ESM bundles cannot `require`, which CommonJS dependencies do. */
+const REQUIRE_BANNER =
+  'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);';
+const BUILD_HINT = `check runtime-image/Dockerfile, and that the base image has node at ${NODE_IN_IMAGE}`;
+const BASE_HINT = "unset STEPBOX_BASE_IMAGE to build on an image made from this machine's node";
+
+/** Of each line of build output that an error quotes. */
+const MAX_LINE = 160;
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+let packageRootOnce: Promise<string> | undefined;
+
+/** The folder of stepbox's package.json, from src/runtime/ and dist/src/runtime/ alike. */
+function packageRoot(): Promise<string> {
+  packageRootOnce ??= (async () => {
+    for (let dir = dirname(THIS_FILE); ; dir = dirname(dir)) {
+      const manifest = await readFile(join(dir, "package.json"), "utf8").then(
+        (text) => JSON.parse(text) as { name?: unknown },
+        () => undefined,
+      );
+      if (manifest?.name === "stepbox") return dir;
+      if (dirname(dir) === dir) {
+        throw new ImageBuildError(`cannot find stepbox's package.json above ${THIS_FILE}`, {
+          hint: "reinstall stepbox; the package is incomplete",
+        });
+      }
+    }
+  })();
+  return packageRootOnce;
 }
 
-/** The package root: where runtime-image/ is, from src/runtime or dist/src/runtime alike. */
-async function packageFile(...parts: string[]): Promise<string> {
-  return firstExisting([join(HERE, "..", "..", ...parts), join(HERE, "..", "..", "..", ...parts)], parts.join("/"));
+/** The container runner next to this module: runner.ts beside image.ts, runner.js beside image.js. */
+function defaultRunnerEntry(): string {
+  return join(dirname(THIS_FILE), "..", "container", `runner${extname(THIS_FILE)}`);
 }
 
-async function bundleRunner(entry: string): Promise<Buffer> {
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    legalComments: "none",
-    logLevel: "silent",
-    banner: { js: 'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);' },
-  });
-  return Buffer.from(result.outputFiles[0]!.contents);
+/**
+ * The tag's hash: 16 hex digits of sha256 over the Dockerfile, the runner bundle and the base
+ * image's id. Each part is length-prefixed so that no two different inputs hash alike.
+ */
+export function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8Array; baseImageId: string }): string {
+  const hash = createHash("sha256");
+  for (const part of [inputs.dockerfile, inputs.runner, Buffer.from(inputs.baseImageId)]) {
+    hash.update(`${part.byteLength}:`).update(part);
+  }
+  return hash.digest("hex").slice(0, 16);
 }
 
-async function imageId(docker: Docker, tag: string): Promise<string | undefined> {
+/** Bundles the runner into one ESM file; paths in its comments are relative to `root`, so the bytes do not depend on the cwd. */
+async function bundleRunner(entry: string, root: string): Promise<Buffer> {
   try {
-    return (await docker.getImage(tag).inspect()).Id;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw engineError(`to inspect image ${tag}`, error);
+    const result = await build({
+      entryPoints: [entry],
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      legalComments: "none",
+      logLevel: "silent",
+      banner: { js: REQUIRE_BANNER },
+    });
+    const [output] = result.outputFiles;
+    if (!output) throw new Error("esbuild wrote no output");
+    return Buffer.from(output.contents);
+  } catch (cause) {
+    const errors = (cause as { errors?: Message[] }).errors ?? [];
+    const detail = errors.map((m) => (m.location ? `${m.location.file}:${m.location.line}: ${m.text}` : m.text)).slice(0, 5);
+    throw new ImageBuildError(`cannot bundle the container runner ${entry}${detail.length > 0 ? `:\n  ${detail.join("\n  ")}` : ""}`, {
+      cause,
+    });
   }
 }
 
-function followBuild(docker: Docker, stream: NodeJS.ReadableStream, what: string): Promise<void> {
+/**
+ * A dockerode failure while `action` (a gerund: "listing images"): the engine's absence is a
+ * ContainerEngineError, anything else an image build failure.
+ */
+function imageFailure(action: string, cause: unknown): Error {
+  if (isEngineUnreachable(cause)) return engineError(action, cause);
+  const message = (cause as { json?: { message?: string } } | undefined)?.json?.message ?? String((cause as Error)?.message ?? cause);
+  return new ImageBuildError(`${action} failed: ${message}`, { cause });
+}
+
+/** `name` as the engine lists it in RepoTags: with its tag, `latest` when it names none. */
+function withTag(reference: string): string {
+  return /:[^/]*$/.test(reference) || reference.includes("@") ? reference : `${reference}:latest`;
+}
+
+async function inspectId(docker: Docker, reference: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(reference).inspect()).Id;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw imageFailure(`inspecting the image ${reference}`, error);
+  }
+}
+
+/** Follows a build, import or pull stream (`what` is a gerund); an error event fails it with the stream's last lines. */
+function followStream(docker: Docker, stream: NodeJS.ReadableStream, what: string): Promise<void> {
+  const lines: string[] = [];
+  let failure: string | undefined;
   return new Promise((resolve, reject) => {
-    const lines: string[] = [];
     docker.modem.followProgress(
       stream,
-      (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
-        const failed = error?.message ?? output.find((o) => o.error || o.errorDetail)?.error;
-        if (failed) reject(new ImageBuildError(`building ${what} failed: ${failed}\n  ${lines.slice(-8).join("\n  ")}`));
-        else resolve();
+      (error: Error | null) => {
+        if (error && isEngineUnreachable(error)) reject(engineError(what, error));
+        else if (error || failure !== undefined) {
+          const tail = lines.slice(-10).join("\n  ");
+          reject(new ImageBuildError(`${what} failed: ${failure ?? error?.message}${tail ? `\n  ${tail}` : ""}`, { cause: error ?? undefined, hint: BUILD_HINT }));
+        } else resolve();
       },
-      (event: { stream?: string; status?: string }) => {
-        const line = (event.stream ?? event.status ?? "").trim();
-        if (line) lines.push(line);
+      (event: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } }) => {
+        if (event.errorDetail || event.error !== undefined) failure ??= event.errorDetail?.message ?? event.error ?? "unknown error";
+        const text = (event.stream ?? event.status ?? "").trimEnd();
+        // A RUN step echoes its whole command: keep enough of each line to recognise it.
+        if (text) lines.push(...text.split("\n").map((line) => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}...` : line)));
       },
     );
   });
 }
 
-/** The libraries `ldd` lists for a binary, the dynamic loader included. */
+/** The tag of the base made from this machine's node; cheap, so a warm start spawns nothing. */
+async function importedBaseTag(): Promise<string> {
+  const node = await stat(process.execPath);
+  const identity = [process.execPath, node.size, node.mtimeMs, node.ino, process.arch, BASE_PASSWD, BASE_GROUP].join("\n");
+  const hash = createHash("sha256").update(identity).digest("hex").slice(0, 12);
+  return `${BASE_REPOSITORY}:node-${process.version}-${hash}`;
+}
+
+/** The paths of the shared libraries in `ldd`'s output, the dynamic loader included. */
+export function parseLdd(output: string): string[] {
+  const paths = new Set<string>();
+  for (const line of output.split("\n")) {
+    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", or "=> not found".
+    const linked = /=>\s*(.*?)\s*(?:\(0x[0-9a-f]+\))?$/.exec(line);
+    if (linked) {
+      const target = linked[1] ?? "";
+      if (target === "not found") {
+        throw new ImageBuildError(`node needs ${line.trim().split(/\s/)[0]}, which this machine does not have`, { hint: BASE_HINT });
+      }
+      if (target.startsWith("/")) paths.add(target);
+      continue;
+    }
+    // The loader, "/lib64/ld-linux-x86-64.so.2 (0x...)"; the vdso has no path and is skipped.
+    const loader = /^\s*(\/\S+)\s+\(0x[0-9a-f]+\)\s*$/.exec(line);
+    if (loader?.[1]) paths.add(loader[1]);
+  }
+  return [...paths];
+}
+
 async function linkedLibraries(binary: string): Promise<string[]> {
-  let stdout: string;
   try {
-    ({ stdout } = await promisify(execFile)("ldd", [binary]));
+    const { stdout } = await promisify(execFile)("ldd", [binary]);
+    return parseLdd(stdout);
   } catch (cause) {
+    if (cause instanceof ImageBuildError) throw cause;
+    const output = `${(cause as { stdout?: string }).stdout ?? ""}${(cause as { stderr?: string }).stderr ?? ""}`;
+    if (/not a dynamic executable|statically linked/.test(output)) return [];
     throw new ImageBuildError(`cannot list the libraries of ${binary} with ldd`, {
       cause,
-      hint: "install libc-bin, or set STEPBOX_BASE_IMAGE to an image with node at /usr/local/bin/node",
+      hint: `install ldd (Debian: libc-bin), or set STEPBOX_BASE_IMAGE to an image with node at ${NODE_IN_IMAGE}`,
     });
   }
-  const libraries: string[] = [];
-  for (const line of stdout.split("\n")) {
-    const linked = /=>\s*(\/\S+)/.exec(line);
-    const loader = /^\s*(\/\S+)\s+\(0x/.exec(line);
-    const path = linked?.[1] ?? loader?.[1];
-    if (path) libraries.push(path);
-  }
-  return libraries;
 }
 
 /**
- * Makes the base image with no registry: a root filesystem of this machine's node binary and the
- * libraries it links, imported through the Docker API.
+ * Lays out the base's root file system as symlinks to this machine's files, so nothing is copied:
+ * packing dereferences them into plain files at the paths ldd printed.
  */
-async function ensureImportedBase(docker: Docker, log: RuntimeImageOptions["logger"]): Promise<string> {
-  const node = process.execPath;
-  const libraries = await linkedLibraries(node);
-  const hash = createHash("sha256");
-  for (const file of [node, ...libraries]) hash.update(file).update(String((await stat(file)).size));
-  const tag = `stepbox-base:node-${process.version.slice(1)}-${hash.digest("hex").slice(0, 12)}`;
-  if (await imageId(docker, tag)) return tag;
+async function layOutRootfs(root: string, libraries: readonly string[]): Promise<void> {
+  for (const [target, inImage] of [[process.execPath, NODE_IN_IMAGE], ...libraries.map((l) => [l, l] as const)] as const) {
+    await mkdir(join(root, dirname(inImage)), { recursive: true });
+    await symlink(target, join(root, inImage));
+  }
+  await mkdir(join(root, "etc"));
+  await writeFile(join(root, "etc", "passwd"), BASE_PASSWD);
+  await writeFile(join(root, "etc", "group"), BASE_GROUP);
+  await mkdir(join(root, "tmp"));
+}
 
-  log?.info({ event: "image.base-build", tag }, "building the base image from this machine's node");
+/** tar-fs 3 packs into a streamx stream, which pipes like a Node stream; @types/tar-fs still describes tar-fs 2. */
+function asNodeStream(pack: tar.Pack): NodeJS.ReadableStream {
+  return pack as unknown as NodeJS.ReadableStream;
+}
+
+function packRootfs(root: string): NodeJS.ReadableStream {
+  const pack = tar.pack(root, {
+    dereference: true,
+    map: (header) => ({
+      ...header,
+      uid: 0,
+      gid: 0,
+      mode: header.type === "directory" ? (header.name === "tmp" ? 0o1777 : 0o755) : header.mode,
+    }),
+  });
+  return asNodeStream(pack);
+}
+
+/** Imports a base image of this machine's node and the libraries it links; there is no registry to pull one from. */
+async function importBase(docker: Docker, tag: string, logger: Logger | undefined): Promise<string> {
+  const started = Date.now();
+  logger?.info({ event: "image.base.import", tag }, "making the base image from this machine's node");
+  const libraries = await linkedLibraries(process.execPath);
+  const [repo, version] = [tag.slice(0, tag.lastIndexOf(":")), tag.slice(tag.lastIndexOf(":") + 1)];
   const root = await mkdtemp(join(tmpdir(), "stepbox-rootfs-"));
   try {
-    for (const [from, to] of [[node, "/usr/local/bin/node"], ...libraries.map((l) => [l, l])] as const) {
-      await mkdir(join(root, dirname(to)), { recursive: true });
-      await copyFile(from, join(root, to));
-    }
-    await mkdir(join(root, "etc"), { recursive: true });
-    await mkdir(join(root, "tmp"), { recursive: true, mode: 0o1777 });
-    await writeFile(join(root, "etc", "passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\n");
-    await writeFile(join(root, "etc", "group"), "root:x:0:\n");
-    await writeFile(join(root, "etc", "nsswitch.conf"), "hosts: files dns\n");
-    const [repo, version] = tag.split(":") as [string, string];
+    await layOutRootfs(root, libraries);
+    const changes = [
+      `ENV PATH=/usr/local/bin:/usr/bin:/bin`,
+      ...Object.entries(managedLabels()).map(([key, value]) => `LABEL ${key}=${value}`),
+    ];
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await docker.importImage(tar.pack(root) as unknown as string, { repo, tag: version });
+      stream = await docker.importImage(packRootfs(root), { repo, tag: version, changes });
     } catch (error) {
-      throw engineError(`to import the base image ${tag}`, error);
+      throw imageFailure(`importing the base image ${tag}`, error);
     }
-    await followBuild(docker, stream, `the base image ${tag}`);
+    await followStream(docker, stream, `importing the base image ${tag}`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-  if (!(await imageId(docker, tag))) throw new ImageBuildError(`the base image ${tag} was imported but cannot be found`);
-  return tag;
+  const id = await inspectId(docker, tag);
+  if (!id) throw new ImageBuildError(`the base image ${tag} was imported but the engine does not know it`, { hint: BASE_HINT });
+  logger?.info({ event: "image.base.imported", tag, id, durationMs: Date.now() - started }, "base image ready");
+  return id;
 }
 
-/**
- * The runtime image every step runs in, built on first use and again only when its inputs change:
- * the Dockerfile, the runner bundle and the base image, hashed into its tag.
- */
-export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOptions = {}): Promise<RuntimeImage> {
-  const runnerEntry = options.runnerEntry ?? (await firstExisting([join(HERE, "..", "container", "runner.ts"), join(HERE, "..", "container", "runner.js")], "the container runner"));
-  const dockerfilePath = await packageFile("runtime-image", "Dockerfile");
-  const [dockerfile, runner] = await Promise.all([readFile(dockerfilePath), bundleRunner(runnerEntry)]);
-  const requestedBase = options.baseImage ?? process.env.STEPBOX_BASE_IMAGE;
-  const baseImage = requestedBase ?? (await ensureImportedBase(docker, options.logger));
-  const baseId = await imageId(docker, baseImage);
-  if (!baseId) {
-    throw new ImageBuildError(`the base image ${baseImage} is not on this machine`, {
-      hint: `pull it first (docker pull ${baseImage}) or unset STEPBOX_BASE_IMAGE to build one from this machine's node`,
+async function pullBase(docker: Docker, reference: string, logger: Logger | undefined): Promise<string> {
+  logger?.info({ event: "image.base.pull", reference }, `pulling the base image ${reference}`);
+  try {
+    await followStream(docker, await docker.pull(reference), `pulling the base image ${reference}`);
+  } catch (cause) {
+    if (cause instanceof ContainerEngineError) throw cause;
+    if (isEngineUnreachable(cause)) throw engineError(`pulling the base image ${reference}`, cause);
+    throw new ImageBuildError(`the base image ${reference} is not on this machine and cannot be pulled`, {
+      cause,
+      hint: `pull or load it yourself (docker pull ${reference}), or ${BASE_HINT}`,
     });
   }
-  const contentHash = createHash("sha256").update(dockerfile).update(runner).update(baseId).digest("hex").slice(0, 16);
-  const tag = `stepbox-runtime:${contentHash}`;
-  const existing = await imageId(docker, tag);
-  if (existing) return { tag, id: existing, baseImage };
+  const id = await inspectId(docker, reference);
+  if (!id) throw new ImageBuildError(`the base image ${reference} was pulled but the engine does not know it`, { hint: BASE_HINT });
+  return id;
+}
 
-  options.logger?.info({ event: "image.build", tag }, "building the runtime image");
-  const context = await mkdtemp(join(tmpdir(), "stepbox-image-"));
+/** Packs the build context: the Dockerfile and the runner, with fixed metadata so equal inputs make equal tars. */
+async function withBuildContext<T>(dockerfile: Buffer, runner: Buffer, use: (context: NodeJS.ReadableStream) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "stepbox-image-"));
   try {
-    await writeFile(join(context, "Dockerfile"), dockerfile);
-    await writeFile(join(context, "runner.mjs"), runner);
+    await writeFile(join(dir, "Dockerfile"), dockerfile);
+    await writeFile(join(dir, "runner.mjs"), runner);
+    const context = tar.pack(dir, {
+      entries: ["Dockerfile", "runner.mjs"],
+      map: (header) => ({ ...header, uid: 0, gid: 0, mode: 0o644, mtime: new Date(0) }),
+    });
+    return await use(asNodeStream(context));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function buildRuntime(
+  docker: Docker,
+  inputs: { tag: string; contentHash: string; baseImage: string; baseImageId: string; dockerfile: Buffer; runner: Buffer },
+  logger: Logger | undefined,
+): Promise<string> {
+  const started = Date.now();
+  logger?.info({ event: "image.build", tag: inputs.tag, baseImage: inputs.baseImage }, "building the runtime image");
+  await withBuildContext(inputs.dockerfile, inputs.runner, async (context) => {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await docker.buildImage(tar.pack(context) as unknown as NodeJS.ReadableStream, {
-        t: tag,
-        buildargs: { BASE_IMAGE: baseImage },
-        labels: managedLabels({ [LABEL.contentHash]: contentHash }),
+      stream = await docker.buildImage(context, {
+        t: inputs.tag,
+        // By id: the tag may have moved since it was hashed (a concurrent import or pull).
+        buildargs: { BASE_IMAGE: inputs.baseImageId },
+        labels: managedLabels({ [LABEL.contentHash]: inputs.contentHash }),
         rm: true,
         forcerm: true,
       });
     } catch (error) {
-      throw engineError(`to build the runtime image ${tag}`, error);
+      throw imageFailure(`building the runtime image ${inputs.tag}`, error);
     }
-    await followBuild(docker, stream, `the runtime image ${tag}`);
-  } finally {
-    await rm(context, { recursive: true, force: true });
+    await followStream(docker, stream, `building the runtime image ${inputs.tag}`);
+  });
+  const id = await inspectId(docker, inputs.tag);
+  if (!id) throw new ImageBuildError(`the runtime image ${inputs.tag} was built but the engine does not know it`, { hint: BUILD_HINT });
+  logger?.info({ event: "image.built", tag: inputs.tag, id, durationMs: Date.now() - started }, "runtime image ready");
+  return id;
+}
+
+/**
+ * Makes sure the image steps run in exists, and says which it is. Its tag hashes the Dockerfile, the
+ * runner bundle and the base image's id, so it is built on first use and again only when one of
+ * them changes. When it exists this costs one request to the engine and the runner's bundling.
+ * Concurrent callers may all build; each ends with the same tag.
+ */
+export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOptions = {}): Promise<RuntimeImage> {
+  const requestedBase = options.baseImage || process.env.STEPBOX_BASE_IMAGE || undefined;
+  const root = await packageRoot();
+  const [dockerfile, runner, baseImage] = await Promise.all([
+    readFile(join(root, "runtime-image", "Dockerfile")),
+    bundleRunner(options.runnerEntry ?? defaultRunnerEntry(), root),
+    requestedBase ?? importedBaseTag(),
+  ]);
+
+  let listed: Docker.ImageInfo[];
+  try {
+    listed = await docker.listImages({ filters: { reference: [baseImage, RUNTIME_REPOSITORY] } });
+  } catch (error) {
+    throw imageFailure("listing images", error);
   }
-  const id = await imageId(docker, tag);
-  if (!id) throw new ImageBuildError(`the runtime image ${tag} was built but cannot be found`);
+  const idOf = (reference: string): string | undefined => listed.find((image) => image.RepoTags?.includes(withTag(reference)))?.Id;
+
+  // A requested reference the listing cannot match (an id, a digest, a registry prefix) is inspected.
+  const baseImageId =
+    idOf(baseImage) ??
+    (requestedBase
+      ? ((await inspectId(docker, baseImage)) ?? (await pullBase(docker, baseImage, options.logger)))
+      : await importBase(docker, baseImage, options.logger));
+
+  const contentHash = runtimeImageContentHash({ dockerfile, runner, baseImageId });
+  const tag = `${RUNTIME_REPOSITORY}:${contentHash}`;
+  const id = idOf(tag) ?? (await buildRuntime(docker, { tag, contentHash, baseImage, baseImageId, dockerfile, runner }, options.logger));
   return { tag, id, baseImage };
 }

@@ -55,6 +55,8 @@ export interface SessionRuntime {
   readonly docker: Docker;
   readonly runner: DockerStepRunner;
   readonly image: string;
+  /** The image's content id: part of every step's cache key. */
+  readonly imageId: string;
   readonly masterKey: Buffer;
 }
 
@@ -125,7 +127,7 @@ export class LocalPipelineSession {
       ensureRuntimeImage(docker, { logger: this.logger, ...(this.#options.baseImage ? { baseImage: this.#options.baseImage } : {}) }),
       this.masterKey(),
     ]);
-    return { docker, runner: new DockerStepRunner(docker), image: image.tag, masterKey };
+    return { docker, runner: new DockerStepRunner(docker), image: image.tag, imageId: image.id, masterKey };
   }
 
   /** Removes what killed engine processes left behind and marks their executions Failed. */

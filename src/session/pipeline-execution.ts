@@ -1,10 +1,11 @@
-import { StepFailedError, UnknownStepError } from "../errors.js";
+import { StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal } from "../engine/step-state.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ExecutionRecord, ExecutionStatus, StepRecord, StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
+import type { Pipeline } from "./pipeline.js";
 
 /** DescribePipelineExecution's answer. */
 export interface PipelineExecutionDescription {
@@ -18,6 +19,7 @@ export interface PipelineExecutionDescription {
   LastModifiedTime: Date;
   ParallelismConfiguration: { MaxParallelExecutionSteps: number };
   PipelineExperimentConfig: { ExperimentName: string; TrialName: string };
+  SelectiveExecutionConfig?: ExecutionRecord["SelectiveExecutionConfig"];
 }
 
 /** An item of ListPipelineExecutionSteps. */
@@ -31,6 +33,12 @@ export interface PipelineExecutionStep {
   AttemptCount: number;
   FailureReason?: string;
   Metadata: StepRecord["Metadata"];
+  CacheHitResult?: { SourcePipelineExecutionArn: string };
+  SelectiveExecutionResult?: { SourcePipelineExecutionArn: string };
+  /** Not in SageMaker's API: why a cached step ran. */
+  CacheMissReason?: string;
+  /** Not in SageMaker's API: every attempt with its own job name and log streams. */
+  Attempts?: StepRecord["Attempts"];
 }
 
 const FINAL: ReadonlySet<ExecutionStatus> = new Set(["Succeeded", "Failed", "Stopped"]);
@@ -51,6 +59,10 @@ function stepView(r: StepRecord): PipelineExecutionStep {
     AttemptCount: r.AttemptCount,
     ...(r.FailureReason !== undefined ? { FailureReason: r.FailureReason } : {}),
     Metadata: r.Metadata,
+    ...(r.CacheHitResult ? { CacheHitResult: r.CacheHitResult } : {}),
+    ...(r.SelectiveExecutionResult ? { SelectiveExecutionResult: r.SelectiveExecutionResult } : {}),
+    ...(r.CacheMissReason ? { CacheMissReason: r.CacheMissReason } : {}),
+    ...(r.Attempts ? { Attempts: r.Attempts } : {}),
   };
 }
 
@@ -63,12 +75,33 @@ export class PipelineExecution {
   readonly pipelineName: string;
   readonly #session: LocalPipelineSession;
   readonly #run: ExecutionRun | undefined;
+  readonly #pipeline: Pipeline | undefined;
 
-  constructor(session: LocalPipelineSession, pipelineName: string, id: string, run?: ExecutionRun) {
+  constructor(session: LocalPipelineSession, pipelineName: string, id: string, run?: ExecutionRun, pipeline?: Pipeline) {
     this.#session = session;
     this.pipelineName = pipelineName;
     this.id = id;
     this.#run = run;
+    this.#pipeline = pipeline;
+  }
+
+  /** The parameter values the execution ran with, as ListPipelineParameters shows them. */
+  async listParameters(): Promise<{ PipelineParameters: Array<{ Name: string; Value: string }> }> {
+    return { PipelineParameters: (await this.#record()).PipelineParameters };
+  }
+
+  /**
+   * Starts a new execution of the same pipeline that reuses the results of the steps that
+   * succeeded here and runs the failed, stopped and never-started ones again.
+   */
+  async retry(): Promise<PipelineExecution> {
+    if (!this.#pipeline) {
+      throw new ValidationError(`execution ${this.id} was loaded without its Pipeline, which a retry needs to rebuild its steps`, {
+        hint: "get it with pipeline.execution(id) from the Pipeline object, then call retry()",
+      });
+    }
+    await this.wait();
+    return this.#pipeline.retryExecution(this.id);
   }
 
   get arn(): string {
@@ -96,6 +129,7 @@ export class PipelineExecution {
       LastModifiedTime: new Date(r.LastModifiedTime),
       ParallelismConfiguration: r.ParallelismConfiguration,
       PipelineExperimentConfig: { ExperimentName: r.PipelineName, TrialName: r.PipelineExecutionId },
+      ...(r.SelectiveExecutionConfig ? { SelectiveExecutionConfig: r.SelectiveExecutionConfig } : {}),
     };
   }
 

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { ValidationError, StepboxError } from "../errors.js";
 import { FunctionStep } from "../dsl/function-step.js";
+import type { Parameter } from "../dsl/parameters.js";
+import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { pipelineDefinition } from "../graph/definition.js";
-import { ExecutionRun } from "../engine/execution-run.js";
+import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
+import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { prepareSteps } from "../engine/preflight.js";
 import { stepResources } from "../engine/step-resources.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
@@ -13,23 +16,31 @@ import { trackUntilDone } from "./interrupts.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution, executionArn, pipelineArn } from "./pipeline-execution.js";
 
+type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
+
 export interface PipelineOptions {
   /** Letters, digits and `-`, at most 256 characters. */
   name: string;
   /** The steps' outputs (DelayedReturns) or steps; listing the last ones is enough, upstream steps are found. */
   steps: readonly unknown[];
-  /** Pipeline parameters (recorded in the definition). */
-  parameters?: readonly unknown[];
+  /** The parameters the steps use: ParameterString, ParameterInteger, ParameterFloat, ParameterBoolean. */
+  parameters?: readonly Parameter[];
+  /** At most this many steps run at once, unless start() says otherwise. @default the number of CPUs */
+  parallelismConfiguration?: ParallelismSetting;
   /** @default a new LocalPipelineSession with default options */
   session?: LocalPipelineSession;
 }
 
 export interface StartOptions {
+  /** Values for the pipeline's parameters; the others take their defaults. */
   parameters?: Readonly<Record<string, unknown>>;
   executionDisplayName?: string;
   executionDescription?: string;
-  /** At most this many steps run at once (SageMaker's MaxParallelExecutionSteps). @default the number of CPUs */
+  /** At most this many steps run at once (SageMaker's MaxParallelExecutionSteps). */
   parallelism?: number;
+  parallelismConfiguration?: ParallelismSetting;
+  /** Run only these steps; take every other step's result from the source execution. */
+  selectiveExecution?: { sourceExecutionId: string; steps: readonly string[] };
 }
 
 export interface PipelineSummary {
@@ -50,6 +61,7 @@ export interface PipelineExecutionSummary {
 }
 
 const PIPELINE_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$/;
+const FINAL: ReadonlySet<ExecutionStatus> = new Set(["Succeeded", "Failed", "Stopped"]);
 
 function newExecutionId(): string {
   // SageMaker's execution ids are 12 lowercase letters and digits.
@@ -57,12 +69,22 @@ function newExecutionId(): string {
   return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join("");
 }
 
+function parallelismOf(setting: ParallelismSetting | undefined, where: string): number | undefined {
+  if (setting === undefined) return undefined;
+  const n = (setting as { maxParallelExecutionSteps?: unknown } | null)?.maxParallelExecutionSteps;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    throw new ValidationError(`${where}: maxParallelExecutionSteps must be an integer >= 1, got ${String(n)}`, { hint: "new ParallelismConfiguration(2)" });
+  }
+  return n;
+}
+
 /** A pipeline of steps, as SageMaker's `Pipeline`: define it once, start it any number of times. */
 export class Pipeline {
   readonly name: string;
   readonly session: LocalPipelineSession;
+  readonly parameters: readonly Parameter[];
   readonly #steps: readonly unknown[];
-  readonly #parameters: readonly unknown[];
+  readonly #parallelism: number | undefined;
   readonly #live = new Map<string, ExecutionRun>();
 
   constructor(options: PipelineOptions) {
@@ -80,11 +102,12 @@ export class Pipeline {
     }
     this.name = options.name;
     this.#steps = options.steps;
-    this.#parameters = options.parameters ?? [];
+    this.parameters = checkParameterList(options.name, options.parameters ?? []);
+    this.#parallelism = parallelismOf(options.parallelismConfiguration, "parallelismConfiguration");
     this.session = options.session ?? new LocalPipelineSession();
   }
 
-  /** Finds and checks every step: duplicate names, cycles and unknown instance types fail here. */
+  /** Finds and checks every step: duplicate names, cycles, unknown instance types and unlisted parameters fail here. */
   #compile(): PipelineGraph {
     const graph = compilePipeline(this.name, this.#steps);
     for (const s of graph.steps) {
@@ -99,12 +122,13 @@ export class Pipeline {
         }
       }
     }
+    checkParametersUsed(this.name, graph, this.parameters);
     return graph;
   }
 
   /** The pipeline definition JSON; the same bytes every time for the same pipeline. */
   definition(): string {
-    return pipelineDefinition(this.#compile(), this.#parameters);
+    return pipelineDefinition(this.#compile(), this.parameters.map((p) => p.toDefinition()));
   }
 
   /** Records the pipeline in the store; fails when it is already there. */
@@ -154,11 +178,102 @@ export class Pipeline {
 
   /**
    * Starts an execution and resolves as soon as it has begun. Every check (names, cycles, options,
-   * parallelism, the Docker engine) happens first: when one fails, nothing is recorded or run.
+   * parameters, parallelism, the Docker engine) happens first: when one fails, nothing is recorded or run.
    */
   async start(options: StartOptions = {}): Promise<PipelineExecution> {
     const graph = this.#compile();
-    const parallelism = options.parallelism ?? this.session.defaultParallelism;
+    const selective = options.selectiveExecution;
+    if (!selective) return this.#launch(graph, options, new Map());
+    const source = await this.#finishedSource(selective.sourceExecutionId, "selectiveExecution.sourceExecutionId");
+    const selected = new Set(selective.steps);
+    const names = new Set(graph.steps.map((s) => s.name));
+    for (const name of selected) {
+      if (!names.has(name)) {
+        throw new ValidationError(`start(): selectiveExecution names step "${name}", which pipeline "${this.name}" does not have`, {
+          hint: `its steps are: ${[...names].join(", ")}`,
+        });
+      }
+    }
+    if (selected.size === 0) throw new ValidationError("start(): selectiveExecution.steps is empty", { hint: 'name the steps to run: steps: ["train"]' });
+    const reuse = new Map<string, ReusedStep>();
+    for (const s of graph.steps) {
+      if (selected.has(s.name)) continue;
+      const record = await this.session.records.readStep(this.name, source.PipelineExecutionId, s.name);
+      if (record?.StepStatus === "Succeeded") {
+        reuse.set(s.name, { sourceExecutionId: source.PipelineExecutionId, sourceExecutionArn: source.PipelineExecutionArn, record });
+      } else if (graph.steps.some((d) => selected.has(d.name) && this.#dependsOn(graph, d.name, s.name))) {
+        throw new ValidationError(
+          `start(): step "${s.name}" is not selected, and execution ${source.PipelineExecutionId} has no result of it for the selected steps to use`,
+          { hint: `select it too: steps: [${[...selected, s.name].map((n) => JSON.stringify(n)).join(", ")}]` },
+        );
+      }
+    }
+    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, reuse, {
+      SourcePipelineExecutionArn: source.PipelineExecutionArn,
+      SelectedSteps: [...selected].map((StepName) => ({ StepName })),
+    });
+  }
+
+  /**
+   * A new execution that takes the results of the steps that succeeded in `sourceExecutionId` and
+   * runs the failed, stopped and never-started ones again (SageMaker's RetryPipelineExecution).
+   */
+  async retryExecution(sourceExecutionId: string): Promise<PipelineExecution> {
+    const graph = this.#compile();
+    const source = await this.#finishedSource(sourceExecutionId, "retry");
+    if (source.PipelineExecutionStatus === "Succeeded") {
+      throw new ValidationError(`execution ${sourceExecutionId} succeeded: there is nothing to retry`, { hint: "start a new execution instead" });
+    }
+    const reuse = new Map<string, ReusedStep>();
+    const rerun: string[] = [];
+    for (const s of graph.steps) {
+      const record = await this.session.records.readStep(this.name, source.PipelineExecutionId, s.name);
+      if (record?.StepStatus === "Succeeded") {
+        reuse.set(s.name, { sourceExecutionId: source.PipelineExecutionId, sourceExecutionArn: source.PipelineExecutionArn, record });
+      } else {
+        rerun.push(s.name);
+      }
+    }
+    return this.#launch(
+      graph,
+      {
+        parameters: source.ParameterValues,
+        parallelism: source.ParallelismConfiguration.MaxParallelExecutionSteps,
+        executionDisplayName: `${source.PipelineExecutionDisplayName}-retry`,
+      },
+      reuse,
+      { SourcePipelineExecutionArn: source.PipelineExecutionArn, SelectedSteps: rerun.map((StepName) => ({ StepName })) },
+    );
+  }
+
+  #dependsOn(graph: PipelineGraph, step: string, on: string, seen = new Set<string>()): boolean {
+    for (const up of graph.upstream.get(step) ?? []) {
+      if (up === on) return true;
+      if (!seen.has(up)) {
+        seen.add(up);
+        if (this.#dependsOn(graph, up, on, seen)) return true;
+      }
+    }
+    return false;
+  }
+
+  async #finishedSource(id: string, what: string): Promise<ExecutionRecord> {
+    const source = this.#live.get(id)?.record ?? (await this.session.records.readExecution(this.name, id));
+    if (!FINAL.has(source.PipelineExecutionStatus)) {
+      throw new ValidationError(`${what}: execution ${id} is still ${source.PipelineExecutionStatus}`, { hint: "wait for it to end first" });
+    }
+    return source;
+  }
+
+  async #launch(
+    graph: PipelineGraph,
+    options: StartOptions,
+    reuse: Map<string, ReusedStep>,
+    selectiveConfig?: ExecutionRecord["SelectiveExecutionConfig"],
+  ): Promise<PipelineExecution> {
+    const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
+    const parallelism =
+      options.parallelism ?? parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ?? this.#parallelism ?? this.session.defaultParallelism;
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ValidationError(`start(): parallelism must be an integer >= 1, got ${String(options.parallelism)}`, {
         hint: "for example pipeline.start({ parallelism: 2 })",
@@ -184,6 +299,9 @@ export class Pipeline {
       CreationTime: now,
       LastModifiedTime: now,
       ParallelismConfiguration: { MaxParallelExecutionSteps: parallelism },
+      PipelineParameters: [...parameters].map(([Name, value]) => ({ Name, Value: String(value) })),
+      ParameterValues: Object.fromEntries(parameters) as ExecutionRecord["ParameterValues"],
+      ...(selectiveConfig ? { SelectiveExecutionConfig: selectiveConfig } : {}),
       StepNames: graph.steps.map((s) => s.name),
       Owner: this.session.owner,
     };
@@ -195,24 +313,28 @@ export class Pipeline {
       runner: runtime.runner,
       bundler: this.session.bundler,
       image: runtime.image,
+      imageId: runtime.imageId,
       key: deriveExecutionKey(runtime.masterKey, id),
+      keyFor: (executionId) => deriveExecutionKey(runtime.masterKey, executionId),
       owner: this.session.owner,
       stopGraceSeconds: this.session.stopGraceSeconds,
       outputLimitBytes: this.session.outputLimitBytes,
       preflight,
+      parameters,
+      reuse,
       onLogLine: (step, line, stream) => this.session.onLog({ step, line, stream }),
     });
     this.#live.set(id, run);
     trackUntilDone(run);
     void run.done.finally(() => this.#live.delete(id));
-    return new PipelineExecution(this.session, this.name, id, run);
+    return new PipelineExecution(this.session, this.name, id, run, this);
   }
 
   /** An execution by id, live or recorded. */
   async execution(id: string): Promise<PipelineExecution> {
     const live = this.#live.get(id);
     if (!live) await this.session.records.readExecution(this.name, id);
-    return new PipelineExecution(this.session, this.name, id, live);
+    return new PipelineExecution(this.session, this.name, id, live, this);
   }
 
   /** The recorded executions, newest first, as ListPipelineExecutions. */

@@ -34,7 +34,25 @@ export interface StepRecord {
       ModelArtifacts?: { S3ModelArtifacts: string };
       OutputDataArtifacts?: string;
     };
+    Condition?: { Outcome: "True" | "False" };
+    Fail?: { ErrorMessage: string };
   };
+  /** Set when the step's result came from an earlier execution's cached run. */
+  CacheHitResult?: { SourcePipelineExecutionArn: string };
+  /** Why a cached step ran: which part of its cache key changed. Not in SageMaker's API. */
+  CacheMissReason?: string;
+  /** Set when the step's result was taken from the source of a retry or selective execution. */
+  SelectiveExecutionResult?: { SourcePipelineExecutionArn: string };
+  /** Every attempt, in order, with its own job name and log streams. Not in SageMaker's API. */
+  Attempts?: Array<{
+    AttemptCount: number;
+    StartTime: string;
+    EndTime: string;
+    StepStatus: StepStatus;
+    FailureReason?: string;
+    TrainingJobName: string;
+    LogStreams: string[];
+  }>;
   /** The step function's own error, when it threw. */
   Error?: RemoteErrorInfo;
 }
@@ -52,6 +70,12 @@ export interface ExecutionRecord {
   CreationTime: string;
   LastModifiedTime: string;
   ParallelismConfiguration: { MaxParallelExecutionSteps: number };
+  /** The parameter values the execution ran with, as ListPipelineParameters shows them. */
+  PipelineParameters: Array<{ Name: string; Value: string }>;
+  /** The same values with their JS types, for a retry or selective execution to run with. */
+  ParameterValues: Record<string, string | number | boolean>;
+  /** For a retry or selective execution: where the reused results come from, and what ran. */
+  SelectiveExecutionConfig?: { SourcePipelineExecutionArn: string; SelectedSteps: Array<{ StepName: string }> };
   /** Every step of the execution's graph, in topological order. */
   StepNames: string[];
   /** The engine process that runs it, `<hostname>:<pid>`, to tell orphaned executions. */

@@ -20,7 +20,7 @@ export async function testSession(): Promise<{
     onLog: (line) => lines.push(line),
     stopGraceSeconds: 2,
   });
-  return { session, root, lines, cleanup: () => rm(root, { recursive: true, force: true }) };
+  return { session, root, lines, cleanup: () => rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }) };
 }
 
 /** The containers stepbox created for an execution (or for any when none is named) that still exist. */
