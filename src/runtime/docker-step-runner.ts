@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import { CONTAINER_ENV, CONTAINER_PATHS } from "../container/contract.js";
 import { captureLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
+import { watchEngine } from "./engine-watch.js";
 import { LABEL, managedLabels } from "./labels.js";
 import { watchOutputSize } from "./output-limit.js";
 import { writeTrainingJobConfig } from "./training-job-config.js";
@@ -268,6 +269,7 @@ export class DockerStepRunner {
     const sizeWatch = watchOutputSize(setups.flatMap((s) => s.writable), job.outputLimitBytes, () => stopAll("OutputLimitExceeded", 0));
 
     const startedAt = new Date();
+    const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
     try {
       try {
         await Promise.all(containers.map((c) => c.start()));
@@ -278,7 +280,7 @@ export class DockerStepRunner {
       if (job.killSignal.aborted) onKill();
       // A host that fails ends the job: the others are stopped, as SageMaker does.
       let firstFailedHost: string | undefined;
-      const exits = await Promise.all(
+      const exits = await Promise.race([engine.lost, Promise.all(
         containers.map(async (c, i) => {
           let result: { StatusCode: number };
           try {
@@ -292,7 +294,7 @@ export class DockerStepRunner {
           }
           return result.StatusCode;
         }),
-      );
+      )]);
       await Promise.all(logs.map((l) => l.done));
       const outputBytes = await sizeWatch.stop();
       const hosts: HostOutcome[] = [];
@@ -316,6 +318,7 @@ export class DockerStepRunner {
       }
       return { hosts, stopped, firstFailedHost, outputBytes, startedAt, endedAt: new Date() };
     } finally {
+      engine.stop();
       clearTimeout(timer);
       job.signal.removeEventListener("abort", onAbort);
       job.killSignal.removeEventListener("abort", onKill);

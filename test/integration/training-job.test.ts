@@ -6,6 +6,8 @@ import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import tar from "tar-fs";
+import { connect, createServer, type Socket } from "node:net";
+import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline, ValidationError, type DelayedReturn } from "stepbox";
 import {
@@ -254,6 +256,52 @@ describe("the lifecycle", () => {
     expect(record.PipelineExecutionStatus).toBe("Failed");
     expect(record.FailureReason).toMatch(/stepbox process that ran this execution .* ended before it finished/);
     expect((await session.records.readStep("long-run", id, "napper"))?.StepStatus).toBe("Failed");
+  });
+
+  it("fails the running step with a reason naming the engine when the engine goes away", async () => {
+    // A proxy in front of the real engine stands in for it: cutting the proxy is the engine vanishing.
+    const socket = join(ctx.root, "engine.sock");
+    const connections = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect("/var/run/docker.sock");
+      connections.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(socket, resolve));
+    const previous = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `unix://${socket}`;
+    let executionId = "";
+    try {
+      const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 1 });
+      await session.runtime();
+      const execution = await new Pipeline({ name: "engine-gone", steps: [napper(120)], session }).start();
+      executionId = execution.id;
+      for (;;) {
+        const [s] = await execution.listSteps();
+        if (s?.Metadata.TrainingJob?.SecondaryStatus === "Training" && (await leftoverContainers(execution.id)).length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      proxy.close();
+      for (const c of connections) c.destroy();
+      const described = await execution.wait();
+      expect(described.PipelineExecutionStatus).toBe("Failed");
+      const [s] = await execution.listSteps();
+      expect(s!.StepStatus).toBe("Failed");
+      expect(s!.FailureReason).toMatch(new RegExp(`the Docker engine at unix://${socket} went away`));
+      expect(s!.FailureReason).not.toMatch(/\n\s+at /);
+    } finally {
+      if (previous === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = previous;
+      proxy.close();
+      // The container outlived its engine connection; the real engine still has it.
+      const docker = new Docker();
+      for (const c of await docker.listContainers({ all: true, filters: { label: [`dev.stepbox.execution=${executionId}`] } })) {
+        await docker.getContainer(c.Id).remove({ force: true });
+      }
+    }
   });
 
   it("stops its containers on SIGINT before the process exits", async () => {
