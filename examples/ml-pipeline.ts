@@ -1,15 +1,27 @@
 /**
- * preprocess → train → evaluate: a small but real model, trained in three containers.
+ * preprocess → train → evaluate → (register | fail): a small but real model, trained in containers.
  *
- * - preprocess makes a reproducible two-class data set and splits it,
+ * - preprocess makes a reproducible two-class data set and splits it (cached: a second run reuses it),
  * - train fits a logistic regression by gradient descent and saves it to /opt/ml/model
  *   (stepbox archives that folder as the step's model.tar.gz),
- * - evaluate scores the model on the held-out rows.
+ * - evaluate scores the model on the held-out rows,
+ * - a condition registers the model when its accuracy reaches the `min-accuracy` parameter, and
+ *   fails the execution with a message that says so otherwise.
  *
- * Run it with `bash scripts/run-example.sh` (or `npx tsx examples/ml-pipeline.ts` when Docker runs).
+ * Run it with `bash scripts/run-example.sh` (or `npx tsx examples/ml-pipeline.ts` when Docker runs);
+ * `bash scripts/run-example.sh 0.99` asks for more accuracy than the model reaches.
  */
 import { writeFile } from "node:fs/promises";
-import { Pipeline, step } from "stepbox";
+import {
+  ConditionGreaterThanOrEqualTo,
+  ConditionStep,
+  FailStep,
+  Join,
+  ParameterFloat,
+  ParameterInteger,
+  Pipeline,
+  step,
+} from "stepbox";
 
 type Row = { x: [number, number]; y: 0 | 1 };
 type Model = { w: [number, number]; b: number };
@@ -28,7 +40,7 @@ const preprocess = step(
     console.log(`made ${rows} rows: ${cut} to train on, ${rows - cut} to test`);
     return { train: data.slice(0, cut), test: data.slice(cut) };
   },
-  { instanceType: "ml.m5.large" },
+  { instanceType: "ml.m5.large", cacheConfig: { enableCaching: true, expireAfter: "P1D" } },
 );
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -65,12 +77,32 @@ const evaluate = step(
   { instanceType: "ml.m5.large" },
 );
 
-const data = preprocess(500, 42);
-const model = train(data.get("train"), 50, 0.5);
-const report = evaluate(model, data.get("test"));
+const register = step(
+  async function register(model: Model, report: { accuracy: number }): Promise<string> {
+    const card = { model, accuracy: report.accuracy, registeredAt: new Date().toISOString() };
+    await writeFile("/opt/ml/model/model-card.json", JSON.stringify(card, null, 2));
+    return `registered with accuracy ${report.accuracy}`;
+  },
+  { instanceType: "ml.m5.large" },
+);
 
-const pipeline = new Pipeline({ name: "ml-pipeline", steps: [report] });
-const execution = await pipeline.start();
+const epochs = new ParameterInteger({ name: "epochs", defaultValue: 50 });
+const learningRate = new ParameterFloat({ name: "learning-rate", defaultValue: 0.5 });
+const minAccuracy = new ParameterFloat({ name: "min-accuracy", defaultValue: 0.8 });
+
+const data = preprocess(500, 42);
+const model = train(data.get("train"), epochs, learningRate);
+const report = evaluate(model, data.get("test"));
+const gate = new ConditionStep({
+  name: "accurate-enough",
+  conditions: [new ConditionGreaterThanOrEqualTo({ left: report.get("accuracy"), right: minAccuracy })],
+  ifSteps: [register(model, report)],
+  elseSteps: [new FailStep({ name: "not-accurate-enough", errorMessage: new Join({ on: " ", values: ["accuracy is below", minAccuracy] }) })],
+});
+
+const pipeline = new Pipeline({ name: "ml-pipeline", steps: [gate], parameters: [epochs, learningRate, minAccuracy] });
+const wanted = process.argv[2];
+const execution = await pipeline.start(wanted ? { parameters: { "min-accuracy": Number(wanted) } } : {});
 const described = await execution.wait();
 
 console.log(`\nexecution ${execution.id}: ${described.PipelineExecutionStatus}`);
@@ -79,7 +111,8 @@ console.table(
     step: s.StepName,
     status: s.StepStatus,
     "duration (ms)": s.EndTime && s.StartTime ? s.EndTime.getTime() - s.StartTime.getTime() : undefined,
-    reason: s.FailureReason ?? "",
+    cache: s.CacheHitResult ? "hit" : s.CacheMissReason ? "miss" : "",
+    reason: s.FailureReason ?? (s.Metadata.Condition ? `outcome: ${s.Metadata.Condition.Outcome}` : ""),
   })),
 );
 if (described.PipelineExecutionStatus !== "Succeeded") {
@@ -87,4 +120,5 @@ if (described.PipelineExecutionStatus !== "Succeeded") {
   process.exit(1);
 }
 console.log("evaluate:", await execution.result("evaluate"));
+console.log("register:", await execution.result("register"));
 console.log(`artifacts: ${pipeline.session.store.uri}/${pipeline.name}/${execution.id}/`);
