@@ -6,36 +6,7 @@
  *
  * It exports the same names as src/index.ts (a unit test checks), so every user module bundles.
  */
-export { step, getStep } from "../dsl/step.js";
-export { DelayedReturn } from "../dsl/delayed-return.js";
-export { FunctionStep } from "../dsl/function-step.js";
-export { ParameterString, ParameterInteger, ParameterFloat, ParameterBoolean, Parameter, type ParameterType } from "../dsl/parameters.js";
-export { ExecutionVariables, ExecutionVariable, type ExecutionVariableName } from "../dsl/execution-variables.js";
-export { Join } from "../dsl/join.js";
-export {
-  Condition,
-  ConditionComparison,
-  ConditionEquals,
-  ConditionGreaterThan,
-  ConditionGreaterThanOrEqualTo,
-  ConditionLessThan,
-  ConditionLessThanOrEqualTo,
-  ConditionIn,
-  ConditionNot,
-  ConditionOr,
-} from "../dsl/conditions.js";
-export { ConditionStep, FailStep } from "../dsl/control-steps.js";
-export {
-  RetryPolicy,
-  StepRetryPolicy,
-  SageMakerJobStepRetryPolicy,
-  StepErrorRetryPolicy,
-  StepExceptionType,
-  SageMakerJobExceptionType,
-  ParallelismConfiguration,
-  type RetryPolicyOptions,
-  type ExceptionType,
-} from "../dsl/retry-policies.js";
+export * from "../dsl/public.js";
 export * from "../errors.js";
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});

@@ -19,8 +19,8 @@ export async function writePayload(store: ArtifactStore, at: PayloadAddress, pay
   await store.put(keys.metadata, JSON.stringify(signPayload(payload, key)));
 }
 
-/** Reads a payload, refuses it unless its HMAC checks out, and deserializes it. */
-export async function readPayload(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<unknown> {
+/** A payload's bytes, refused unless its HMAC checks out under the key. */
+async function readVerifiedBytes(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<Buffer> {
   const keys = layout.payload(at.pipeline, at.execution, at.step, at.kind);
   const what = `the ${at.kind} of step "${at.step}" in execution ${at.execution}`;
   let payload: Buffer;
@@ -40,7 +40,12 @@ export async function readPayload(store: ArtifactStore, at: PayloadAddress, key:
     throw new IntegrityError(what, { cause });
   }
   verifyPayload(payload, metadata, key, what);
-  return deserialize(payload);
+  return payload;
+}
+
+/** Reads a payload, refuses it unless its HMAC checks out, and deserializes it. */
+export async function readPayload(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<unknown> {
+  return deserialize(await readVerifiedBytes(store, at, key));
 }
 
 /** Where a step's result lives. */
@@ -55,15 +60,6 @@ export interface StepAddress {
  * under the target's, so every execution's payloads check out with its own key.
  */
 export async function copyResult(store: ArtifactStore, from: StepAddress, fromKey: Buffer, to: StepAddress, toKey: Buffer): Promise<void> {
-  const source = layout.payload(from.pipeline, from.execution, from.step, "results");
-  const what = `the results of step "${from.step}" in execution ${from.execution}`;
-  const [payload, metadataBytes] = await Promise.all([store.get(source.payload), store.get(source.metadata)]);
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(metadataBytes.toString("utf8"));
-  } catch (cause) {
-    throw new IntegrityError(what, { cause });
-  }
-  verifyPayload(payload, metadata, fromKey, what);
+  const payload = await readVerifiedBytes(store, { ...from, kind: "results" }, fromKey);
   await writePayload(store, { ...to, kind: "results" }, payload, toKey);
 }
