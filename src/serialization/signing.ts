@@ -5,21 +5,22 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { IntegrityError } from "../errors.js";
 
+/** What `metadata.json` holds next to each payload. Only `sha256_hash` is a secret-backed claim. */
 export interface PayloadMetadata {
+  /** HMAC-SHA256 of the payload under the execution's key, in hex (named as in SageMaker, though keyed). */
   sha256_hash: string;
   version: "stepbox-1";
   serialization_module: "v8";
+  /** The Node version that wrote it, for diagnosing a payload that V8 cannot read back. */
   node_version: string;
+  /** The payload's length in bytes: a truncated payload is reported as such, not only as a bad HMAC. */
   size: number;
 }
 
-function hmac(payload: Buffer, key: Buffer): string {
-  return createHmac("sha256", key).update(payload).digest("hex");
-}
-
+/** The metadata that vouches for `payload`: its HMAC-SHA256 under `key`, in hex, and its size. */
 export function signPayload(payload: Buffer, key: Buffer): PayloadMetadata {
   return {
-    sha256_hash: hmac(payload, key),
+    sha256_hash: createHmac("sha256", key).update(payload).digest("hex"),
     version: "stepbox-1",
     serialization_module: "v8",
     node_version: process.version,
@@ -29,24 +30,28 @@ export function signPayload(payload: Buffer, key: Buffer): PayloadMetadata {
 
 /** Throws `IntegrityError` unless the metadata is well formed and vouches for exactly these bytes under this key. */
 export function verifyPayload(payload: Buffer, metadata: unknown, key: Buffer, what: string): void {
-  const m = metadata as Partial<PayloadMetadata> | null | undefined;
-  if (
-    typeof m !== "object" ||
-    m === null ||
-    typeof m.sha256_hash !== "string" ||
-    !/^[0-9a-f]{64}$/.test(m.sha256_hash) ||
-    m.version !== "stepbox-1" ||
-    m.serialization_module !== "v8" ||
-    typeof m.size !== "number"
-  ) {
-    throw new IntegrityError(`${what} (its metadata.json is missing or corrupt)`);
+  if (!isPayloadMetadata(metadata)) throw new IntegrityError(`${what} (its metadata is missing or corrupt)`);
+  if (metadata.size !== payload.byteLength) {
+    throw new IntegrityError(`${what} (${payload.byteLength} bytes where ${metadata.size} were written)`);
   }
-  if (m.size !== payload.byteLength) {
-    throw new IntegrityError(`${what} (${payload.byteLength} bytes where ${m.size} were written)`);
-  }
-  const expected = Buffer.from(m.sha256_hash, "hex");
-  const actual = Buffer.from(hmac(payload, key), "hex");
+  const expected = Buffer.from(metadata.sha256_hash, "hex");
+  const actual = createHmac("sha256", key).update(payload).digest();
   if (!timingSafeEqual(expected, actual)) throw new IntegrityError(what);
+}
+
+function isPayloadMetadata(value: unknown): value is PayloadMetadata {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.sha256_hash === "string" &&
+    // 64 hex digits: anything else would decode to a buffer of another length, which timingSafeEqual throws on.
+    /^[0-9a-f]{64}$/.test(m.sha256_hash) &&
+    m.version === "stepbox-1" &&
+    m.serialization_module === "v8" &&
+    typeof m.node_version === "string" &&
+    Number.isSafeInteger(m.size) &&
+    (m.size as number) >= 0
+  );
 }
 
 /** The key of one execution, derived from the master key: a container learns nothing of other executions' keys. */
