@@ -1,120 +1,243 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { once } from "node:events";
+import { createWriteStream, type Dirent, type WriteStream } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { NotFoundError, StoreError } from "../errors.js";
+import { NotFoundError, StoreError, ValidationError } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
-import { assertValidKey } from "./keys.js";
+import { assertValidKey, assertValidPrefix, IN_FLIGHT_NAME } from "./keys.js";
 
-const TEMP = /^\..+\.[0-9a-f]{12}\.tmp$/;
+/** Errno codes that mean "there is no object at this key" when reading. */
+const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"]);
 
-/** An artifact store in a folder of the local file system. Writes go to a temp file, are synced, then renamed. */
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * An artifact store in a folder of the local file system: the key `a/b/c.json` is the file
+ * `<root>/a/b/c.json`.
+ *
+ * Every write goes to `.<name>.<random>.tmp` in the object's own folder, is synced to disk, then
+ * renamed over the object, so a reader (or a process that restarts after a crash) sees the old object
+ * or the new one, never part of one. Listings skip those in-flight files.
+ *
+ * A key cannot be both an object and the folder of other objects here (S3 allows it); stepbox's
+ * layout never does that.
+ */
 export class LocalFileStore implements ArtifactStore {
   readonly uri: string;
-  readonly #root: string;
+  /** The absolute folder that holds the objects. */
+  readonly root: string;
 
+  /** @param root an absolute folder; it is created on the first write. */
   constructor(root: string) {
-    this.#root = resolve(root);
-    this.uri = pathToFileURL(this.#root).href;
-  }
-
-  #path(key: string, allowRoot = false): string {
-    assertValidKey(key, allowRoot);
-    const path = resolve(this.#root, key);
-    if (path !== this.#root && !path.startsWith(this.#root + sep)) {
-      throw new StoreError(`key "${key}" resolves outside the store at ${this.#root}`);
+    if (typeof root !== "string" || !isAbsolute(root)) {
+      throw new ValidationError(`new LocalFileStore(): the root must be an absolute folder, got ${JSON.stringify(root)}`, {
+        hint: "resolve it first, or open the store with openArtifactStore(root)",
+      });
     }
-    return path;
-  }
-
-  async #atomicWrite(key: string, write: (temp: string) => Promise<number>): Promise<number> {
-    const path = this.#path(key);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-    try {
-      const bytes = await write(temp);
-      const handle = await open(temp, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, path);
-      return bytes;
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error instanceof StoreError ? error : new StoreError(`cannot write ${key} in ${this.uri}`, { cause: error });
-    }
+    this.root = resolve(root);
+    this.uri = pathToFileURL(this.root).href;
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
-    await this.#atomicWrite(key, async (temp) => {
-      await writeFile(temp, body);
+    await this.#writeAtomically(key, async (file) => {
+      file.end(body);
+      await finished(file);
       return Buffer.byteLength(body);
     });
   }
 
   async putStream(key: string, body: Readable): Promise<{ bytes: number }> {
-    const bytes = await this.#atomicWrite(key, async (temp) => {
-      let count = 0;
-      body.on("data", (chunk: Buffer) => {
-        count += chunk.length;
-      });
-      await pipeline(body, createWriteStream(temp));
-      return count;
+    let sourceError: unknown;
+    body.once("error", (error) => {
+      sourceError = error;
     });
-    return { bytes };
+    try {
+      const bytes = await this.#writeAtomically(key, async (file) => {
+        let count = 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            count += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await pipeline(body, counter, file);
+        return count;
+      });
+      return { bytes };
+    } catch (error) {
+      // The caller's own stream failed: give its error back as it was, not disguised as a store fault.
+      throw error instanceof StoreError && sourceError !== undefined && error.cause === sourceError ? sourceError : error;
+    }
   }
 
   async get(key: string): Promise<Buffer> {
+    const path = this.#path(key);
     try {
-      return await readFile(this.#path(key));
+      return await readFile(path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "EISDIR") throw new NotFoundError(key, this.uri);
-      throw new StoreError(`cannot read ${key} in ${this.uri}`, { cause: error });
+      throw this.#readError(key, error);
     }
   }
 
   async getStream(key: string): Promise<Readable> {
     const path = this.#path(key);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) throw new NotFoundError(key, this.uri);
-    return createReadStream(path);
+    // Open before returning: a missing key rejects here, and the stream reads the file it opened even
+    // if a writer renames a new version over it meanwhile.
+    let file: FileHandle;
+    try {
+      file = await open(path, "r");
+    } catch (error) {
+      throw this.#readError(key, error);
+    }
+    const isFile = await file.stat().then(
+      (info) => info.isFile(),
+      () => false,
+    );
+    if (!isFile) {
+      await file.close();
+      throw new NotFoundError(key, this.uri);
+    }
+    return file.createReadStream();
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await stat(this.#path(key)).catch(() => undefined))?.isFile() === true;
+    const path = this.#path(key);
+    try {
+      return (await stat(path)).isFile();
+    } catch (error) {
+      if (ABSENT.has(errno(error) ?? "")) return false;
+      throw new StoreError(`cannot check whether ${key} exists in ${this.uri}`, { cause: error });
+    }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const start = this.#path(prefix, true);
+    const start = this.#prefixPath(prefix);
+    const info = await stat(start).catch((error: unknown) => this.#absentOr(error, prefix));
+    if (info === undefined) return [];
+    if (info.isFile()) return prefix === "" ? [] : [prefix];
     const keys: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-      for (const entry of entries) {
-        const path = join(dir, entry.name);
+    const walk = async (folder: string): Promise<void> => {
+      for (const entry of await this.#entries(folder, prefix)) {
+        const path = join(folder, entry.name);
         if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile() && !TEMP.test(entry.name)) keys.push(relative(this.#root, path).split(sep).join("/"));
+        else if (entry.isFile()) keys.push(relative(this.root, path).split(sep).join("/"));
       }
     };
-    const info = await stat(start).catch(() => undefined);
-    if (info?.isFile()) return [prefix];
     await walk(start);
     return keys.sort();
   }
 
   async listChildren(prefix: string): Promise<string[]> {
-    const entries = await readdir(this.#path(prefix, true), { withFileTypes: true }).catch(() => []);
+    const entries = await this.#entries(this.#prefixPath(prefix), prefix);
     return entries
-      .filter((e) => (e.isDirectory() || e.isFile()) && !TEMP.test(e.name))
-      .map((e) => e.name)
+      .filter((entry) => entry.isDirectory() || entry.isFile())
+      .map((entry) => entry.name)
       .sort();
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    await rm(this.#path(prefix), { recursive: true, force: true });
+    const path = this.#path(prefix);
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch (error) {
+      throw new StoreError(`cannot delete ${prefix} from ${this.uri}`, { cause: error, hint: "check the folder's permissions" });
+    }
+    await this.#removeEmptyFolders(dirname(path));
+  }
+
+  /** The file of a key; refuses keys that would land outside the root even after validation. */
+  #path(key: string): string {
+    assertValidKey(key);
+    return this.#inside(key);
+  }
+
+  #prefixPath(prefix: string): string {
+    assertValidPrefix(prefix);
+    return prefix === "" ? this.root : this.#inside(prefix);
+  }
+
+  #inside(key: string): string {
+    const path = resolve(this.root, ...key.split("/"));
+    if (!path.startsWith(this.root + sep)) {
+      throw new ValidationError(`the key ${JSON.stringify(key)} resolves outside the store at ${this.root}`);
+    }
+    return path;
+  }
+
+  /** A folder's entries without in-flight temp files; none when the folder is absent. */
+  async #entries(folder: string, prefix: string): Promise<Dirent[]> {
+    const entries = await readdir(folder, { withFileTypes: true }).catch((error: unknown) => this.#absentOr(error, prefix));
+    return (entries ?? []).filter((entry) => !IN_FLIGHT_NAME.test(entry.name));
+  }
+
+  #absentOr(error: unknown, prefix: string): undefined {
+    if (ABSENT.has(errno(error) ?? "")) return undefined;
+    throw new StoreError(`cannot list ${prefix === "" ? "the root" : prefix} of ${this.uri}`, { cause: error });
+  }
+
+  #readError(key: string, error: unknown): NotFoundError | StoreError {
+    if (ABSENT.has(errno(error) ?? "")) return new NotFoundError(key, this.uri);
+    return new StoreError(`cannot read ${key} from ${this.uri}`, { cause: error, hint: "check the folder's permissions and free space" });
+  }
+
+  /**
+   * Writes a temp file beside the object through `write`, which must end the stream; the stream syncs
+   * the file before it closes (`flush`), then the file is renamed over the object. The folder is not
+   * synced: that would make the rename itself survive a power cut, which no reader needs; what readers
+   * need (never a partial object) the rename already gives.
+   */
+  async #writeAtomically(key: string, write: (file: WriteStream) => Promise<number>): Promise<number> {
+    const path = this.#path(key);
+    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+    try {
+      const bytes = await write(await this.#openTemp(temp));
+      await rename(temp, path);
+      return bytes;
+    } catch (error) {
+      // The write's own error is the one to report; the temp file may never have been created.
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw new StoreError(`cannot write ${key} to ${this.uri}`, {
+        cause: error,
+        hint: errno(error) === "ENOSPC" ? "free some disk space" : "check the folder's permissions and free space",
+      });
+    }
+  }
+
+  /**
+   * Creates the temp file (and its folders) and waits until it is open, before any byte of the body is
+   * consumed, so that the open can be retried: a concurrent delete may prune the new folder in between.
+   */
+  async #openTemp(temp: string): Promise<WriteStream> {
+    for (let attempt = 1; ; attempt++) {
+      await mkdir(dirname(temp), { recursive: true });
+      const file = createWriteStream(temp, { flags: "wx", flush: true });
+      try {
+        await once(file, "ready");
+        return file;
+      } catch (error) {
+        if (errno(error) !== "ENOENT" || attempt === 2) throw error;
+      }
+    }
+  }
+
+  /**
+   * Removes the folders a delete left empty, up to the root, so that a deleted execution no longer
+   * shows in `listChildren` (as on S3, where folders are only key prefixes). Best effort: the delete
+   * itself has succeeded, and a folder that cannot go (not empty, a writer just made it) stays.
+   */
+  async #removeEmptyFolders(folder: string): Promise<void> {
+    for (let current = folder; current.startsWith(this.root + sep); current = dirname(current)) {
+      const removed = await rmdir(current).then(
+        () => true,
+        (error: unknown) => errno(error) === "ENOENT",
+      );
+      if (!removed) return;
+    }
   }
 }
