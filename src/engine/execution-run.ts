@@ -9,6 +9,7 @@ import { RetryPolicy } from "../dsl/retry-policies.js";
 import type { PipelineGraph } from "../graph/compile.js";
 import type { Logger } from "../logging/logger.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
+import { layout } from "../store/layout.js";
 import type { ExecutionRecord, ExecutionStatus, RecordStore, StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
 import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
@@ -37,6 +38,8 @@ export interface ExecutionServices
   /** Steps taken from earlier executions (retry, selective execution) instead of run. */
   readonly reuse: ReadonlyMap<string, ReusedStep>;
 }
+
+const STOP_REQUEST_POLL_MS = 1000;
 
 /** How a step ended, as the scheduler sees it. */
 type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
@@ -109,6 +112,7 @@ export class ExecutionRun {
   async #run(): Promise<ExecutionRecord> {
     const log = this.#services.logger.child({ execution: this.#record.PipelineExecutionId });
     log.info({ event: "execution.started", steps: this.#record.StepNames }, "execution started");
+    const stopWatch = this.#watchStopRequests();
     const waiting = new Map<string, number>();
     for (const s of this.#graph.steps) waiting.set(s.name, this.#graph.upstream.get(s.name)?.length ?? 0);
 
@@ -133,6 +137,7 @@ export class ExecutionRun {
     };
     for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
     await waitUntilIdle(this.#queue);
+    clearInterval(stopWatch);
     await rm(this.#checkpointsRoot, { recursive: true, force: true });
 
     const status: ExecutionStatus = this.#abort.signal.aborted ? "Stopped" : this.#failure ? "Failed" : "Succeeded";
@@ -141,6 +146,28 @@ export class ExecutionRun {
     log.info({ event: "execution.ended", status }, `execution ${status}`);
     this.events.emit("done", this.#record);
     return this.#record;
+  }
+
+  /** Another process (`stepbox stop`) asks for a stop by writing a request into the store. */
+  #watchStopRequests(): NodeJS.Timeout {
+    const r = this.#record;
+    const key = layout.stopRequest(r.PipelineName, r.PipelineExecutionId);
+    let checking = false;
+    const timer = setInterval(() => {
+      if (checking || this.#abort.signal.aborted) return;
+      checking = true;
+      this.#services.store
+        .exists(key)
+        .then((requested) => {
+          if (requested) this.stop();
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          checking = false;
+        });
+    }, STOP_REQUEST_POLL_MS);
+    timer.unref();
+    return timer;
   }
 
   #canStart(): boolean {

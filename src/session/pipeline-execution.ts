@@ -3,6 +3,7 @@ import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal } from "../engine/step-state.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
+import { layout } from "../store/layout.js";
 import type { ExecutionRecord, ExecutionStatus, StepRecord, StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
@@ -154,16 +155,18 @@ export class PipelineExecution {
     return this.describe();
   }
 
-  /** Stops the execution: running steps get SIGTERM, then SIGKILL after the session's grace period. */
+  /**
+   * Stops the execution: running steps get SIGTERM, then SIGKILL after the grace period. An execution
+   * that another process runs is asked through the store; that process stops it within a second.
+   */
   async stop(): Promise<void> {
-    if (!this.#run) {
-      throw new StepFailedError({
-        stepName: "*",
-        status: "Stopped",
-        failureReason: `execution ${this.id} runs in another process; stop it there`,
-      });
+    if (this.#run) {
+      this.#run.stop();
+      return;
     }
-    this.#run.stop();
+    const record = await this.#record();
+    if (FINAL.has(record.PipelineExecutionStatus)) return;
+    await this.#session.store.put(layout.stopRequest(this.pipelineName, this.id), JSON.stringify({ RequestedAt: new Date().toISOString(), By: this.#session.owner }));
   }
 
   /**

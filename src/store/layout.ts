@@ -7,6 +7,7 @@ import { joinKey } from "./keys.js";
  * ```
  * <pipeline>/pipeline.json                         the pipeline: definition, creation and update times
  * <pipeline>/<execution>/execution.json            the execution's record (DescribePipelineExecution)
+ * <pipeline>/<execution>/stop-request.json         another process asks the running engine to stop it
  * <pipeline>/<execution>/<step>/step.json          the step's record (ListPipelineExecutionSteps item)
  * <pipeline>/<execution>/<step>/function/          code.mjs (the bundle), manifest.json, metadata.json
  * <pipeline>/<execution>/<step>/arguments/         payload.bin, metadata.json
@@ -23,6 +24,8 @@ export const layout = {
   pipelineRoot: (pipeline: string) => pipeline,
   execution: (pipeline: string, execution: string) => joinKey(pipeline, execution, "execution.json"),
   executionRoot: (pipeline: string, execution: string) => joinKey(pipeline, execution),
+  /** Written by another process to ask the engine that runs the execution to stop it. */
+  stopRequest: (pipeline: string, execution: string) => joinKey(pipeline, execution, "stop-request.json"),
   step: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "step.json"),
   stepRoot: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step),
   payload: (pipeline: string, execution: string, step: string, kind: PayloadKind) => ({

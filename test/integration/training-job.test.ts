@@ -304,6 +304,20 @@ describe("the lifecycle", () => {
     }
   });
 
+  it("stops an execution that another process runs, through the store", async () => {
+    const home = join(ctx.root, "remote-stop");
+    await mkdir(home, { recursive: true });
+    const { child, executionId } = runLongRun(home);
+    const id = await executionId;
+    const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    const execution = await new Pipeline({ name: "long-run", steps: [napper(1)], session }).execution(id);
+    await execution.stop();
+    expect(await exited(child)).toBe(0);
+    expect((await execution.describe()).PipelineExecutionStatus).toBe("Stopped");
+    expect((await execution.listSteps())[0]!.StepStatus).toBe("Stopped");
+    expect(await leftoverContainers(id)).toEqual([]);
+  });
+
   it("stops its containers on SIGINT before the process exits", async () => {
     const home = join(ctx.root, "interrupted");
     await mkdir(home, { recursive: true });
