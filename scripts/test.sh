@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
+bash scripts/ensure-chromium.sh
 bash scripts/install-deps.sh
 npx tsc -p tsconfig.json --noEmit
 mkdir -p test-output
