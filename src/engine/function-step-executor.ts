@@ -10,10 +10,11 @@ import { OUTPUT_FILES } from "../container/contract.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload, verifyPayload } from "../serialization/signing.js";
 import type { StepBundler } from "../runtime/bundle.js";
-import type { DockerStepRunner, HostOutcome, InputChannel, StepJobOutcome } from "../runtime/docker-step-runner.js";
+import type { DockerStepRunner, HostOutcome, StepJobOutcome } from "../runtime/docker-step-runner.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import type { StatusTransition, StepRecord } from "../store/records.js";
+import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
 import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
@@ -42,7 +43,7 @@ export interface FunctionStepContext {
   readonly killSignal: AbortSignal;
   /** The step's resources and input channels, checked before the execution started. */
   readonly resources: StepResources;
-  readonly channels: readonly InputChannel[];
+  readonly channels: readonly ChannelSource[];
   /** Host folder kept for the step's /opt/ml/checkpoints across its attempts. */
   readonly checkpointsDir: string;
   /** Parameters, execution variables and upstream outputs, for resolving the arguments. */
@@ -148,6 +149,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   job.secondary("Starting", "Preparing the step's code and arguments");
   let argumentsPayload: Buffer;
   let code: Buffer;
+  let snapshots: ChannelSnapshot[];
   try {
     const args = (await resolveValues(step.args, ctx.scope)) as unknown[];
     argumentsPayload = serialize(args, "args");
@@ -157,6 +159,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       });
     }
     code = (await ctx.bundler.bundle(step.definition.sourceFile)).code;
+    snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
     return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
@@ -165,7 +168,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   const caching = step.options.cacheConfig?.enableCaching === true;
   let cacheParts: CacheKeyParts | undefined;
   if (caching) {
-    cacheParts = await cacheKeyParts(step, code, argumentsPayload, ctx.imageId, ctx.channels);
+    cacheParts = await cacheKeyParts(step, code, argumentsPayload, ctx.imageId, snapshots);
     const key = cacheKey(cacheParts);
     const hit = ctx.attempt === 1 ? await reuseCached(step, ctx, key) : undefined;
     if (hit) return hit;
@@ -186,6 +189,13 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;
   const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
   job.secondary("Downloading", "Downloading input data");
+  let staged: Awaited<ReturnType<typeof stageChannels>>;
+  try {
+    staged = await stageChannels(snapshots, ctx.signal);
+  } catch (error) {
+    if (ctx.signal.aborted) return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" downloaded its input data`);
+    return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
+  }
   job.secondary("Training", "Training in progress");
   const outcome = await ctx.runner.run(
     {
@@ -207,7 +217,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       cpus: ctx.resources.cpus,
       memoryBytes: ctx.resources.memoryBytes,
       hyperparameters: o.hyperparameters ?? {},
-      channels: ctx.channels,
+      channels: staged.channels,
       network: o.network === true,
       maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
       stopGraceSeconds: ctx.stopGraceSeconds,
@@ -229,7 +239,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     const info = toRemoteErrorInfo(error);
     const refused = error instanceof ContainerEngineError && / refused /.test(error.message);
     return finish("Failed", "Failed", `InternalServerError: ${info.message}`, undefined, refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR);
-  });
+  }).finally(() => staged.release());
   if (outcome.status === "Succeeded" && caching && cacheParts) {
     await ctx.cache.record(step.name, {
       Key: cacheKey(cacheParts),

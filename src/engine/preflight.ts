@@ -1,10 +1,10 @@
 import { FunctionStep } from "../dsl/function-step.js";
 import type { PipelineGraph } from "../graph/compile.js";
-import type { InputChannel } from "../runtime/docker-step-runner.js";
 import { ValidationError } from "../errors.js";
 import { RetryPolicy } from "../dsl/retry-policies.js";
 import { parseIsoDuration } from "./iso-duration.js";
-import { resolveInputChannels, stepResources, type StepResources } from "./step-resources.js";
+import { resolveInputChannels, type ChannelSource } from "./input-channels.js";
+import { stepResources, type StepResources } from "./step-resources.js";
 
 function checkRetryAndCache(s: FunctionStep): void {
   const { retryPolicies, cacheConfig } = s.options;
@@ -28,12 +28,12 @@ function checkRetryAndCache(s: FunctionStep): void {
 /** A function step's checked settings, ready for its containers. */
 export interface PreparedStep {
   readonly resources: StepResources;
-  readonly channels: readonly InputChannel[];
+  readonly channels: readonly ChannelSource[];
 }
 
 /**
- * Checks every function step's instance type, local override and input channels, so a bad one
- * fails `start()` before anything is recorded or run.
+ * Checks every function step's instance type, local override and input channels (that their data
+ * is there), so a bad one fails `start()` before anything is recorded or run.
  */
 export async function prepareSteps(graph: PipelineGraph): Promise<Map<string, PreparedStep>> {
   const prepared = new Map<string, PreparedStep>();

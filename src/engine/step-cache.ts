@@ -1,11 +1,9 @@
 import { createHash } from "node:crypto";
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { NotFoundError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import type { InputChannel } from "../runtime/docker-step-runner.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
+import type { ChannelSnapshot } from "./input-channels.js";
 import { parseIsoDuration } from "./iso-duration.js";
 
 /** Each part of a step's cache key, hashed: when a step misses, the parts that changed say why. */
@@ -44,34 +42,21 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "undefined";
 }
 
-/** The files of an input channel by path, size and modification time: a changed input changes the key. */
-async function channelListing(dir: string, prefix = ""): Promise<string[]> {
-  const lines: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) lines.push(...(await channelListing(path, `${prefix}${entry.name}/`)));
-    else {
-      const info = await stat(path).catch(() => undefined);
-      lines.push(`${prefix}${entry.name} ${info?.size ?? -1} ${info?.mtimeMs ?? -1}`);
-    }
-  }
-  return lines.sort();
-}
-
 /**
  * The cache key of a function step: everything that can change its result (its bundled code, its
  * resolved arguments, the image, its environment, instance type and the options that reach the
- * container) and nothing else: not the execution's id or time.
+ * container, and the files of its input channels by path, size and version) and nothing else: not the
+ * execution's id or time.
  */
 export async function cacheKeyParts(
   step: FunctionStep,
   code: Buffer,
   argumentsPayload: Buffer,
   imageId: string,
-  channels: readonly InputChannel[],
+  channels: readonly ChannelSnapshot[],
 ): Promise<CacheKeyParts> {
   const o = step.options;
-  const inputs = await Promise.all(channels.map(async (c) => `${c.name}=${c.hostPath}\n${(await channelListing(c.hostPath)).join("\n")}`));
+  const inputs = await Promise.all(channels.map(async (c) => `${c.name}=${c.uri}\n${(await c.fingerprint()).join("\n")}`));
   return {
     code: sha256(code, step.definition.key),
     arguments: sha256(argumentsPayload),

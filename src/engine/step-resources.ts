@@ -1,13 +1,7 @@
-import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { isAbsolute } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import type { InputChannel } from "../runtime/docker-step-runner.js";
 import { resolveInstanceType } from "../runtime/instance-types.js";
-
-const CHANNEL_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** What a step's containers get: the instance type's CPU and memory, or the `local` override. */
 export interface StepResources {
@@ -46,39 +40,4 @@ export function stepResources(step: FunctionStep): StepResources {
     memoryGiB,
     belowInstanceType: below,
   };
-}
-
-/** Checks a step's input channels before anything runs: names, schemes and folders that exist. */
-export async function resolveInputChannels(step: FunctionStep): Promise<InputChannel[]> {
-  const channels: InputChannel[] = [];
-  for (const [name, uri] of Object.entries(step.options.inputs ?? {})) {
-    const where = `step "${step.name}": input channel "${name}"`;
-    if (!CHANNEL_NAME.test(name)) {
-      throw new ValidationError(`${where}: the name is not a valid channel name`, {
-        code: "INVALID_STEP_OPTION",
-        hint: "use letters, digits, '.', '-' and '_' (at most 64), e.g. inputs: { train: \"file:///data/train\" }",
-      });
-    }
-    if (typeof uri !== "string" || !uri.startsWith("file://")) {
-      throw new ValidationError(`${where}: ${JSON.stringify(uri)} is not a file:// URI`, {
-        code: "INVALID_STEP_OPTION",
-        hint: "give a folder as file:///absolute/path",
-      });
-    }
-    let path: string;
-    try {
-      path = fileURLToPath(uri);
-    } catch (cause) {
-      throw new ValidationError(`${where}: ${uri} is not a valid file:// URI`, { code: "INVALID_STEP_OPTION", cause, hint: "file:///absolute/path" });
-    }
-    const info = await stat(path).catch(() => undefined);
-    if (!isAbsolute(path) || !info?.isDirectory()) {
-      throw new ValidationError(`${where}: ${path} is not an existing folder`, {
-        code: "INVALID_STEP_OPTION",
-        hint: "a channel is a folder; its files appear read-only under /opt/ml/input/data/<channel>/",
-      });
-    }
-    channels.push({ name, hostPath: path });
-  }
-  return channels;
 }
