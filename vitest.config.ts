@@ -1,9 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const source = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    alias: { stepbox: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    // Exact patterns: an object alias "stepbox" would also rewrite "stepbox/testing" as a prefix.
+    alias: [
+      { find: /^stepbox$/, replacement: source("./src/index.ts") },
+      { find: /^stepbox\/testing$/, replacement: source("./src/testing/index.ts") },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

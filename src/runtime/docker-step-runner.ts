@@ -57,6 +57,61 @@ export interface StepJob {
   readonly killSignal: AbortSignal;
 }
 
+/**
+ * What a step's containers are made of, less the code, the payloads and the key: recorded with the
+ * step so that `stepbox shell` can make the same container again.
+ */
+export type StepJobRecord = Pick<
+  StepJob,
+  | "pipelineName"
+  | "executionId"
+  | "stepName"
+  | "jobName"
+  | "jobArn"
+  | "image"
+  | "definitionKey"
+  | "environment"
+  | "instanceType"
+  | "instanceCount"
+  | "cpus"
+  | "memoryBytes"
+  | "hyperparameters"
+  | "channels"
+  | "network"
+  | "maxRuntimeSeconds"
+  | "outputLimitBytes"
+>;
+
+/** What one host's /opt/ml is filled from. */
+export type OptMlContents = Pick<
+  StepJob,
+  "code" | "codeMetadata" | "argumentsPayload" | "argumentsMetadata" | "channels" | "instanceType" | "hyperparameters" | "checkpointsDir"
+>;
+
+/** What a host's container is created from, besides its /opt/ml. */
+export type StepContainerSpec = Pick<
+  StepJob,
+  | "pipelineName"
+  | "executionId"
+  | "stepName"
+  | "jobName"
+  | "jobArn"
+  | "image"
+  | "definitionKey"
+  | "secretKeyHex"
+  | "environment"
+  | "cpus"
+  | "memoryBytes"
+  | "network"
+  | "storeUri"
+  | "owner"
+>;
+
+export interface DockerStepRunnerOptions {
+  /** Told what each step's containers are made of, before they are created, to record it. */
+  readonly onJob?: (record: StepJobRecord) => Promise<void>;
+}
+
 /** How one host's container ended, and where its /opt/ml/output and /opt/ml/model are on the host. */
 export interface HostOutcome {
   readonly host: string;
@@ -84,7 +139,8 @@ export interface StepJobOutcome {
   readonly endedAt: Date;
 }
 
-interface HostSetup {
+/** One host's /opt/ml on this machine, and how it is mounted. */
+export interface HostSetup {
   readonly host: string;
   readonly dir: string;
   readonly binds: string[];
@@ -98,7 +154,33 @@ function containerUser(): { uid: number; gid: number } {
   return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
 }
 
-const hostName = (i: number): string => `algo-${i + 1}`;
+/** The hosts of a job, as SageMaker names them: algo-1..N. */
+export const jobHosts = (instanceCount: number): string[] => Array.from({ length: instanceCount }, (_, i) => `algo-${i + 1}`);
+
+/** The record of a job, for the store: what `StepJobRecord` keeps of it. */
+function stepJobRecord(job: StepJob): StepJobRecord {
+  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, instanceType, instanceCount } = job;
+  const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
+  return {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    environment,
+    instanceType,
+    instanceCount,
+    cpus,
+    memoryBytes,
+    hyperparameters,
+    channels: channels.map(({ name, hostPath }) => ({ name, hostPath })),
+    network,
+    maxRuntimeSeconds,
+    outputLimitBytes,
+  };
+}
 
 /**
  * Runs a step as training-job containers through dockerode: one per host, sandboxed, each with its
@@ -106,9 +188,11 @@ const hostName = (i: number): string => `algo-${i + 1}`;
  */
 export class DockerStepRunner {
   readonly #docker: Docker;
+  readonly #onJob: DockerStepRunnerOptions["onJob"];
 
-  constructor(docker: Docker) {
+  constructor(docker: Docker, options: DockerStepRunnerOptions = {}) {
     this.#docker = docker;
+    this.#onJob = options.onJob;
   }
 
   async run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>): Promise<T> {
@@ -116,8 +200,9 @@ export class DockerStepRunner {
     const containers: Docker.Container[] = [];
     let network: Docker.Network | undefined;
     try {
-      const hosts = Array.from({ length: job.instanceCount }, (_, i) => hostName(i));
-      const setups = await Promise.all(hosts.map((host) => this.#prepareHost(job, workDir, host, hosts)));
+      const hosts = jobHosts(job.instanceCount);
+      const setups = await Promise.all(hosts.map((host) => DockerStepRunner.prepareHost(job, workDir, host, hosts)));
+      await this.#onJob?.(stepJobRecord(job));
       if (job.instanceCount > 1) network = await this.#createNetwork(job);
       for (const setup of setups) containers.push(await this.#createContainer(job, setup, network));
       const outcome = await this.#runAll(job, setups, containers);
@@ -129,7 +214,8 @@ export class DockerStepRunner {
     }
   }
 
-  async #prepareHost(job: StepJob, workDir: string, host: string, hosts: readonly string[]): Promise<HostSetup> {
+  /** Lays out one host's /opt/ml under `workDir`: code, arguments, config files, and folders for the channels and outputs. */
+  static async prepareHost(job: OptMlContents, workDir: string, host: string, hosts: readonly string[]): Promise<HostSetup> {
     const dir = join(workDir, host);
     const d = {
       input: join(dir, "input"),
@@ -196,6 +282,15 @@ export class DockerStepRunner {
   }
 
   async #createContainer(job: StepJob, setup: HostSetup, network: Docker.Network | undefined): Promise<Docker.Container> {
+    try {
+      return await this.#docker.createContainer(DockerStepRunner.containerOptions(job, setup, network));
+    } catch (error) {
+      throw engineError(`to create the container of step "${job.stepName}" (${setup.host})`, error);
+    }
+  }
+
+  /** How a host's container is created: the training job's environment, labels and the sandbox. */
+  static containerOptions(job: StepContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
     const { uid, gid } = containerUser();
     const env = {
       ...job.environment,
@@ -206,41 +301,37 @@ export class DockerStepRunner {
       [CONTAINER_ENV.definitionKey]: job.definitionKey,
       [CONTAINER_ENV.secretKey]: job.secretKeyHex,
     };
-    try {
-      return await this.#docker.createContainer({
-        name: `stepbox-${job.executionId}-${job.stepName}-${setup.host}`.slice(0, 120),
-        Image: job.image,
-        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        Labels: managedLabels({
-          [LABEL.pipeline]: job.pipelineName,
-          [LABEL.execution]: job.executionId,
-          [LABEL.step]: job.stepName,
-          [LABEL.host]: setup.host,
-          [LABEL.store]: job.storeUri,
-          [LABEL.owner]: job.owner,
-        }),
-        User: `${uid}:${gid}`,
-        Hostname: setup.host,
-        WorkingDir: CONTAINER_PATHS.code,
-        HostConfig: {
-          // An init as PID 1 passes SIGTERM on to the step, so a stop is graceful, as in SageMaker.
-          Init: true,
-          Binds: setup.binds,
-          ReadonlyRootfs: true,
-          Tmpfs: { "/tmp": "rw,nosuid,nodev" },
-          NetworkMode: network ? network.id : job.network ? "bridge" : "none",
-          CapDrop: ["ALL"],
-          SecurityOpt: ["no-new-privileges"],
-          PidsLimit: 512,
-          Memory: job.memoryBytes,
-          MemorySwap: job.memoryBytes,
-          NanoCpus: Math.round(job.cpus * 1e9),
-        },
-        ...(network ? { NetworkingConfig: { EndpointsConfig: { [network.id]: { Aliases: [setup.host] } } } } : {}),
-      });
-    } catch (error) {
-      throw engineError(`to create the container of step "${job.stepName}" (${setup.host})`, error);
-    }
+    return {
+      name: `stepbox-${job.executionId}-${job.stepName}-${setup.host}`.slice(0, 120),
+      Image: job.image,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: managedLabels({
+        [LABEL.pipeline]: job.pipelineName,
+        [LABEL.execution]: job.executionId,
+        [LABEL.step]: job.stepName,
+        [LABEL.host]: setup.host,
+        [LABEL.store]: job.storeUri,
+        [LABEL.owner]: job.owner,
+      }),
+      User: `${uid}:${gid}`,
+      Hostname: setup.host,
+      WorkingDir: CONTAINER_PATHS.code,
+      HostConfig: {
+        // An init as PID 1 passes SIGTERM on to the step, so a stop is graceful, as in SageMaker.
+        Init: true,
+        Binds: setup.binds,
+        ReadonlyRootfs: true,
+        Tmpfs: { "/tmp": "rw,nosuid,nodev" },
+        NetworkMode: network ? network.id : job.network ? "bridge" : "none",
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        PidsLimit: 512,
+        Memory: job.memoryBytes,
+        MemorySwap: job.memoryBytes,
+        NanoCpus: Math.round(job.cpus * 1e9),
+      },
+      ...(network ? { NetworkingConfig: { EndpointsConfig: { [network.id]: { Aliases: [setup.host] } } } } : {}),
+    };
   }
 
   async #runAll(job: StepJob, setups: readonly HostSetup[], containers: readonly Docker.Container[]): Promise<StepJobOutcome> {

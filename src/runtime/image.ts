@@ -199,7 +199,8 @@ export function parseLdd(output: string): string[] {
   return [...paths];
 }
 
-async function linkedLibraries(binary: string): Promise<string[]> {
+/** The shared libraries a binary of this machine links, by path; none for a static one. */
+export async function linkedLibraries(binary: string): Promise<string[]> {
   try {
     const { stdout } = await promisify(execFile)("ldd", [binary]);
     return parseLdd(stdout);

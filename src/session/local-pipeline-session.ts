@@ -12,6 +12,7 @@ import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
+import { writeStepJob } from "./step-job-record.js";
 
 /** A line a step's container printed. */
 export interface StepLogLine {
@@ -127,7 +128,9 @@ export class LocalPipelineSession {
       ensureRuntimeImage(docker, { logger: this.logger, ...(this.#options.baseImage ? { baseImage: this.#options.baseImage } : {}) }),
       this.masterKey(),
     ]);
-    return { docker, runner: new DockerStepRunner(docker), image: image.tag, imageId: image.id, masterKey };
+    // Each step's job record lets `stepbox shell` rebuild its container later.
+    const runner = new DockerStepRunner(docker, { onJob: (record) => writeStepJob(this.store, record) });
+    return { docker, runner, image: image.tag, imageId: image.id, masterKey };
   }
 
   /** Removes what killed engine processes left behind and marks their executions Failed. */

@@ -107,6 +107,20 @@ export class Pipeline {
     this.session = options.session ?? new LocalPipelineSession();
   }
 
+  /**
+   * The same pipeline (name, steps, parameters, parallelism) bound to another session: the command
+   * line runs a pipeline file's Pipeline in its own session, with its store and progress output.
+   */
+  withSession(session: LocalPipelineSession): Pipeline {
+    return new Pipeline({
+      name: this.name,
+      steps: this.#steps,
+      parameters: this.parameters,
+      ...(this.#parallelism !== undefined ? { parallelismConfiguration: { maxParallelExecutionSteps: this.#parallelism } } : {}),
+      session,
+    });
+  }
+
   /** Finds and checks every step: duplicate names, cycles, unknown instance types and unlisted parameters fail here. */
   #compile(): PipelineGraph {
     const graph = compilePipeline(this.name, this.#steps);

@@ -8,7 +8,9 @@ import { joinKey } from "./keys.js";
  * <pipeline>/pipeline.json                         the pipeline: definition, creation and update times
  * <pipeline>/<execution>/execution.json            the execution's record (DescribePipelineExecution)
  * <pipeline>/<execution>/stop-request.json         another process asks the running engine to stop it
+ * <pipeline>/<execution>/pipeline-file.json        the file `stepbox run` loaded the pipeline from, for `stepbox retry`
  * <pipeline>/<execution>/<step>/step.json          the step's record (ListPipelineExecutionSteps item)
+ * <pipeline>/<execution>/<step>/job.json           what its containers were made of (image, config, channels), for `stepbox shell`
  * <pipeline>/<execution>/<step>/function/          code.mjs (the bundle), manifest.json, metadata.json
  * <pipeline>/<execution>/<step>/arguments/         payload.bin, metadata.json
  * <pipeline>/<execution>/<step>/results/           payload.bin, metadata.json
@@ -26,8 +28,12 @@ export const layout = {
   executionRoot: (pipeline: string, execution: string) => joinKey(pipeline, execution),
   /** Written by another process to ask the engine that runs the execution to stop it. */
   stopRequest: (pipeline: string, execution: string) => joinKey(pipeline, execution, "stop-request.json"),
+  /** Written by the command line: which file and export the execution's pipeline came from. */
+  pipelineFile: (pipeline: string, execution: string) => joinKey(pipeline, execution, "pipeline-file.json"),
   step: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "step.json"),
   stepRoot: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step),
+  /** What the step's last attempt ran in, less code, payloads and key: a shell into the step rebuilds it from this. */
+  job: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "job.json"),
   payload: (pipeline: string, execution: string, step: string, kind: PayloadKind) => ({
     payload: joinKey(pipeline, execution, step, kind, "payload.bin"),
     metadata: joinKey(pipeline, execution, step, kind, "metadata.json"),

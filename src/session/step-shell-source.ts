@@ -1,0 +1,107 @@
+import { stat } from "node:fs/promises";
+import { IntegrityError, NotFoundError, StepboxError, UnknownStepError, ValidationError } from "../errors.js";
+import { isTerminal } from "../engine/step-state.js";
+import type { OptMlContents, StepJobRecord } from "../runtime/docker-step-runner.js";
+import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";
+import { layout } from "../store/layout.js";
+import type { LocalPipelineSession } from "./local-pipeline-session.js";
+import { readStepJob } from "./step-job-record.js";
+
+/** What a shell into a step is made from: the step's job record, its code and arguments, and the key they verify under. */
+export interface StepShellSource {
+  readonly job: StepJobRecord;
+  readonly contents: Omit<OptMlContents, "checkpointsDir">;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads back from the store what a step's container was given. Refuses, saying why and what to
+ * open instead, a step that never started a container in that execution.
+ */
+export async function readStepShellSource(session: LocalPipelineSession, pipelineName: string, executionId: string, stepName: string): Promise<StepShellSource> {
+  const execution = await session.records.readExecution(pipelineName, executionId);
+  if (!execution.StepNames.includes(stepName)) throw new UnknownStepError(stepName, execution.StepNames);
+  const step = await session.records.readStep(pipelineName, executionId, stepName);
+  if (step && !isTerminal(step.StepStatus)) {
+    // The shell's container carries the execution's labels: were this process to die while the run goes on, the orphan sweep would fail the run.
+    throw new ValidationError(`step "${stepName}" of execution ${executionId} is still ${step.StepStatus}`, { hint: "wait for it to end, then open the shell" });
+  }
+  const job = await readStepJob(session.store, pipelineName, executionId, stepName);
+  if (!job) {
+    const ran = await stepsWithJobs(session, pipelineName, executionId, execution.StepNames);
+    const others = { hint: ran.length > 0 ? `steps of it that ran a container: ${ran.join(", ")}` : "no step of this execution ran a container" };
+    const reused = step?.CacheHitResult ?? step?.SelectiveExecutionResult;
+    if (!step) throw new ValidationError(`step "${stepName}" never ran in execution ${executionId}: the execution ended ${execution.PipelineExecutionStatus} first`, others);
+    if (reused) {
+      throw new ValidationError(`step "${stepName}" did not run in execution ${executionId}: its result came from ${reused.SourcePipelineExecutionArn}`, {
+        hint: `open the shell on that execution: stepbox shell ${reused.SourcePipelineExecutionArn.split("/").pop()} ${stepName}`,
+      });
+    }
+    if (!step.Metadata.TrainingJob) throw new ValidationError(`step "${stepName}" is a condition or fail step: it runs no container`, others);
+    throw new ValidationError(`step "${stepName}" ended before its container started, so there is none to open (${step.FailureReason ?? step.StepStatus})`, {
+      hint: "fix what the reason names (its arguments or its module) and run the pipeline again",
+    });
+  }
+  const key = deriveExecutionKey(await session.masterKey(), executionId);
+  const functionKeys = layout.function(pipelineName, executionId, stepName);
+  const argumentKeys = layout.payload(pipelineName, executionId, stepName, "arguments");
+  const [code, codeMetadata, argumentsPayload, argumentsMetadata] = await Promise.all(
+    [functionKeys.code, functionKeys.metadata, argumentKeys.payload, argumentKeys.metadata].map((k) => readStored(session, k, stepName)),
+  ) as [Buffer, Buffer, Buffer, Buffer];
+  verifyWithHint(code, codeMetadata, key, `the code of step "${stepName}" in execution ${executionId}`);
+  verifyWithHint(argumentsPayload, argumentsMetadata, key, `the arguments of step "${stepName}" in execution ${executionId}`);
+  await checkChannels(job);
+  return {
+    job,
+    key,
+    contents: {
+      code,
+      codeMetadata: codeMetadata.toString("utf8"),
+      argumentsPayload,
+      argumentsMetadata: argumentsMetadata.toString("utf8"),
+      channels: job.channels,
+      instanceType: job.instanceType,
+      hyperparameters: job.hyperparameters,
+    },
+  };
+}
+
+async function stepsWithJobs(session: LocalPipelineSession, pipeline: string, execution: string, steps: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(steps.map((s) => session.store.exists(layout.job(pipeline, execution, s))));
+  return steps.filter((_, i) => found[i]);
+}
+
+async function readStored(session: LocalPipelineSession, key: string, stepName: string): Promise<Buffer> {
+  try {
+    return await session.store.get(key);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new StepboxError("NOT_FOUND", `${key}, which the container of step "${stepName}" was given, is missing from ${session.store.uri}`, {
+      cause: error,
+      hint: "it was removed from the store; run the pipeline again",
+    });
+  }
+}
+
+/** The container verifies both again; checking here turns a wrong secret into one clear error before anything starts. */
+function verifyWithHint(payload: Buffer, metadata: Buffer, key: Buffer, what: string): void {
+  try {
+    verifyPayload(payload, JSON.parse(metadata.toString("utf8")) as unknown, key, what);
+  } catch (cause) {
+    throw new IntegrityError(what, {
+      cause,
+      hint: "open the shell with the secret the execution ran with (the session's secret option or STEPBOX_SECRET), from a store nobody altered",
+    });
+  }
+}
+
+async function checkChannels(job: StepJobRecord): Promise<void> {
+  for (const channel of job.channels) {
+    const info = await stat(channel.hostPath).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      throw new ValidationError(`input channel "${channel.name}" of step "${job.stepName}" was the folder ${channel.hostPath}, which no longer exists`, {
+        hint: "restore the folder, or run the pipeline again (a channel staged from S3 is removed once its step ends)",
+      });
+    }
+  }
+}
