@@ -1,0 +1,142 @@
+import type { Command } from "commander";
+import { action, examples } from "../action.js";
+import { EXIT } from "../errors.js";
+import { resolveExecution, resolveStep, type ResolvedExecution } from "../resolve.js";
+import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { ContainerLogSource, readStoredStream, storedStreams } from "../step-logs.js";
+import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
+
+interface LogsOptions extends ReadOptions {
+  follow?: boolean;
+}
+
+const POLL_MS = 500;
+const RUNNING = new Set(["Executing", "Stopping"]);
+
+/** Writes log lines: as they are for one step, `[step] line` for several, or one JSON object a line. */
+class LogPrinter {
+  readonly #json: boolean;
+  readonly #prefixed: boolean;
+
+  constructor(json: boolean, prefixed: boolean) {
+    this.#json = json;
+    this.#prefixed = prefixed;
+  }
+
+  header(step: string, stream: string): void {
+    if (!this.#json) process.stdout.write(`==> ${step}: ${stream} <==\n`);
+  }
+
+  line(step: string, stream: string, line: string): void {
+    process.stdout.write(this.#json ? `${JSON.stringify({ step, stream, line })}\n` : `${this.#prefixed ? `[${step}] ` : ""}${line}\n`);
+  }
+}
+
+/** Prints a step's stored streams that are not shown yet and not being followed live; returns how many it printed. */
+async function printStored(
+  session: LocalPipelineSession,
+  resolved: ResolvedExecution,
+  stepName: string,
+  printer: LogPrinter,
+  skip: (stream: string) => boolean,
+): Promise<number> {
+  const record = await session.records.readStep(resolved.pipelineName, resolved.id, stepName);
+  const streams = await storedStreams(session, resolved.pipelineName, resolved.id, record, stepName);
+  let printed = 0;
+  for (const stream of streams) {
+    if (skip(stream)) continue;
+    if (streams.length > 1) printer.header(stepName, stream);
+    for await (const line of readStoredStream(session, resolved.pipelineName, resolved.id, stepName, stream)) printer.line(stepName, stream, line);
+    printed++;
+  }
+  return printed;
+}
+
+/** Why a step has no stored logs, for a person who asked for them. */
+async function noLogsReason(session: LocalPipelineSession, resolved: ResolvedExecution, stepName: string): Promise<string> {
+  const step = await session.records.readStep(resolved.pipelineName, resolved.id, stepName);
+  if (!step) return "it has not run";
+  if (step.CacheHitResult || step.SelectiveExecutionResult) return "its result was reused, not computed; see the execution it came from";
+  if (RUNNING.has(step.StepStatus) || step.StepStatus === "Starting") return "it is still running; add --follow to see its output live";
+  return "it ran no container";
+}
+
+/** Live lines from running containers, then the store, until the execution ends. */
+async function follow(session: LocalPipelineSession, resolved: ResolvedExecution, stepNames: readonly string[], printer: LogPrinter): Promise<void> {
+  const docker = await ContainerLogSource.connect();
+  if (!docker) process.stderr.write("warning: no Docker engine answers, so a running step's output shows only once the step ends\n");
+  const shown = new Set<string>();
+  // `<job>/algo-<i>` of each container followed live: its stored stream is that plus `-<epoch>`.
+  const live = new Set<string>();
+  const following = new Map<string, Promise<void>>();
+  const storePass = async (): Promise<void> => {
+    for (const step of stepNames) {
+      await printStored(session, resolved, step, printer, (stream) => {
+        if (shown.has(stream) || [...live].some((prefix) => stream.startsWith(`${prefix}-`))) return true;
+        shown.add(stream);
+        return false;
+      });
+    }
+  };
+  for (;;) {
+    const { PipelineExecutionStatus } = await session.records.readExecution(resolved.pipelineName, resolved.id);
+    const ended = !RUNNING.has(PipelineExecutionStatus);
+    if (!ended && docker) {
+      for (const step of stepNames) {
+        for (const container of await docker.running(resolved.id, step)) {
+          if (following.has(container.id)) continue;
+          live.add(container.stream);
+          following.set(
+            container.id,
+            docker.follow(container, (line) => printer.line(step, container.stream, line)).catch(() => {
+              // It went before it could be read: its stored stream is printed instead.
+              live.delete(container.stream);
+            }),
+          );
+        }
+      }
+    }
+    await storePass();
+    if (ended) {
+      await Promise.all(following.values());
+      await storePass();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+export function logsCommand(program: Command): void {
+  withJsonOption(
+    program
+      .command("logs")
+      .summary("print (or follow) the steps' output")
+      .description(
+        "Print the output of an execution's steps (one stream per host and attempt), or of one step. " +
+          "A step's logs reach the store when it ends; --follow also shows running steps live, from their containers, and waits until the execution ends. " +
+          "--json prints one {step, stream, line} object a line.",
+      )
+      .argument("<execution>", "the execution id, or a unique prefix of it")
+      .argument("[step]", "only this step (its name, or a unique prefix of it)")
+      .option("-f, --follow", "show running steps' output as it comes, until the execution ends"),
+  )
+    .addHelpText("after", examples("stepbox logs 4kq2 train", "stepbox logs 4kq2 --follow"))
+    .action(
+      action(async (executionQuery: string, stepQuery: string | undefined, options: LogsOptions) => {
+        const session = openSession(options);
+        const resolved = await resolveExecution(session, executionQuery);
+        const stepNames = stepQuery !== undefined ? [resolveStep(resolved, stepQuery)] : resolved.record.StepNames;
+        const printer = new LogPrinter(options.json === true, stepQuery === undefined);
+        if (options.follow) {
+          await follow(session, resolved, stepNames, printer);
+          return EXIT.ok;
+        }
+        let printed = 0;
+        for (const step of stepNames) printed += await printStored(session, resolved, step, printer, () => false);
+        if (printed === 0 && stepQuery !== undefined) {
+          process.stderr.write(`step ${stepNames[0]} has no logs in ${session.store.uri}: ${await noLogsReason(session, resolved, stepNames[0]!)}\n`);
+        }
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,62 @@
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { StepboxError, StepFailedError } from "../../errors.js";
+import { action, examples } from "../action.js";
+import { EXIT } from "../errors.js";
+import { formatValue, toJson } from "../output.js";
+import { resolveExecution, resolveStep } from "../resolve.js";
+import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+
+interface ResultOptions extends ReadOptions {
+  out?: string;
+}
+
+/** What `--out` writes: bytes and strings as they are, anything else as JSON. */
+function rawBytes(value: unknown): Buffer | string {
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === "string") return value;
+  return `${toJson(value)}\n`;
+}
+
+export function resultCommand(program: Command): void {
+  withJsonOption(
+    program
+      .command("result")
+      .summary("print what a step returned")
+      .description(
+        "Print what a step returned, as a readable value (every level expanded); waits while the step runs. " +
+          "--json prints it as JSON (Map as an object, Set as an array, bigint as a string, bytes as base64).",
+      )
+      .argument("<execution>", "the execution id, or a unique prefix of it")
+      .argument("<step>", "the step's name, or a unique prefix of it")
+      .option("--out <file>", "write the raw value to a file instead: bytes and strings as they are, anything else as JSON"),
+  )
+    .addHelpText("after", examples("stepbox result 4kq2 train", "stepbox result 4kq2 eval --json", "stepbox result 4kq2 export --out model.bin"))
+    .action(
+      action(async (executionQuery: string, stepQuery: string, options: ResultOptions) => {
+        const session = openSession(options);
+        const resolved = await resolveExecution(session, executionQuery);
+        const stepName = resolveStep(resolved, stepQuery);
+        let value: unknown;
+        try {
+          value = await resolved.execution.result(stepName);
+        } catch (error) {
+          if (!(error instanceof StepFailedError)) throw error;
+          throw new StepboxError("STEP_FAILED", error.message, {
+            cause: error,
+            hint: `it has no result; see its output with: stepbox logs ${resolved.id} ${stepName}`,
+          });
+        }
+        if (options.out !== undefined) {
+          const bytes = rawBytes(value);
+          await writeFile(options.out, bytes);
+          process.stderr.write(`wrote ${Buffer.byteLength(bytes)} bytes to ${options.out}\n`);
+        } else if (options.json) {
+          process.stdout.write(`${toJson(value)}\n`);
+        } else {
+          process.stdout.write(`${formatValue(value, process.stdout.isTTY === true)}\n`);
+        }
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,46 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { ValidationError } from "../../errors.js";
+import { action, examples } from "../action.js";
+import { loadPipelineFile } from "../load-pipeline.js";
+import { readPipelineFile } from "../pipeline-file-record.js";
+import { resolveExecution } from "../resolve.js";
+import { withCommonOptions, type CommonOptions } from "../session.js";
+import { openRunSession, runToEnd } from "../watch-run.js";
+
+interface RetryOptions extends CommonOptions {
+  file?: string;
+  export?: string;
+}
+
+export function retryCommand(program: Command): void {
+  withCommonOptions(
+    program
+      .command("retry")
+      .summary("run the failed steps of an execution again")
+      .description(
+        "Start a new execution that reuses the results of the steps that succeeded in a failed or stopped execution and runs the others again, then show its progress as `run` does.\n" +
+          "A retry needs the pipeline's code: by default the file that `stepbox run` loaded it from (recorded with the execution), as that file is now, so a fixed step runs with the fix. " +
+          "Give --file for an execution started from code, or to load another file.",
+      )
+      .argument("<execution>", "the execution id, or a unique prefix of it")
+      .option("--file <pipeline-file>", "load the pipeline from this file instead of the one recorded with the execution")
+      .option("--export <name>", "the export to use, when the file exports several pipelines"),
+  )
+    .addHelpText("after", examples("stepbox retry 4kq2", "stepbox retry 4kq2 --file pipelines/churn.ts"))
+    .action(
+      action(async (query: string, options: RetryOptions) => {
+        const run = openRunSession(options);
+        const source = await resolveExecution(run.session, query);
+        const recorded = options.file !== undefined ? { File: resolve(options.file), Export: options.export } : await readPipelineFile(run.session, source.pipelineName, source.id);
+        const loaded = await loadPipelineFile(recorded.File, options.export ?? recorded.Export);
+        if (loaded.pipeline.name !== source.pipelineName) {
+          throw new ValidationError(`${loaded.file} defines pipeline "${loaded.pipeline.name}", but execution ${source.id} is of pipeline "${source.pipelineName}"`, {
+            hint: `give the file that defines "${source.pipelineName}" with --file`,
+          });
+        }
+        const pipeline = loaded.pipeline.withSession(run.session);
+        return runToEnd(run, loaded, pipeline, () => pipeline.retryExecution(source.id));
+      }),
+    );
+}

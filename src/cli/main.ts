@@ -1,0 +1,79 @@
+/**
+ * The `stepbox` command line: one module per command under commands/, this file puts them together
+ * and turns every way a command can end into an exit code (0 done, 1 failed, 2 user error).
+ */
+import { Command, CommanderError } from "commander";
+import { commandExitCode } from "./action.js";
+import { definitionCommand } from "./commands/definition.js";
+import { describeCommand } from "./commands/describe.js";
+import { executionsCommand } from "./commands/executions.js";
+import { gcCommand } from "./commands/gc.js";
+import { graphCommand } from "./commands/graph.js";
+import { logsCommand } from "./commands/logs.js";
+import { reportCommand } from "./commands/report.js";
+import { resultCommand } from "./commands/result.js";
+import { retryCommand } from "./commands/retry.js";
+import { runCommand } from "./commands/run.js";
+import { shellCommand } from "./commands/shell.js";
+import { stepsCommand } from "./commands/steps.js";
+import { stopCommand } from "./commands/stop.js";
+import { EXIT, reportError } from "./errors.js";
+
+/** commander's codes for help and version, which end well. */
+const NOT_AN_ERROR = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
+
+function buildProgram(): Command {
+  const program = new Command("stepbox")
+    .description("Run SageMaker-style step() pipelines on this machine, each step in a Docker container, and read what they recorded.")
+    .version(process.env.npm_package_version ?? "0.1.0")
+    // Errors are printed by main(), in one format for commander's and stepbox's own.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .showSuggestionAfterError(true)
+    .addHelpText("after", "\nEvery command takes --store <uri> (default: $STEPBOX_HOME, else ./.stepbox); see stepbox <command> --help.\n");
+  for (const register of [
+    runCommand,
+    executionsCommand,
+    describeCommand,
+    stepsCommand,
+    resultCommand,
+    logsCommand,
+    stopCommand,
+    retryCommand,
+    definitionCommand,
+    graphCommand,
+    reportCommand,
+    shellCommand,
+    gcCommand,
+  ]) {
+    register(program);
+  }
+  return program;
+}
+
+/** The name of the command in argv, for the hint after a usage error. */
+function commandName(program: Command, args: readonly string[]): string | undefined {
+  const names = new Set(program.commands.map((c) => c.name()));
+  return args.find((a) => names.has(a));
+}
+
+/** Runs the command line on `argv` (as process.argv: node, script, ...args) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  const args = argv.slice(2);
+  try {
+    await program.parseAsync([...argv]);
+    return commandExitCode();
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (NOT_AN_ERROR.has(error.code)) return EXIT.ok;
+      const name = commandName(program, args);
+      // commander puts its suggestion ("(Did you mean run?)") on a second line: it belongs in the hint.
+      const [message = "", suggestion] = error.message.replace(/^error: /, "").split("\n");
+      process.stderr.write(`error: ${message}\n`);
+      process.stderr.write(`hint: ${suggestion ? `${suggestion.replace(/^\((.*)\)$/, "$1").toLowerCase()} ` : ""}see stepbox ${name ? `${name} ` : ""}--help\n`);
+      return EXIT.usage;
+    }
+    return reportError(error, process.stderr, args.includes("--verbose"));
+  }
+}

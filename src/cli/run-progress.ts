@@ -1,0 +1,137 @@
+/**
+ * What a person sees while an execution runs. On a terminal: a table of the steps (status, attempt,
+ * duration, cache) redrawn in place, with the steps' own lines above it. Otherwise: those lines,
+ * and one plain line each time a step changes state.
+ */
+import type { StepLogLine } from "../session/local-pipeline-session.js";
+import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
+import type { EngineLogListener } from "./engine-log.js";
+import type { LiveArea } from "./live-area.js";
+import { elapsed, firstLine, formatDuration, formatTable } from "./output.js";
+
+const REDRAW_MS = 250;
+
+/** How the step's result was had without running it: a cache hit, or taken from the execution retried. */
+export function cacheColumn(step: PipelineExecutionStep | undefined): string {
+  if (step?.CacheHitResult) return "hit";
+  if (step?.SelectiveExecutionResult) return "reused";
+  if (step?.CacheMissReason) return "miss";
+  return "";
+}
+
+/** The id at the end of an execution's ARN. */
+export function executionIdOf(arn: string): string {
+  return arn.slice(arn.lastIndexOf("/") + 1);
+}
+
+function stateLine(step: PipelineExecutionStep): string {
+  const took = elapsed(step.StartTime, step.EndTime);
+  switch (step.StepStatus) {
+    case "Succeeded":
+      if (step.CacheHitResult) return `${step.StepName}: Succeeded (cache hit from execution ${executionIdOf(step.CacheHitResult.SourcePipelineExecutionArn)})`;
+      if (step.SelectiveExecutionResult) return `${step.StepName}: Succeeded (reused from execution ${executionIdOf(step.SelectiveExecutionResult.SourcePipelineExecutionArn)})`;
+      return `${step.StepName}: Succeeded in ${took}`;
+    case "Failed":
+    case "Stopped":
+      return `${step.StepName}: ${step.StepStatus} after ${took}${step.FailureReason ? `: ${firstLine(step.FailureReason, 200)}` : ""}`;
+    default:
+      return `${step.StepName}: ${step.StepStatus} (attempt ${step.AttemptCount})`;
+  }
+}
+
+export class RunProgress implements EngineLogListener {
+  readonly #area: LiveArea;
+  #image: { what: string; since: number } | undefined;
+  #table: string[] = [];
+  #ticker: NodeJS.Timeout | undefined;
+
+  constructor(area: LiveArea) {
+    this.#area = area;
+  }
+
+  message(line: string, stream: "stdout" | "stderr"): void {
+    this.#area.print(line, stream);
+  }
+
+  /** While an image builds, a terminal shows how long it has taken so far. */
+  imageActivity(what: string | undefined): void {
+    this.#image = what === undefined ? undefined : { what, since: Date.now() };
+    if (!this.#area.live) return;
+    if (this.#image && !this.#ticker) {
+      this.#ticker = setInterval(() => this.#draw(), 1000);
+      this.#ticker.unref();
+    } else if (!this.#image && this.#ticker) {
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }
+    this.#draw();
+  }
+
+  stepLine({ step, line, stream }: StepLogLine): void {
+    this.#area.print(`[${step}] ${line}`, stream);
+  }
+
+  /** Shows the execution's progress until it ends, and returns how it ended. */
+  async follow(execution: PipelineExecution, stepNames: readonly string[]): Promise<PipelineExecutionDescription> {
+    this.imageActivity(undefined);
+    const seen = new Map<string, string>();
+    let lastStatus = "";
+    const refresh = async (): Promise<PipelineExecutionDescription> => {
+      const [description, steps] = await Promise.all([execution.describe(), execution.listSteps()]);
+      const byName = new Map(steps.map((s) => [s.StepName, s]));
+      if (this.#area.live) {
+        this.#table = this.#tableLines(execution, description, stepNames, byName);
+        this.#draw();
+        return description;
+      }
+      for (const name of stepNames) {
+        const step = byName.get(name);
+        if (!step) continue;
+        const signature = `${step.StepStatus}|${step.AttemptCount}`;
+        if (seen.get(name) === signature) continue;
+        seen.set(name, signature);
+        this.#area.print(stateLine(step));
+      }
+      if (description.PipelineExecutionStatus !== lastStatus && description.PipelineExecutionStatus === "Stopping") {
+        this.#area.print(`execution ${execution.id}: Stopping`);
+      }
+      lastStatus = description.PipelineExecutionStatus;
+      return description;
+    };
+    const ended = execution.wait();
+    let done = false;
+    void ended.finally(() => {
+      done = true;
+    });
+    while (!done) {
+      await refresh();
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, REDRAW_MS))]);
+    }
+    await ended;
+    const final = await refresh();
+    this.#area.close();
+    return final;
+  }
+
+  #tableLines(
+    execution: PipelineExecution,
+    description: PipelineExecutionDescription,
+    stepNames: readonly string[],
+    byName: ReadonlyMap<string, PipelineExecutionStep>,
+  ): string[] {
+    const ended = description.PipelineExecutionStatus === "Executing" || description.PipelineExecutionStatus === "Stopping" ? undefined : description.LastModifiedTime;
+    const rows = stepNames.map((name) => {
+      const step = byName.get(name);
+      return [name, step?.StepStatus ?? "Pending", step ? String(step.AttemptCount) : "", step ? elapsed(step.StartTime, step.EndTime) : "", cacheColumn(step)];
+    });
+    return [
+      `${execution.pipelineName} ${execution.id}  ${description.PipelineExecutionStatus}  ${elapsed(description.CreationTime, ended)}`,
+      ...formatTable(["STEP", "STATUS", "ATTEMPT", "DURATION", "CACHE"], rows).map((l) => `  ${l}`),
+    ];
+  }
+
+  #draw(): void {
+    const image = this.#image ? [`${this.#image.what}... ${formatDuration(Date.now() - this.#image.since)}`] : [];
+    this.#area.update([...image, ...this.#table]);
+  }
+}

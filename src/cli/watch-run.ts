@@ -1,0 +1,65 @@
+/**
+ * What `run` and `retry` share: a session whose engine messages and step output go through the
+ * progress display, and the end of a run: its summary, each failed step's reason, the exit code.
+ */
+import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
+import type { PipelineExecution } from "../session/pipeline-execution.js";
+import type { Pipeline } from "../session/pipeline.js";
+import { cliLogger } from "./engine-log.js";
+import { EXIT } from "./errors.js";
+import { LiveArea } from "./live-area.js";
+import { elapsed } from "./output.js";
+import type { LoadedPipeline } from "./load-pipeline.js";
+import { recordPipelineFile } from "./pipeline-file-record.js";
+import { RunProgress } from "./run-progress.js";
+import { openSession, type CommonOptions } from "./session.js";
+
+export interface RunSession {
+  readonly session: LocalPipelineSession;
+  readonly progress: RunProgress;
+  /** ` --store <uri>` when one was given, for the commands the summary suggests. */
+  readonly storeFlag: string;
+}
+
+export function openRunSession(options: CommonOptions): RunSession {
+  const progress = new RunProgress(new LiveArea(process.stdout, process.stderr));
+  const session = openSession(options, {
+    logger: cliLogger(progress, options.verbose === true),
+    onLog: (line) => progress.stepLine(line),
+  });
+  return { session, progress, storeFlag: options.store !== undefined ? ` --store ${options.store}` : "" };
+}
+
+/**
+ * Starts an execution, records which file its pipeline came from (for a later retry), shows its
+ * progress until it ends and prints how it ended. Returns the exit code: 0 only when it succeeded.
+ */
+export async function runToEnd(
+  { session, progress, storeFlag }: RunSession,
+  loaded: LoadedPipeline,
+  pipeline: Pipeline,
+  start: () => Promise<PipelineExecution>,
+): Promise<number> {
+  const execution = await start();
+  progress.message(`execution ${execution.id} of pipeline ${pipeline.name} started (store ${session.store.uri})`, "stdout");
+  await recordPipelineFile(session, pipeline.name, execution.id, { File: loaded.file, Export: loaded.exportName });
+  const { StepNames } = await session.records.readExecution(pipeline.name, execution.id);
+  const description = await progress.follow(execution, StepNames);
+  const status = description.PipelineExecutionStatus;
+  const out = process.stdout;
+  out.write(`execution ${execution.id} ${status} in ${elapsed(description.CreationTime, description.LastModifiedTime)}\n`);
+  if (status === "Succeeded") return EXIT.ok;
+
+  const failed = (await execution.listSteps()).filter((s) => s.StepStatus === "Failed" || s.StepStatus === "Stopped").reverse();
+  for (const step of failed) {
+    out.write(`step ${step.StepName} ${step.StepStatus}: ${(step.FailureReason ?? "no reason recorded").replaceAll("\n", "\n    ")}\n`);
+  }
+  if (failed.length === 0 && description.FailureReason) out.write(`${description.FailureReason}\n`);
+  const first = failed[0];
+  out.write(
+    first
+      ? `see its output with: stepbox logs ${execution.id} ${first.StepName}${storeFlag}${status === "Failed" ? `; run the failed steps again with: stepbox retry ${execution.id}${storeFlag}` : ""}\n`
+      : "",
+  );
+  return EXIT.failed;
+}
