@@ -57,6 +57,13 @@ export interface S3ConnectionOptions {
    */
   maxAttempts?: number;
   /**
+   * How long one connection may move no bytes either way before its request is given up (and retried,
+   * up to `maxAttempts`): a server or network that stalls mid-transfer ends in a `StoreError` instead of
+   * hanging the run. A reader that stops consuming a `getStream` for this long ends that download too.
+   * @default 120000 (2 minutes)
+   */
+  idleTimeoutMs?: number;
+  /**
    * The size of one multipart part; objects up to this size go up in one PUT. At least 5 MiB.
    * @default 8 MiB
    */
@@ -221,8 +228,9 @@ export class S3Store implements ArtifactStore {
       // The store checks integrity itself, end to end.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      // A black-holed endpoint (no RST) would otherwise hang each attempt for the OS's SYN retries (~2 min).
-      requestHandler: { connectionTimeout: 10_000 },
+      // A black-holed endpoint (no RST) would otherwise hang each attempt for the OS's SYN retries (~2 min),
+      // and a connection that stalls after connecting would hang it for good.
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: positiveInteger("idleTimeoutMs", options.idleTimeoutMs, 120_000) },
     });
   }
 
@@ -501,7 +509,8 @@ export class S3Store implements ArtifactStore {
     if (network !== undefined) {
       const attempts = shape.$metadata?.attempts;
       const after = attempts !== undefined ? ` after ${attempts} attempt(s)` : "";
-      return new StoreError(why(`the S3 endpoint ${this.#endpoint} could not be reached or dropped the connection (${network})${after}`), {
+      const what = network === "ETIMEDOUT" ? "stopped answering" : "could not be reached or dropped the connection";
+      return new StoreError(why(`the S3 endpoint ${this.#endpoint} ${what} (${network})${after}`), {
         cause: error,
         hint: "check that the S3 server is running and that AWS_ENDPOINT_URL_S3 points at it (for the local MinIO: docker compose up -d), then run again",
       });

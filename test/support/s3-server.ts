@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,8 +17,15 @@ export interface S3TestServer {
    */
   accessKeyId: string;
   secretAccessKey: string;
-  /** The folder s3rver keeps its files in; tests may not touch it, but it helps when one fails. */
+  /**
+   * The folder s3rver keeps its files in: the object `k` of the bucket is `<directory>/<bucket>/k._S3rver_object`.
+   * Tests that damage an object behind the server's back write there.
+   */
   directory: string;
+  /** The path of an object's bytes in `directory`. */
+  objectPath(key: string): string;
+  /** The ids of the multipart uploads that were started and neither completed nor aborted. */
+  pendingUploads(): Promise<string[]>;
   /** Stops the server and removes its folder. */
   close(): Promise<void>;
 }
@@ -30,21 +37,77 @@ export interface S3TestServer {
  * (the IPC channel closes).
  */
 const CHILD = `
-const { rm } = require("node:fs/promises");
+const { createHash, randomBytes } = require("node:crypto");
+const { createWriteStream } = require("node:fs");
+const { mkdir, rename, rm } = require("node:fs/promises");
 const { dirname, join } = require("node:path");
+const { Transform } = require("node:stream");
+const { pipeline } = require("node:stream/promises");
 const S3rver = require(process.argv[1]);
 const FilesystemStore = require(join(dirname(process.argv[1]), "stores", "filesystem.js"));
-const [directory, bucket] = process.argv.slice(2);
+const [directory, bucket, incoming] = process.argv.slice(2);
+
+// s3rver writes a PUT straight over the object's file and its metadata after it, answers before the
+// bytes are flushed, and never notices a client that hangs up mid-body: a reader sees part of an
+// object, two writers mix their bytes, a cut upload truncates the previous object. S3 replaces an
+// object whole or not at all, so here too: the body goes to a file outside the bucket (listings stat
+// every file they walk), and one key's rename, metadata and reads take turns.
+const turns = new Map();
+async function inTurn(bucket, key, work) {
+  const id = bucket + "/" + key;
+  const before = turns.get(id) ?? Promise.resolve();
+  let done;
+  const mine = before.then(() => new Promise((resolve) => (done = resolve)));
+  turns.set(id, mine);
+  await before;
+  try {
+    return await work();
+  } finally {
+    done();
+    if (turns.get(id) === mine) turns.delete(id);
+  }
+}
+FilesystemStore.prototype.putObject = async function (object) {
+  const temp = join(incoming, randomBytes(8).toString("hex"));
+  const md5 = createHash("md5");
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk, _encoding, next) {
+      md5.update(chunk);
+      size += chunk.length;
+      next(null, chunk);
+    },
+  });
+  try {
+    await pipeline(object.content, counter, createWriteStream(temp));
+    const digest = md5.digest("hex");
+    return await inTurn(object.bucket, object.key, async () => {
+      const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+      await mkdir(dirname(objectPath), { recursive: true });
+      await rename(temp, objectPath);
+      await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+      return { size, md5: digest };
+    });
+  } finally {
+    await rm(temp, { force: true });
+  }
+};
+const getObject = FilesystemStore.prototype.getObject;
+FilesystemStore.prototype.getObject = function (bucket, key, options) {
+  return inTurn(bucket, key, () => getObject.call(this, bucket, key, options));
+};
 
 // DeleteObjects deletes its keys concurrently, and each delete prunes the folders it emptied with
 // readdirSync: two keys in one folder race, the loser fails with ENOENT (a 500) after its files are gone.
 const deleteObject = FilesystemStore.prototype.deleteObject;
-FilesystemStore.prototype.deleteObject = async function (...args) {
-  try {
-    await deleteObject.apply(this, args);
-  } catch (error) {
-    if (error.code !== "ENOENT") throw error;
-  }
+FilesystemStore.prototype.deleteObject = function (bucket, key) {
+  return inTurn(bucket, key, async () => {
+    try {
+      await deleteObject.call(this, bucket, key);
+    } catch (error) {
+      if (error.code !== "ENOENT") throw error;
+    }
+  });
 };
 
 const server = new S3rver({
@@ -69,9 +132,11 @@ server.middleware.unshift(async (ctx, next) => {
   ctx.status = 204;
 });
 
-// Expected S3 errors (404, 403...) are answers; anything else is s3rver failing and belongs in the test log.
+// Expected S3 errors (404, 403...) are answers and a client that hung up is a test of faults; anything
+// else is s3rver failing and belongs in the test log.
+const HUNG_UP = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE", "HPE_INVALID_EOF_STATE"]);
 server.on("error", (error) => {
-  if (!(error.status < 500)) console.error("s3rver:", error);
+  if (!(error.status < 500) && !HUNG_UP.has(error.code)) console.error("s3rver:", error);
 });
 server.run().then(
   (address) => process.send({ port: address.port }),
@@ -95,10 +160,13 @@ process.on("disconnect", () => server.close().finally(() => process.exit(0)));
 export async function startS3Server(options: { bucket?: string } = {}): Promise<S3TestServer> {
   const bucket = options.bucket ?? "stepbox-test";
   const directory = await mkdtemp(join(tmpdir(), "stepbox-s3rver-"));
+  // Beside the served folder, on the same file system, so that a finished upload is renamed into place.
+  const incoming = `${directory}.incoming`;
+  await mkdir(incoming);
   const s3rverMain = createRequire(import.meta.url).resolve("s3rver");
   // s3rver encrypts list continuation tokens with DES, which Node 20's OpenSSL 3 only offers through
   // its legacy provider: without it every truncated listing (paging) fails with a 500.
-  const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD, s3rverMain, directory, bucket], {
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD, s3rverMain, directory, bucket, incoming], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -111,7 +179,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     });
   } catch (error) {
     child.kill("SIGKILL");
-    await rm(directory, { recursive: true, force: true });
+    await removeFolders(directory, incoming);
     throw error;
   }
   return {
@@ -121,13 +189,24 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
     directory,
+    objectPath: (key) => join(directory, bucket, `${key}._S3rver_object`),
+    async pendingUploads() {
+      return readdir(join(directory, bucket, "._S3rver_uploads")).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return [];
+        throw error;
+      });
+    },
     async close() {
       if (child.connected) child.disconnect();
       // s3rver's close waits for requests in flight, and a test that cut a connection may leave one hanging.
       const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
       await exited;
       clearTimeout(timer);
-      await rm(directory, { recursive: true, force: true });
+      await removeFolders(directory, incoming);
     },
   };
+}
+
+async function removeFolders(...folders: string[]): Promise<void> {
+  await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
 }
