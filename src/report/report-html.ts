@@ -25,7 +25,7 @@ export function renderReportHtml(report: RunReport): string {
     header(report, rows),
     x.FailureReason ? `<div class="failure" data-role="execution-failure">${e(x.FailureReason)}</div>` : "",
     report.definitionChanged
-      ? `<div class="notice">The pipeline was changed after this execution started; the graph shows its current definition, which may differ from what ran.</div>`
+      ? `<div class="notice">This execution was recorded before stepbox kept each execution's definition, and the pipeline was changed after it started; the graph shows its current definition, which may differ from what ran.</div>`
       : "",
     graphSection(report, dag, problem),
     `<section id="timeline"><h2>Timeline</h2>${rows.length > 0 ? timelineSvg(rows, Date.parse(x.CreationTime)) : `<p class="muted">No step has started.</p>`}</section>`,
@@ -53,7 +53,7 @@ ${body.filter((part) => part !== "").join("\n")}
 `;
 }
 
-/** The definition's graph plus any step the execution ran that the (newer) definition lacks. */
+/** The definition's graph plus any step the execution ran that it lacks (an older execution drawn with a newer definition). */
 function drawableDag(report: RunReport): { dag: Dag; problem?: string } {
   let dag: Dag;
   let problem: string | undefined;

@@ -1,5 +1,6 @@
 import { StepboxError } from "../errors.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
+import { readExecutionDefinition } from "../session/pipeline-execution.js";
 import { layout } from "../store/layout.js";
 import type { ExecutionRecord, StepRecord } from "../store/records.js";
 import { readLogTail, type LogTail } from "./log-tail.js";
@@ -22,12 +23,9 @@ export interface StepReport {
 /** Everything a picture of one execution needs, read from the artifact store. */
 export interface RunReport {
   readonly execution: ExecutionRecord;
-  /** The pipeline's definition JSON, from `<pipeline>/pipeline.json`. */
+  /** The definition JSON to draw the execution with: see {@link ExecutionDefinition}. */
   readonly definition: string;
-  /**
-   * Whether the pipeline was changed after this execution started: the store keeps only the latest
-   * definition, so the graph may then differ from what ran.
-   */
+  /** Whether `definition` may differ from what ran: see {@link ExecutionDefinition}. */
   readonly definitionChanged: boolean;
   /** Every step of the execution, in its topological order. */
   readonly steps: readonly StepReport[];
@@ -35,15 +33,39 @@ export interface RunReport {
   readonly generatedAt: string;
 }
 
-/** Reads an execution, its steps, the pipeline's definition and the end of each step's logs. */
-export async function loadRunReport(session: LocalPipelineSession, pipelineName: string, executionId: string): Promise<RunReport> {
-  const execution = await session.records.readExecution(pipelineName, executionId);
+/** The definition a picture of an execution draws. */
+export interface ExecutionDefinition {
+  /**
+   * The definition JSON the execution ran with (`<execution>/definition.json`). An execution recorded
+   * before stepbox kept that has only the pipeline's latest (`<pipeline>/pipeline.json`).
+   */
+  readonly definition: string;
+  /**
+   * True only for such an older execution whose pipeline changed after it started: the graph is then
+   * of the latest definition and may differ from what ran.
+   */
+  readonly definitionChanged: boolean;
+}
+
+/** The execution's own definition, else (for an execution recorded before stepbox kept it) the pipeline's latest. */
+export async function loadExecutionDefinition(session: LocalPipelineSession, execution: ExecutionRecord): Promise<ExecutionDefinition> {
+  const { PipelineName: pipelineName, PipelineExecutionId: executionId } = execution;
+  const own = await readExecutionDefinition(session.store, pipelineName, executionId);
+  if (own !== undefined) return { definition: own, definitionChanged: false };
   const pipeline = await session.records.readPipeline(pipelineName);
   if (!pipeline) {
-    throw new StepboxError("NOT_FOUND", `pipeline "${pipelineName}" has execution ${executionId} but no pipeline.json in ${session.store.uri}`, {
-      hint: "the pipeline record was removed; run pipeline.upsert() from the pipeline's file to record its definition again",
+    throw new StepboxError("NOT_FOUND", `execution ${executionId} has no definition of its own, and pipeline "${pipelineName}" no pipeline.json, in ${session.store.uri}`, {
+      hint: "draw it from its pipeline file instead: stepbox graph <pipeline-file>",
     });
   }
+  // pipeline.json's LastModifiedTime moves only when the definition changes, so an older one is what ran.
+  return { definition: pipeline.PipelineDefinition, definitionChanged: Date.parse(pipeline.LastModifiedTime) > Date.parse(execution.CreationTime) };
+}
+
+/** Reads an execution, its steps, the definition it ran with and the end of each step's logs. */
+export async function loadRunReport(session: LocalPipelineSession, pipelineName: string, executionId: string): Promise<RunReport> {
+  const execution = await session.records.readExecution(pipelineName, executionId);
+  const { definition, definitionChanged } = await loadExecutionDefinition(session, execution);
   const steps = await Promise.all(
     execution.StepNames.map(async (name): Promise<StepReport> => {
       const record = await session.records.readStep(pipelineName, executionId, name);
@@ -52,8 +74,8 @@ export async function loadRunReport(session: LocalPipelineSession, pipelineName:
   );
   return {
     execution,
-    definition: pipeline.PipelineDefinition,
-    definitionChanged: Date.parse(pipeline.LastModifiedTime) > Date.parse(execution.CreationTime),
+    definition,
+    definitionChanged,
     steps,
     generatedAt: new Date().toISOString(),
   };

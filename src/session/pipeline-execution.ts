@@ -1,8 +1,9 @@
-import { StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
+import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal } from "../engine/step-state.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import type { ExecutionRecord, ExecutionStatus, StepRecord, StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
@@ -21,6 +22,18 @@ export interface PipelineExecutionDescription {
   ParallelismConfiguration: { MaxParallelExecutionSteps: number };
   PipelineExperimentConfig: { ExperimentName: string; TrialName: string };
   SelectiveExecutionConfig?: ExecutionRecord["SelectiveExecutionConfig"];
+}
+
+/** DescribePipelineDefinitionForExecution's answer. */
+export interface PipelineExecutionDefinition {
+  /** The definition JSON the execution ran with, byte for byte, whatever the pipeline became since. */
+  PipelineDefinition: string;
+  /**
+   * When the execution started, which is when it took this definition. SageMaker documents the
+   * field as the pipeline's creation time; a local store keeps no pipeline versions, and this is the
+   * moment that dates the definition.
+   */
+  CreationTime: Date;
 }
 
 /** An item of ListPipelineExecutionSteps. */
@@ -134,6 +147,22 @@ export class PipelineExecution {
     };
   }
 
+  /**
+   * The definition JSON the execution ran with, as DescribePipelineDefinitionForExecution. An execution
+   * recorded by a stepbox that did not keep it has none: that throws a `StepboxError` with code
+   * `NOT_FOUND` rather than answering with the pipeline's latest definition, which may not be what ran.
+   */
+  async describeDefinition(): Promise<PipelineExecutionDefinition> {
+    const record = await this.#record();
+    const definition = await readExecutionDefinition(this.#session.store, this.pipelineName, this.id);
+    if (definition === undefined) {
+      throw new StepboxError("NOT_FOUND", `execution ${this.id} of pipeline "${this.pipelineName}" has no definition of its own in ${this.#session.store.uri}`, {
+        hint: "it was recorded before stepbox kept each execution's definition; the pipeline's latest (pipeline.describe(), or stepbox definition <pipeline-file>) may differ from what it ran",
+      });
+    }
+    return { PipelineDefinition: definition, CreationTime: new Date(record.CreationTime) };
+  }
+
   /** The steps that have started, newest first, as SageMaker lists them. */
   async listSteps(): Promise<PipelineExecutionStep[]> {
     const r = await this.#record();
@@ -226,6 +255,19 @@ export class PipelineExecution {
       }
       await sleep(POLL_MS);
     }
+  }
+}
+
+/**
+ * The definition JSON an execution ran with, or undefined for one recorded before stepbox kept it:
+ * describeDefinition() refuses those, while a picture of the run falls back to the pipeline's latest.
+ */
+export async function readExecutionDefinition(store: ArtifactStore, pipelineName: string, id: string): Promise<string | undefined> {
+  try {
+    return (await store.get(layout.executionDefinition(pipelineName, id))).toString("utf8");
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
   }
 }
 

@@ -142,7 +142,11 @@ export class Pipeline {
 
   /** The pipeline definition JSON; the same bytes every time for the same pipeline. */
   definition(): string {
-    return pipelineDefinition(this.#compile(), this.parameters.map((p) => p.toDefinition()));
+    return this.#definitionOf(this.#compile());
+  }
+
+  #definitionOf(graph: PipelineGraph): string {
+    return pipelineDefinition(graph, this.parameters.map((p) => p.toDefinition()));
   }
 
   /** Records the pipeline in the store; fails when it is already there. */
@@ -157,7 +161,11 @@ export class Pipeline {
 
   /** Records the pipeline, or updates its definition when it is already recorded. */
   async upsert(): Promise<{ PipelineArn: string }> {
-    const definition = this.definition();
+    return this.#recordDefinition(this.definition());
+  }
+
+  /** Writes `pipeline.json` when `definition` is new; LastModifiedTime says when the definition last changed. */
+  async #recordDefinition(definition: string): Promise<{ PipelineArn: string }> {
     const existing = await this.session.records.readPipeline(this.name);
     const now = new Date().toISOString();
     const record: PipelineRecord = {
@@ -295,7 +303,8 @@ export class Pipeline {
     }
     const preflight = await prepareSteps(graph);
     const runtime = await this.session.runtime();
-    await this.upsert();
+    const definition = this.#definitionOf(graph);
+    await this.#recordDefinition(definition);
     for (const prepared of preflight.values()) {
       if (prepared.resources.belowInstanceType) this.session.logger.warn({ event: "step.below-instance-type" }, prepared.resources.belowInstanceType);
     }
@@ -319,6 +328,9 @@ export class Pipeline {
       StepNames: graph.steps.map((s) => s.name),
       Owner: this.session.owner,
     };
+    // Before the record that says Executing, so whoever finds the execution finds the definition it
+    // runs; pipeline.json moves on with the next change to the pipeline, this file does not.
+    await this.session.store.put(layout.executionDefinition(this.name, id), definition);
     await this.session.records.writeExecution(record);
     const run = new ExecutionRun(record, graph, {
       records: this.session.records,

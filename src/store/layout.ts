@@ -7,6 +7,7 @@ import { joinKey } from "./keys.js";
  * ```
  * <pipeline>/pipeline.json                         the pipeline: definition, creation and update times
  * <pipeline>/<execution>/execution.json            the execution's record (DescribePipelineExecution)
+ * <pipeline>/<execution>/definition.json           the definition JSON it ran with (DescribePipelineDefinitionForExecution)
  * <pipeline>/<execution>/stop-request.json         another process asks the running engine to stop it
  * <pipeline>/<execution>/pipeline-file.json        the file `stepbox run` loaded the pipeline from, for `stepbox retry`
  * <pipeline>/<execution>/<step>/step.json          the step's record (ListPipelineExecutionSteps item)
@@ -26,6 +27,11 @@ export const layout = {
   pipelineRoot: (pipeline: string) => pipeline,
   execution: (pipeline: string, execution: string) => joinKey(pipeline, execution, "execution.json"),
   executionRoot: (pipeline: string, execution: string) => joinKey(pipeline, execution),
+  /**
+   * The definition JSON the execution ran with, byte for byte: `pipeline.json` keeps only the latest,
+   * and a pipeline may change between its executions.
+   */
+  executionDefinition: (pipeline: string, execution: string) => joinKey(pipeline, execution, "definition.json"),
   /** Written by another process to ask the engine that runs the execution to stop it. */
   stopRequest: (pipeline: string, execution: string) => joinKey(pipeline, execution, "stop-request.json"),
   /** Written by the command line: which file and export the execution's pipeline came from. */

@@ -1,7 +1,7 @@
 import { stat, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { StepboxError, ValidationError } from "../../errors.js";
-import { GRAPH_FORMATS, renderGraph, type GraphFormat } from "../../report/index.js";
+import { ValidationError } from "../../errors.js";
+import { GRAPH_FORMATS, loadExecutionDefinition, renderGraph, type GraphFormat } from "../../report/index.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
@@ -15,27 +15,24 @@ interface GraphOptions extends CommonOptions {
   export?: string;
 }
 
-/** A pipeline file's graph, plain; an execution's, each step coloured by its status. */
+/** A pipeline file's graph, plain; an execution's, from the definition it ran with, each step coloured by its status. */
 async function definitionAndStatuses(session: LocalPipelineSession, target: string, exportName: string | undefined): Promise<{ definition: string; statuses?: Map<string, string> }> {
   if (await stat(target).then((s) => s.isFile(), () => false)) {
     return { definition: (await loadPipelineFile(target, exportName)).pipeline.definition() };
   }
   const { pipelineName, id, record } = await resolveExecution(session, target);
-  const pipeline = await session.records.readPipeline(pipelineName);
-  if (!pipeline) {
-    throw new StepboxError("NOT_FOUND", `pipeline "${pipelineName}" of execution ${id} has no record in ${session.store.uri}, so its graph is unknown`, {
-      hint: "draw it from its pipeline file instead: stepbox graph <pipeline-file>",
-    });
-  }
-  if (Date.parse(pipeline.LastModifiedTime) > Date.parse(record.CreationTime)) {
-    process.stderr.write(`warning: pipeline ${pipelineName} was changed after execution ${id} started; the graph is of its latest definition\n`);
+  const { definition, definitionChanged } = await loadExecutionDefinition(session, record);
+  if (definitionChanged) {
+    process.stderr.write(
+      `warning: execution ${id} was recorded before stepbox kept each execution's definition, and pipeline ${pipelineName} was changed after it started; the graph is of its latest definition\n`,
+    );
   }
   const statuses = new Map<string, string>();
   for (const name of record.StepNames) {
     const step = await session.records.readStep(pipelineName, id, name);
     if (step) statuses.set(name, step.StepStatus);
   }
-  return { definition: pipeline.PipelineDefinition, statuses };
+  return { definition, statuses };
 }
 
 export function graphCommand(program: Command): void {
@@ -44,7 +41,7 @@ export function graphCommand(program: Command): void {
       .command("graph")
       .summary("draw a pipeline's or an execution's DAG")
       .description(
-        "Draw the DAG of a pipeline file's pipeline, or of a recorded execution with each step coloured by its status, as Mermaid, Graphviz DOT or SVG. " +
+        "Draw the DAG of a pipeline file's pipeline, or of a recorded execution (as it ran, whatever the pipeline became since) with each step coloured by its status, as Mermaid, Graphviz DOT or SVG. " +
           "An argument that is an existing file is read as a pipeline file; anything else names an execution.",
       )
       .argument("<pipeline-file|execution>", "a pipeline file, or an execution id (or a unique prefix of it)")
