@@ -8,6 +8,7 @@ import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import { RetryPolicy } from "../dsl/retry-policies.js";
 import type { PipelineGraph } from "../graph/compile.js";
 import type { Logger } from "../logging/logger.js";
+import { checkpointsFolderName } from "../runtime/temp-paths.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
 import { layout } from "../store/layout.js";
 import type { ExecutionRecord, ExecutionStatus, RecordStore, StepRecord } from "../store/records.js";
@@ -84,7 +85,7 @@ export class ExecutionRun {
       upstreamResult: (name) => this.result(name),
     };
     this.events.setMaxListeners(0);
-    this.#checkpointsRoot = join(tmpdir(), `stepbox-checkpoints-${record.PipelineExecutionId}`);
+    this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
     this.done = this.#run();
   }
 

@@ -8,6 +8,7 @@ import { engineError } from "./docker-engine.js";
 import { watchEngine } from "./engine-watch.js";
 import { LABEL, managedLabels } from "./labels.js";
 import { watchOutputSize } from "./output-limit.js";
+import { tempFolderPrefix } from "./temp-paths.js";
 import { writeTrainingJobConfig } from "./training-job-config.js";
 
 /** An input channel: a host folder shown read-only at /opt/ml/input/data/<name>. */
@@ -196,7 +197,7 @@ export class DockerStepRunner {
   }
 
   async run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>): Promise<T> {
-    const workDir = await mkdtemp(join(tmpdir(), "stepbox-"));
+    const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("work")));
     const containers: Docker.Container[] = [];
     let network: Docker.Network | undefined;
     try {

@@ -13,7 +13,7 @@ export interface OrphanedExecution {
 }
 
 /** Whether a process with this pid runs on this machine. */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from "../logging/logger.js";
 import { StepBundler } from "../runtime/bundle.js";
 import { connectDocker } from "../runtime/docker-engine.js";
 import { sweepOrphans } from "../runtime/orphan-sweep.js";
+import { sweepTempPaths } from "../runtime/temp-sweep.js";
 import { markInterrupted } from "../engine/interrupted.js";
 import { DockerStepRunner } from "../runtime/docker-step-runner.js";
 import { ensureRuntimeImage } from "../runtime/image.js";
@@ -124,6 +125,7 @@ export class LocalPipelineSession {
   async #startRuntime(): Promise<SessionRuntime> {
     const docker = await connectDocker();
     await this.#sweepOrphans(docker);
+    await this.#sweepTempPaths();
     const [image, masterKey] = await Promise.all([
       ensureRuntimeImage(docker, { logger: this.logger, ...(this.#options.baseImage ? { baseImage: this.#options.baseImage } : {}) }),
       this.masterKey(),
@@ -146,6 +148,21 @@ export class LocalPipelineSession {
       } catch (error) {
         this.logger.warn({ event: "execution.orphan-unrecorded", err: error, execution: orphan.execution }, "could not mark an orphaned execution");
       }
+    }
+  }
+
+  /** Removes the temp folders and spool files that killed engine processes of this host left. */
+  async #sweepTempPaths(): Promise<void> {
+    // Leftovers only take disk space: a sweep that cannot run must not keep the session from starting.
+    const sweep = await sweepTempPaths().catch((error: unknown) => {
+      this.logger.warn({ event: "temp.sweep-failed", err: error }, "could not sweep the temp files of killed stepbox processes");
+      return { removed: [], failed: [] };
+    });
+    if (sweep.removed.length > 0) {
+      this.logger.info({ event: "temp.swept", paths: sweep.removed }, `removed ${sweep.removed.length} temp path(s) that killed stepbox processes left`);
+    }
+    for (const left of sweep.failed) {
+      this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
     }
   }
 }

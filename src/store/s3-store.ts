@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -25,6 +25,14 @@ const MiB = 1024 * 1024;
 /** User metadata (`x-amz-meta-*`) that every object carries so that a read can prove it whole. */
 const META_SHA256 = "stepbox-sha256";
 const META_SIZE = "stepbox-size";
+
+/**
+ * How every spool file's name starts: `stepbox-<pid>-<host tag>-upload-`, the form runtime/temp-paths.ts
+ * gives stepbox's temp paths, so that a session started after this process was killed removes the spool
+ * files it left in the temp folder. The store may import no other layer, hence this copy;
+ * test/integration/temp-sweep.test.ts checks that the sweep knows it.
+ */
+const SPOOL_PREFIX = `stepbox-${process.pid}-${createHash("sha256").update(hostname()).digest("hex").slice(0, 8)}-upload-`;
 
 /** S3's own floor for a multipart part (all but the last). */
 const MIN_PART_BYTES = 5 * MiB;
@@ -247,7 +255,7 @@ export class S3Store implements ArtifactStore {
    */
   async putStream(key: string, body: Readable): Promise<{ bytes: number }> {
     assertValidKey(key);
-    const spool = join(this.#spoolDir, `stepbox-upload-${randomBytes(6).toString("hex")}.spool`);
+    const spool = join(this.#spoolDir, `${SPOOL_PREFIX}${randomBytes(6).toString("hex")}.spool`);
     let sourceError: unknown;
     body.once("error", (error) => {
       sourceError = error;

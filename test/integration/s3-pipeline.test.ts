@@ -11,6 +11,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline, StoreError, getStep, ValidationError, type StepLogLine } from "stepbox";
 import { CHANNEL_BUCKET, makeRows, missingBucket, missingPrefix, readsS3Channels, total } from "../fixtures/s3-steps.js";
+import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { S3Prefix } from "../../src/store/s3-prefix.js";
 import { startS3Server, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers, testSession } from "../support/session.js";
@@ -53,7 +54,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /** The channel downloads that exist in the temp folder now. */
 async function channelDownloads(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith("stepbox-channel-"));
+  return (await readdir(tmpdir())).filter((name) => parseTempName(name)?.kind === "channel");
 }
 
 beforeAll(async () => {
