@@ -1,8 +1,10 @@
 /**
  * What a person sees while an execution runs. On a terminal: a table of the steps (status, attempt,
- * duration, cache) redrawn in place, with the steps' own lines above it. Otherwise: those lines,
- * and one plain line each time a step changes state.
+ * duration, cache) redrawn in place, a step's row saying how far its download or upload has got, with
+ * the steps' own lines above it. Otherwise: those lines, one plain line each time a step changes
+ * state, and a line as a large transfer starts and another as it ends.
  */
+import type { TransferEvent } from "../engine/transfer-progress.js";
 import type { StepLogLine } from "../session/local-pipeline-session.js";
 import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
 import type { EngineLogListener } from "./engine-log.js";
@@ -10,6 +12,25 @@ import type { LiveArea } from "./live-area.js";
 import { elapsed, firstLine, formatDuration, formatTable } from "./output.js";
 
 const REDRAW_MS = 250;
+const MiB = 1024 ** 2;
+/** Off a terminal, smaller transfers (most steps' logs) pass without a line: they are over at once. */
+const ANNOUNCED_TRANSFER_BYTES = MiB;
+
+function mebibytes(bytes: number): string {
+  return (bytes / MiB).toFixed(1);
+}
+
+/** "120.0/512.0 MiB"; without a total (an archive packed as it goes up), the bytes so far alone. */
+function transferAmount(t: TransferEvent): string {
+  return `${t.totalBytes !== undefined ? `${mebibytes(t.bytes)}/${mebibytes(t.totalBytes)}` : mebibytes(t.bytes)} MiB`;
+}
+
+/** "uploaded model.tar.gz: 48.0 MiB in 1.2 s (40.0 MiB/s)", or how far it got when it failed or was stopped. */
+function transferEnd(t: TransferEvent): string {
+  if (t.failed) return `${t.direction} of ${t.what} did not finish (${transferAmount(t)})`;
+  const ms = t.durationMs ?? 0;
+  return `${t.direction}ed ${t.what}: ${mebibytes(t.bytes)} MiB in ${formatDuration(ms)} (${mebibytes((t.bytes / Math.max(ms, 1)) * 1000)} MiB/s)`;
+}
 
 /** How the step's result was had without running it: a cache hit, or taken from the execution retried. */
 export function cacheColumn(step: PipelineExecutionStep | undefined): string {
@@ -44,6 +65,8 @@ export class RunProgress implements EngineLogListener {
   #image: { what: string; since: number } | undefined;
   #table: string[] = [];
   #ticker: NodeJS.Timeout | undefined;
+  /** Each step's transfer under way (a step moves one thing at a time), and whether a line announced it. */
+  readonly #transfers = new Map<string, { latest: TransferEvent; announced: boolean }>();
 
   constructor(area: LiveArea) {
     this.#area = area;
@@ -65,6 +88,24 @@ export class RunProgress implements EngineLogListener {
       this.#ticker = undefined;
     }
     this.#draw();
+  }
+
+  /**
+   * A terminal's table shows the transfer on the step's row at its next redraw. Otherwise a large one
+   * gets a line as it starts (or as it grows past 1 MiB, when its size is not known) and as it ends.
+   */
+  transfer(event: TransferEvent): void {
+    const known = this.#transfers.get(event.step);
+    const announced = known?.announced === true || (!this.#area.live && Math.max(event.bytes, event.totalBytes ?? 0) >= ANNOUNCED_TRANSFER_BYTES);
+    if (announced && known?.announced !== true) {
+      this.#area.print(`${event.step}: ${event.direction}ing ${event.what}${event.totalBytes !== undefined ? ` (${mebibytes(event.totalBytes)} MiB)` : ""}`);
+    }
+    if (event.event !== "transfer.ended") {
+      this.#transfers.set(event.step, { latest: event, announced });
+      return;
+    }
+    this.#transfers.delete(event.step);
+    if (announced) this.#area.print(`${event.step}: ${transferEnd(event)}`);
   }
 
   stepLine({ step, line, stream }: StepLogLine): void {
@@ -122,7 +163,9 @@ export class RunProgress implements EngineLogListener {
     const ended = description.PipelineExecutionStatus === "Executing" || description.PipelineExecutionStatus === "Stopping" ? undefined : description.LastModifiedTime;
     const rows = stepNames.map((name) => {
       const step = byName.get(name);
-      return [name, step?.StepStatus ?? "Pending", step ? String(step.AttemptCount) : "", step ? elapsed(step.StartTime, step.EndTime) : "", cacheColumn(step)];
+      const moving = this.#transfers.get(name)?.latest;
+      const status = `${step?.StepStatus ?? "Pending"}${moving ? `, ${moving.direction}ing ${moving.what} ${transferAmount(moving)}` : ""}`;
+      return [name, status, step ? String(step.AttemptCount) : "", step ? elapsed(step.StartTime, step.EndTime) : "", cacheColumn(step)];
     });
     return [
       `${execution.pipelineName} ${execution.id}  ${description.PipelineExecutionStatus}  ${elapsed(description.CreationTime, ended)}`,

@@ -1,5 +1,5 @@
 import { constants, createReadStream } from "node:fs";
-import { lstat, open, readdir } from "node:fs/promises";
+import { lstat, open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createGzip } from "node:zlib";
 import tar from "tar-fs";
@@ -10,6 +10,7 @@ import { OUTPUT_FILES } from "../container/contract.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload, verifyPayload } from "../serialization/signing.js";
 import type { StepBundler } from "../runtime/bundle.js";
+import type { Logger } from "../logging/logger.js";
 import type { DockerStepRunner, HostOutcome, StepJobOutcome } from "../runtime/docker-step-runner.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
@@ -19,6 +20,7 @@ import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
+import { counted, trackTransfer } from "./transfer-progress.js";
 
 /** SageMaker keeps the first 1024 characters of a failure reason. */
 const FAILURE_REASON_LIMIT = 1024;
@@ -31,6 +33,8 @@ export interface FunctionStepContext {
   readonly executionId: string;
   readonly executionArn: string;
   readonly store: ArtifactStore;
+  /** Where the step's transfers (input data down, artifacts up) are logged as they move. */
+  readonly logger: Logger;
   readonly runner: DockerStepRunner;
   readonly bundler: StepBundler;
   readonly image: string;
@@ -190,8 +194,15 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
   job.secondary("Downloading", "Downloading input data");
   let staged: Awaited<ReturnType<typeof stageChannels>>;
+  const downloadBytes = snapshots.reduce((sum, s) => sum + s.downloadBytes, 0);
   try {
-    staged = await stageChannels(snapshots, ctx.signal);
+    // Local folders are mounted, not copied: only a step with bytes to download has a transfer to show.
+    staged =
+      downloadBytes === 0
+        ? await stageChannels(snapshots, ctx.signal)
+        : await trackTransfer(transferLog(ctx), { step: step.name, direction: "download", what: "input data", totalBytes: downloadBytes }, (count) =>
+            stageChannels(snapshots, ctx.signal, count),
+          );
   } catch (error) {
     if (ctx.signal.aborted) return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" downloaded its input data`);
     return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
@@ -271,10 +282,13 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
 async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, metadata: TrainingJobMetadata): Promise<void> {
-  for (const host of outcome.hosts) {
-    const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, host.logStream.name);
-    await ctx.store.putStream(key, createReadStream(host.logStream.file));
-  }
+  const logBytes = (await Promise.all(outcome.hosts.map((h) => stat(h.logStream.file)))).reduce((sum, s) => sum + s.size, 0);
+  await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
+    for (const host of outcome.hosts) {
+      const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, host.logStream.name);
+      await ctx.store.putStream(key, counted(createReadStream(host.logStream.file), count));
+    }
+  });
   metadata.LogStreams = outcome.hosts.map((h) => h.logStream.name);
   if (outcome.stopped === "OutputLimitExceeded") return;
   const model = await archive(ctx, step, "model.tar.gz", outcome.hosts.map((h) => h.modelDir));
@@ -293,8 +307,16 @@ async function archive(ctx: FunctionStepContext, step: FunctionStep, file: "mode
     tar.pack(dir, { pack, finalize: i === filled.length - 2 });
   }
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
-  await ctx.store.putStream(key, pack.pipe(createGzip()));
+  // The archive is packed as it goes up, so its size is known only at the end: no total.
+  await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
+    ctx.store.putStream(key, counted(pack.pipe(createGzip()), count)),
+  );
   return `${ctx.store.uri}/${key}`;
+}
+
+/** The session's logger, naming the execution as the scheduler's own step events do. */
+function transferLog(ctx: FunctionStepContext): Logger {
+  return ctx.logger.child({ execution: ctx.executionId });
 }
 
 type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo, exceptionType?: ExceptionType) => FunctionStepOutcome;

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import type { InputChannel } from "../runtime/docker-step-runner.js";
+import { tempFolderPrefix } from "../runtime/temp-paths.js";
 import { S3Prefix, type S3PrefixObject } from "../store/s3-prefix.js";
+import type { CountBytes } from "./transfer-progress.js";
 
 const CHANNEL_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -23,10 +25,12 @@ export interface ChannelSource {
 export interface ChannelSnapshot {
   readonly name: string;
   readonly uri: string;
+  /** How many bytes staging downloads (0 for a local folder, which is mounted as it is). */
+  readonly downloadBytes: number;
   /** One line per file: its path, size and version (modification time, or S3 ETag), sorted. */
   fingerprint(): Promise<string[]>;
   /** A host folder with exactly this content, to mount read-only; `release` removes what staging made. */
-  stage(signal: AbortSignal): Promise<StagedChannel>;
+  stage(signal: AbortSignal, count?: CountBytes): Promise<StagedChannel>;
 }
 
 export interface StagedChannel extends InputChannel {
@@ -38,6 +42,7 @@ function folderChannel(name: string, uri: string, path: string): ChannelSource {
   const snapshot: ChannelSnapshot = {
     name,
     uri,
+    downloadBytes: 0,
     fingerprint: () => folderListing(path),
     stage: async () => ({ name, hostPath: path, release: async () => {} }),
   };
@@ -68,21 +73,22 @@ function s3Channel(name: string, prefix: S3Prefix): ChannelSource {
       return {
         name,
         uri: prefix.uri,
+        downloadBytes: objects.reduce((sum, o) => sum + o.size, 0),
         fingerprint: async () => objects.map((o) => `${o.path} ${o.size} ${o.etag}`),
-        stage: (signal) => downloadChannel(name, prefix, objects, signal),
+        stage: (signal, count) => downloadChannel(name, prefix, objects, signal, count),
       };
     },
   };
 }
 
 /** Downloads a channel's listed objects into `<new temp folder>/<channel>/`; `release` removes the temp folder. */
-async function downloadChannel(name: string, prefix: S3Prefix, objects: readonly S3PrefixObject[], signal: AbortSignal): Promise<StagedChannel> {
-  const root = await mkdtemp(join(tmpdir(), "stepbox-channel-"));
+async function downloadChannel(name: string, prefix: S3Prefix, objects: readonly S3PrefixObject[], signal: AbortSignal, count?: CountBytes): Promise<StagedChannel> {
+  const root = await mkdtemp(join(tmpdir(), tempFolderPrefix("channel")));
   const release = (): Promise<void> => rm(root, { recursive: true, force: true });
   try {
     const dir = join(root, name);
     await mkdir(dir);
-    await downloadAll(prefix, objects, dir, signal);
+    await downloadAll(prefix, objects, dir, signal, count);
     // The container may run as another uid than the engine: the data must be readable to it, while the
     // 0700 temp folder above keeps it from other users of this machine.
     await makeReadable(dir);
@@ -97,7 +103,7 @@ async function downloadChannel(name: string, prefix: S3Prefix, objects: readonly
  * A few downloads at a time. On the first failure the others stop, and every one has ended before this
  * returns, so none writes into the folder after its caller removed it.
  */
-async function downloadAll(prefix: S3Prefix, objects: readonly S3PrefixObject[], dir: string, signal: AbortSignal): Promise<void> {
+async function downloadAll(prefix: S3Prefix, objects: readonly S3PrefixObject[], dir: string, signal: AbortSignal, count?: CountBytes): Promise<void> {
   const failed = new AbortController();
   const stop = AbortSignal.any([signal, failed.signal]);
   let failure: unknown;
@@ -107,7 +113,7 @@ async function downloadAll(prefix: S3Prefix, objects: readonly S3PrefixObject[],
       const file = join(dir, o.path);
       try {
         await mkdir(dirname(file), { recursive: true });
-        await prefix.download(o, file, stop);
+        await prefix.download(o, file, stop, count);
       } catch (error) {
         failure ??= error;
         failed.abort();
@@ -185,17 +191,19 @@ async function checkedFolderChannel(where: string, name: string, uri: unknown): 
 /**
  * Stages every channel of a step attempt (downloads what is remote) and returns the folders to mount,
  * with one `release` that removes all downloads; a staging failure releases what was already staged.
+ * `count` is told of each chunk downloaded, for a progress display.
  */
 export async function stageChannels(
   snapshots: readonly ChannelSnapshot[],
   signal: AbortSignal,
+  count?: CountBytes,
 ): Promise<{ channels: InputChannel[]; release: () => Promise<void> }> {
   const staged: StagedChannel[] = [];
   const release = async (): Promise<void> => {
     await Promise.all(staged.map((s) => s.release()));
   };
   try {
-    for (const snapshot of snapshots) staged.push(await snapshot.stage(signal));
+    for (const snapshot of snapshots) staged.push(await snapshot.stage(signal, count));
   } catch (error) {
     await release();
     throw error;

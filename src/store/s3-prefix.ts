@@ -122,11 +122,12 @@ export class S3Prefix {
 
   /**
    * Streams one listed object into a new file (never holding it whole in memory), and checks that it
-   * is the version the listing showed (same ETag) and that every byte arrived.
+   * is the version the listing showed (same ETag) and that every byte arrived. `onBytes` is told of
+   * each chunk as it arrives, for a progress display.
    *
    * @throws StoreError when the object changed or went away since the listing, or the transfer failed.
    */
-  async download(object: S3PrefixObject, file: string, signal?: AbortSignal): Promise<void> {
+  async download(object: S3PrefixObject, file: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<void> {
     const where = `s3://${this.bucket}/${object.key}`;
     let body: Readable;
     try {
@@ -145,6 +146,7 @@ export class S3Prefix {
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
+        onBytes?.(chunk.length);
         done(null, chunk);
       },
     });
