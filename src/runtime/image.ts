@@ -11,6 +11,7 @@ import tar from "tar-fs";
 import { ContainerEngineError, ImageBuildError } from "../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
 import { LABEL, managedLabels } from "./labels.js";
+import { tempFolderPrefix } from "./temp-paths.js";
 
 /** The image steps run in, ready on the engine. */
 export interface RuntimeImage {
@@ -254,7 +255,7 @@ async function importBase(docker: Docker, tag: string, logger: Logger | undefine
   logger?.info({ event: "image.base.import", tag }, "making the base image from this machine's node");
   const libraries = await linkedLibraries(process.execPath);
   const [repo, version] = [tag.slice(0, tag.lastIndexOf(":")), tag.slice(tag.lastIndexOf(":") + 1)];
-  const root = await mkdtemp(join(tmpdir(), "stepbox-rootfs-"));
+  const root = await mkdtemp(join(tmpdir(), tempFolderPrefix("rootfs")));
   try {
     await layOutRootfs(root, libraries);
     const changes = [
@@ -296,7 +297,7 @@ async function pullBase(docker: Docker, reference: string, logger: Logger | unde
 
 /** Packs the build context: the Dockerfile and the runner, with fixed metadata so equal inputs make equal tars. */
 async function withBuildContext<T>(dockerfile: Buffer, runner: Buffer, use: (context: NodeJS.ReadableStream) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "stepbox-image-"));
+  const dir = await mkdtemp(join(tmpdir(), tempFolderPrefix("image")));
   try {
     await writeFile(join(dir, "Dockerfile"), dockerfile);
     await writeFile(join(dir, "runner.mjs"), runner);

@@ -11,15 +11,18 @@ import { hostname } from "node:os";
  * The S3 store names its upload spool files in the same form (`upload` kind); it may import no other
  * layer, so it keeps its own copy of the prefix, and the temp-sweep test checks that the two agree.
  */
-export type TempKind = "work" | "channel" | "checkpoints" | "upload";
+export type TempKind = "work" | "channel" | "checkpoints" | "shell" | "image" | "rootfs" | "upload";
+
+/** The kinds made with `mkdtemp`: a step's work folder, a channel download, a shell's /opt/ml, an image build's context and root. */
+export type TempFolderKind = Exclude<TempKind, "checkpoints" | "upload">;
 
 /** This host's tag: 8 hex digits of the SHA-256 of its hostname (a hostname can be long or hold any character). */
 export const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 
-const PATTERN = /^stepbox-(\d+)-([0-9a-f]{8})-(?:(work|channel|checkpoints)-[A-Za-z0-9]+|(upload)-[0-9a-f]+\.spool)$/;
+const PATTERN = /^stepbox-(\d+)-([0-9a-f]{8})-(?:(work|channel|checkpoints|shell|image|rootfs)-[A-Za-z0-9]+|(upload)-[0-9a-f]+\.spool)$/;
 
 /** The prefix to give `mkdtemp`: it appends six random letters and digits. */
-export function tempFolderPrefix(kind: "work" | "channel"): string {
+export function tempFolderPrefix(kind: TempFolderKind): string {
   return `stepbox-${process.pid}-${HOST_TAG}-${kind}-`;
 }
 

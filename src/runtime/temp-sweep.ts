@@ -19,7 +19,7 @@ export interface TempSweep {
 
 /**
  * Removes what stepbox processes of this host that were killed (SIGKILL, out of memory, power) left in
- * the temp folder: steps' work folders, checkpoints, s3:// channel downloads and upload spool files.
+ * the temp folder: steps' work folders, checkpoints, s3:// channel downloads, shells' and image builds' folders, and upload spool files.
  * It removes only entries whose name is exactly one of temp-paths.ts's, whose pid no longer runs here and
  * is not this process's, and that this user owns; a pid that was reused since keeps its files until the
  * process that has it now ends.

@@ -13,6 +13,7 @@ import { engineError } from "../runtime/docker-engine.js";
 import { DockerStepRunner, jobHosts, type HostSetup } from "../runtime/docker-step-runner.js";
 import { shellHint } from "../runtime/shell-hint.js";
 import { imageShell } from "../runtime/shell-tools.js";
+import { tempFolderPrefix } from "../runtime/temp-paths.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import { readStepShellSource, type StepShellSource } from "./step-shell-source.js";
 
@@ -39,7 +40,7 @@ export async function openStepShell(options: StepShellOptions): Promise<number> 
   const { docker } = await session.runtime();
   const rerun = await entrypoint(docker, source.job.image, stepName);
   const shell = await imageShell(docker, source.job.image, session.owner);
-  const workDir = await mkdtemp(join(tmpdir(), "stepbox-shell-"));
+  const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("shell")));
   let container: Docker.Container | undefined;
   try {
     const hosts = jobHosts(source.job.instanceCount);

@@ -31,6 +31,7 @@ afterAll(async () => {
 interface LeftPaths {
   work: string;
   channel: string;
+  shell: string;
   checkpoints: string;
   spool: string;
 }
@@ -83,7 +84,7 @@ describe("the temp sweep at session start", () => {
     const live = await leaveTempPaths();
     const deadPid = killed.child.pid!;
     for (const path of [...Object.values(killed.paths), ...Object.values(live.paths)]) expect(await exists(path), path).toBe(true);
-    expect(Object.values(killed.paths).map((p) => parseTempName(basename(p))?.kind)).toEqual(["work", "channel", "checkpoints", "upload"]);
+    expect(Object.values(killed.paths).map((p) => parseTempName(basename(p))?.kind)).toEqual(["work", "channel", "shell", "checkpoints", "upload"]);
     killed.child.kill("SIGKILL");
     await exited(killed.child);
 
