@@ -24,7 +24,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Whether the owner label (`<hostname>:<pid>`) names a process of this machine that no longer runs. */
-function ownerIsGone(owner: string | undefined): boolean {
+export function ownerIsGone(owner: string | undefined): boolean {
   if (!owner) return true;
   const at = owner.lastIndexOf(":");
   const host = owner.slice(0, at);

@@ -13,6 +13,7 @@ import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
+import { ReconcilingRecordStore } from "./reconciling-records.js";
 import { writeStepJob } from "./step-job-record.js";
 
 /** A line a step's container printed. */
@@ -101,7 +102,7 @@ export class LocalPipelineSession {
     this.#options = options;
     this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
     this.store = openArtifactStore(this.artifactRoot);
-    this.records = new RecordStore(this.store);
+    this.records = new ReconcilingRecordStore(this.store);
     this.logger = options.logger ?? createLogger();
     this.onLog = options.onLog ?? printLine;
     this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
@@ -138,7 +139,8 @@ export class LocalPipelineSession {
   /** Removes what killed engine processes left behind and marks their executions Failed. */
   async #sweepOrphans(docker: Docker): Promise<void> {
     for (const orphan of await sweepOrphans(docker)) {
-      const records = orphan.storeUri === this.store.uri ? this.records : new RecordStore(openArtifactStore(orphan.storeUri));
+      // A plain record store: the sweep itself ends the execution, with a reason that counts its containers.
+      const records = new RecordStore(orphan.storeUri === this.store.uri ? this.store : openArtifactStore(orphan.storeUri));
       try {
         const record = await records.readExecution(orphan.pipeline, orphan.execution);
         if (record.PipelineExecutionStatus !== "Executing" && record.PipelineExecutionStatus !== "Stopping") continue;

@@ -1,0 +1,67 @@
+/**
+ * An execution whose engine process was killed reads as Failed to every later reader, with no Docker
+ * sweep needed: `describe()` and `wait()` from another session never report (or wait on) a run that
+ * nobody runs.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalPipelineSession, Pipeline } from "stepbox";
+import { napper } from "../fixtures/training-steps.js";
+import { leftoverContainers, testSession } from "../support/session.js";
+
+let ctx: Awaited<ReturnType<typeof testSession>>;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  ctx = await testSession();
+});
+
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  await ctx.cleanup();
+});
+
+function exited(process: ChildProcess): Promise<void> {
+  return process.exitCode !== null || process.signalCode !== null ? Promise.resolve() : new Promise((resolve) => process.once("exit", () => resolve()));
+}
+
+describe("an execution whose engine was killed", () => {
+  it("reads as Failed, with the reason, to a session that never starts Docker", async () => {
+    const home = join(ctx.root, "killed-engine");
+    await mkdir(home, { recursive: true });
+    const engine = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], { env: { ...process.env, STEPBOX_HOME: home }, stdio: ["ignore", "pipe", "inherit"] });
+    child = engine;
+    const id = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      engine.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /EXECUTION (\w+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      engine.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
+    });
+    const reader = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    const pipeline = new Pipeline({ name: "long-run", steps: [napper(600)], session: reader });
+    expect((await (await pipeline.execution(id)).describe()).PipelineExecutionStatus).toBe("Executing");
+
+    engine.kill("SIGKILL");
+    await exited(engine);
+
+    const execution = await pipeline.execution(id);
+    const description = await execution.wait();
+    expect(description.PipelineExecutionStatus).toBe("Failed");
+    expect(description.FailureReason).toMatch(/the stepbox process that ran this execution \(.+:\d+\) ended before it finished/);
+    const [step] = await execution.listSteps();
+    expect(step?.StepStatus).toBe("Failed");
+    expect(step?.FailureReason).toBe(description.FailureReason);
+    // The record on disk says so too, for readers that do not reconcile (another host).
+    expect((await reader.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Failed");
+
+    // Its container is still there until a session starts its runtime and sweeps it.
+    expect(await leftoverContainers(id)).not.toEqual([]);
+    await reader.runtime();
+    expect(await leftoverContainers(id)).toEqual([]);
+  });
+});
