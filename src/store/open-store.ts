@@ -3,14 +3,14 @@ import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { LocalFileStore } from "./local-store.js";
-import { S3Store, type S3ConnectionOptions } from "./s3-store.js";
+import { S3Store, type S3ConnectionOptions, type S3StoreTuning } from "./s3-store.js";
 
 export interface OpenArtifactStoreOptions {
   /**
    * How to reach S3 when the root is an `s3://` URI.
    * @default endpoint, region and credentials from the environment, as the AWS SDK reads them
    */
-  s3?: S3ConnectionOptions;
+  s3?: S3ConnectionOptions & S3StoreTuning;
   /**
    * The folder a relative path is resolved against.
    * @default process.cwd()

@@ -1,9 +1,9 @@
 import { createWriteStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { StepboxError, StoreError, ValidationError } from "../errors.js";
-import type { S3ConnectionOptions } from "./s3-store.js";
+import { connectS3, CREDENTIAL_FAULTS, type AwsErrorShape, type S3ConnectionOptions } from "./s3-client.js";
 
 /** One object under an S3 prefix, as a listing shows it. */
 export interface S3PrefixObject {
@@ -16,20 +16,10 @@ export interface S3PrefixObject {
   readonly etag: string;
 }
 
-export type S3PrefixOptions = Pick<S3ConnectionOptions, "region" | "endpoint" | "credentials" | "maxAttempts" | "env"> & {
+export type S3PrefixOptions = S3ConnectionOptions & {
   /** Put in front of every error message, to say what the prefix is for (`step "train": input channel "data"`). */
   context?: string;
 };
-
-/** S3 error names that mean the credentials are missing, wrong or not allowed to read. */
-const CREDENTIAL_FAULTS = new Set(["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "CredentialsProviderError"]);
-
-interface AwsErrorShape {
-  name?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
 
 /** A path below the prefix is written to disk: it must stay inside the folder it lands in. */
 function unsafePath(path: string): boolean {
@@ -71,19 +61,10 @@ export class S3Prefix {
     this.bucket = match[1]!;
     this.prefix = prefix;
     this.uri = `s3://${this.bucket}${prefix === "" ? "" : `/${prefix}`}`;
-    const env = options.env ?? process.env;
-    const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined);
-    const region = options.region ?? (env.AWS_REGION || "us-east-1");
-    this.endpoint = endpoint ?? `AWS S3 (${region})`;
-    // The same client settings as S3Store's, so an endpoint that serves the artifact store serves channels too.
-    this.#client = new S3Client({
-      region,
-      ...(endpoint !== undefined ? { endpoint, forcePathStyle: true } : {}),
-      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
-      maxAttempts: options.maxAttempts ?? 3,
-      responseChecksumValidation: "WHEN_REQUIRED",
-      requestHandler: { connectionTimeout: 10_000 },
-    });
+    // The store's client setup, so an endpoint that serves the artifact store serves channels too.
+    const { client, endpoint } = connectS3(options, "an s3:// input channel");
+    this.#client = client;
+    this.endpoint = endpoint;
   }
 
   /** Whether anything is there: an object under the folder, or an object at the prefix itself. */

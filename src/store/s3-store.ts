@@ -10,15 +10,17 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
-  S3Client,
   type GetObjectCommandOutput,
   type ListObjectsV2CommandOutput,
-  type S3ClientConfig,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { IntegrityError, NotFoundError, StepboxError, StoreError, ValidationError } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { assertValidKey, assertValidPrefix } from "./keys.js";
+import { connectS3, CREDENTIAL_FAULTS, networkCode, positiveInteger, type AwsErrorShape, type S3ConnectionOptions } from "./s3-client.js";
+
+export type { S3ConnectionOptions } from "./s3-client.js";
 
 const MiB = 1024 * 1024;
 
@@ -40,37 +42,8 @@ const MIN_PART_BYTES = 5 * MiB;
 /** S3 bucket naming rules (3-63 lowercase letters, digits, dots and hyphens, alphanumeric at both ends). */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** How the store reaches S3. Every field has a default that follows the AWS SDK's own conventions. */
-export interface S3ConnectionOptions {
-  /**
-   * The region to sign requests for.
-   * @default `env.AWS_REGION`, else `"us-east-1"`
-   */
-  region?: string;
-  /**
-   * An S3-compatible endpoint (MinIO, s3rver...). When one is set, requests use path-style URLs
-   * (`http://host/bucket/key`), which such servers expect.
-   * @default `env.AWS_ENDPOINT_URL_S3`, else `env.AWS_ENDPOINT_URL`, else AWS itself
-   * @example "http://127.0.0.1:9000"
-   */
-  endpoint?: string;
-  /**
-   * Fixed credentials or a provider.
-   * @default the SDK's standard chain: environment, shared config and SSO profiles, container and instance roles
-   */
-  credentials?: S3ClientConfig["credentials"];
-  /**
-   * How many times the SDK tries one request before a fault is reported (network errors, 5xx, throttling).
-   * @default 3
-   */
-  maxAttempts?: number;
-  /**
-   * How long one connection may move no bytes either way before its request is given up (and retried,
-   * up to `maxAttempts`): a server or network that stalls mid-transfer ends in a `StoreError` instead of
-   * hanging the run. A reader that stops consuming a `getStream` for this long ends that download too.
-   * @default 120000 (2 minutes)
-   */
-  idleTimeoutMs?: number;
+/** How the store writes to S3, besides how it reaches it. */
+export interface S3StoreTuning {
   /**
    * The size of one multipart part; objects up to this size go up in one PUT. At least 5 MiB.
    * @default 8 MiB
@@ -86,14 +59,9 @@ export interface S3ConnectionOptions {
    * @default `os.tmpdir()`
    */
   spoolDir?: string;
-  /**
-   * The environment that the defaults above are read from.
-   * @default process.env
-   */
-  env?: NodeJS.ProcessEnv;
 }
 
-export interface S3StoreOptions extends S3ConnectionOptions {
+export interface S3StoreOptions extends S3ConnectionOptions, S3StoreTuning {
   /** The bucket; it must exist. */
   bucket: string;
   /**
@@ -101,78 +69,6 @@ export interface S3StoreOptions extends S3ConnectionOptions {
    * @default "" (the bucket's root)
    */
   prefix?: string;
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new ValidationError(`new S3Store(): ${name} must be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkEndpoint(endpoint: string | undefined): string | undefined {
-  if (endpoint === undefined || endpoint === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch (error) {
-    throw new ValidationError(`the S3 endpoint ${JSON.stringify(endpoint)} is not a URL`, {
-      cause: error,
-      hint: "write it as http://host:port, e.g. AWS_ENDPOINT_URL_S3=http://127.0.0.1:9000",
-    });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ValidationError(`the S3 endpoint ${endpoint} is not http or https`, { hint: "e.g. AWS_ENDPOINT_URL_S3=http://127.0.0.1:9000" });
-  }
-  return endpoint;
-}
-
-/** S3 error names that mean the credentials are missing, wrong or not allowed to do this. */
-const CREDENTIAL_FAULTS = new Set([
-  "AccessDenied",
-  "InvalidAccessKeyId",
-  "SignatureDoesNotMatch",
-  "ExpiredToken",
-  "InvalidToken",
-  "TokenRefreshRequired",
-  "CredentialsProviderError",
-]);
-
-/** Node error codes that mean the endpoint could not be reached or dropped the connection. */
-const NETWORK_FAULTS = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-
-interface AwsErrorShape {
-  name?: string;
-  code?: string;
-  message?: string;
-  cause?: unknown;
-  errors?: unknown[];
-  $metadata?: { httpStatusCode?: number; attempts?: number };
-}
-
-/** The network error code somewhere in an error's cause chain (AggregateErrors included), if any. */
-function networkCode(error: unknown, depth = 0): string | undefined {
-  if (typeof error !== "object" || error === null || depth > 8) return undefined;
-  const shape = error as AwsErrorShape;
-  if (shape.code !== undefined && NETWORK_FAULTS.has(shape.code)) return shape.code;
-  if (shape.name === "TimeoutError") return "ETIMEDOUT";
-  if (shape.message === "socket hang up" || shape.message === "aborted") return "ECONNRESET";
-  for (const inner of [shape.cause, ...(shape.errors ?? [])]) {
-    const code = networkCode(inner, depth + 1);
-    if (code !== undefined) return code;
-  }
-  return undefined;
 }
 
 type Action = "read" | "write" | "list" | "delete";
@@ -216,30 +112,15 @@ export class S3Store implements ArtifactStore {
         hint: "write it as segments separated by single slashes, e.g. s3://stepbox/runs/team-a",
       });
     }
-    const env = options.env ?? process.env;
-    const endpoint = checkEndpoint(options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL));
-    const region = options.region ?? (env.AWS_REGION || "us-east-1");
+    const { client, endpoint } = connectS3(options, "new S3Store()");
     this.bucket = bucket;
     this.prefix = trimmed;
     this.uri = `s3://${bucket}${trimmed === "" ? "" : `/${trimmed}`}`;
-    this.#endpoint = endpoint ?? `AWS S3 (${region})`;
-    this.#partSize = positiveInteger("partSizeBytes", options.partSizeBytes, 8 * MiB, MIN_PART_BYTES);
-    this.#queueSize = positiveInteger("queueSize", options.queueSize, 4);
+    this.#client = client;
+    this.#endpoint = endpoint;
+    this.#partSize = positiveInteger("new S3Store()", "partSizeBytes", options.partSizeBytes, 8 * MiB, MIN_PART_BYTES);
+    this.#queueSize = positiveInteger("new S3Store()", "queueSize", options.queueSize, 4);
     this.#spoolDir = options.spoolDir ?? tmpdir();
-    this.#client = new S3Client({
-      region,
-      ...(endpoint !== undefined ? { endpoint, forcePathStyle: true } : {}),
-      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
-      maxAttempts: positiveInteger("maxAttempts", options.maxAttempts, 3),
-      // The SDK's default (WHEN_SUPPORTED) frames streamed bodies as aws-chunked with a trailing
-      // checksum; servers that do not speak it (s3rver, older MinIO) store the framing as the bytes.
-      // The store checks integrity itself, end to end.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      // A black-holed endpoint (no RST) would otherwise hang each attempt for the OS's SYN retries (~2 min),
-      // and a connection that stalls after connecting would hang it for good.
-      requestHandler: { connectionTimeout: 10_000, socketTimeout: positiveInteger("idleTimeoutMs", options.idleTimeoutMs, 120_000) },
-    });
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
