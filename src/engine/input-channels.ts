@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import type { InputChannel } from "../runtime/docker-step-runner.js";
+import type { ChannelListing, InputChannel } from "../runtime/docker-step-runner.js";
 import { tempFolderPrefix } from "../runtime/temp-paths.js";
 import { S3Prefix, type S3PrefixObject } from "../store/s3-prefix.js";
 import type { CountBytes } from "./transfer-progress.js";
@@ -27,6 +28,8 @@ export interface ChannelSnapshot {
   readonly uri: string;
   /** How many bytes staging downloads (0 for a local folder, which is mounted as it is). */
   readonly downloadBytes: number;
+  /** For S3, the listing in brief, which the job record keeps so that a later download can tell a change. */
+  readonly listing?: ChannelListing;
   /** One line per file: its path, size and version (modification time, or S3 ETag), sorted. */
   fingerprint(): Promise<string[]>;
   /** A host folder with exactly this content, to mount read-only; `release` removes what staging made. */
@@ -34,6 +37,7 @@ export interface ChannelSnapshot {
 }
 
 export interface StagedChannel extends InputChannel {
+  readonly uri: string;
   release(): Promise<void>;
 }
 
@@ -44,7 +48,7 @@ function folderChannel(name: string, uri: string, path: string): ChannelSource {
     uri,
     downloadBytes: 0,
     fingerprint: () => folderListing(path),
-    stage: async () => ({ name, hostPath: path, release: async () => {} }),
+    stage: async () => ({ name, hostPath: path, uri, release: async () => {} }),
   };
   return { name, uri, snapshot: async () => snapshot };
 }
@@ -70,19 +74,30 @@ function s3Channel(name: string, prefix: S3Prefix): ChannelSource {
     uri: prefix.uri,
     snapshot: async () => {
       const objects = await prefix.list();
+      const lines = objects.map((o) => `${o.path} ${o.size} ${o.etag}`);
+      const bytes = objects.reduce((sum, o) => sum + o.size, 0);
+      const listing = { objects: objects.length, bytes, sha256: createHash("sha256").update(lines.join("\n")).digest("hex") };
       return {
         name,
         uri: prefix.uri,
-        downloadBytes: objects.reduce((sum, o) => sum + o.size, 0),
-        fingerprint: async () => objects.map((o) => `${o.path} ${o.size} ${o.etag}`),
-        stage: (signal, count) => downloadChannel(name, prefix, objects, signal, count),
+        downloadBytes: bytes,
+        listing,
+        fingerprint: async () => lines,
+        stage: (signal, count) => downloadChannel(name, prefix, objects, listing, signal, count),
       };
     },
   };
 }
 
 /** Downloads a channel's listed objects into `<new temp folder>/<channel>/`; `release` removes the temp folder. */
-async function downloadChannel(name: string, prefix: S3Prefix, objects: readonly S3PrefixObject[], signal: AbortSignal, count?: CountBytes): Promise<StagedChannel> {
+async function downloadChannel(
+  name: string,
+  prefix: S3Prefix,
+  objects: readonly S3PrefixObject[],
+  listing: ChannelListing,
+  signal: AbortSignal,
+  count?: CountBytes,
+): Promise<StagedChannel> {
   const root = await mkdtemp(join(tmpdir(), tempFolderPrefix("channel")));
   const release = (): Promise<void> => rm(root, { recursive: true, force: true });
   try {
@@ -92,7 +107,7 @@ async function downloadChannel(name: string, prefix: S3Prefix, objects: readonly
     // The container may run as another uid than the engine: the data must be readable to it, while the
     // 0700 temp folder above keeps it from other users of this machine.
     await makeReadable(dir);
-    return { name, hostPath: dir, release };
+    return { name, hostPath: dir, uri: prefix.uri, listing, release };
   } catch (error) {
     await release();
     throw error;
@@ -148,10 +163,17 @@ export async function resolveInputChannels(step: FunctionStep): Promise<ChannelS
         hint: "use letters, digits, '.', '-' and '_' (at most 64), e.g. inputs: { train: \"file:///data/train\" }",
       });
     }
-    if (typeof uri === "string" && uri.startsWith("s3://")) channels.push(await checkedS3Channel(where, name, uri));
-    else channels.push(await checkedFolderChannel(where, name, uri));
+    channels.push(await checkedChannel(where, name, uri));
   }
   return channels;
+}
+
+/**
+ * Checks one channel's URI and that its data is there; `where` begins every error message. A shell into
+ * a step uses it too, to stage the channel again from its recorded URI.
+ */
+export function checkedChannel(where: string, name: string, uri: unknown): Promise<ChannelSource> {
+  return typeof uri === "string" && uri.startsWith("s3://") ? checkedS3Channel(where, name, uri) : checkedFolderChannel(where, name, uri);
 }
 
 async function checkedS3Channel(where: string, name: string, uri: string): Promise<ChannelSource> {
@@ -208,5 +230,5 @@ export async function stageChannels(
     await release();
     throw error;
   }
-  return { channels: staged.map(({ name, hostPath }) => ({ name, hostPath })), release };
+  return { channels: staged.map(({ name, hostPath, uri, listing }) => ({ name, hostPath, uri, listing })), release };
 }

@@ -15,6 +15,25 @@ import { writeTrainingJobConfig } from "./training-job-config.js";
 export interface InputChannel {
   readonly name: string;
   readonly hostPath: string;
+  /**
+   * Where the folder's content came from: `s3://bucket/prefix` (downloaded into `hostPath`, which is
+   * removed after the step) or the `file://` folder itself. Recorded so that `stepbox shell` can stage
+   * the channel again; absent in job records written before stepbox kept it.
+   */
+  readonly uri?: string;
+  /** For a channel downloaded from S3: the listing the download was checked against, in brief. */
+  readonly listing?: ChannelListing;
+}
+
+/**
+ * An S3 channel's listing in brief. A digest rather than every object keeps a job record small for a
+ * channel of many objects, and still tells whether any object's path, size or ETag changed since.
+ */
+export interface ChannelListing {
+  readonly objects: number;
+  readonly bytes: number;
+  /** SHA-256 (hex) of the listing's lines, `<path> <size> <etag>`, sorted and joined by newlines. */
+  readonly sha256: string;
 }
 
 /** Everything a step's containers need. */
@@ -176,7 +195,7 @@ function stepJobRecord(job: StepJob): StepJobRecord {
     cpus,
     memoryBytes,
     hyperparameters,
-    channels: channels.map(({ name, hostPath }) => ({ name, hostPath })),
+    channels: channels.map(({ name, hostPath, uri, listing }) => ({ name, hostPath, uri, listing })),
     network,
     maxRuntimeSeconds,
     outputLimitBytes,

@@ -1,7 +1,9 @@
 import { stat } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { IntegrityError, NotFoundError, StepboxError, UnknownStepError, ValidationError } from "../errors.js";
+import { checkedChannel, type ChannelSnapshot } from "../engine/input-channels.js";
 import { isTerminal } from "../engine/step-state.js";
-import type { OptMlContents, StepJobRecord } from "../runtime/docker-step-runner.js";
+import type { ChannelListing, InputChannel, OptMlContents, StepJobRecord } from "../runtime/docker-step-runner.js";
 import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
@@ -10,13 +12,18 @@ import { readStepJob } from "./step-job-record.js";
 /** What a shell into a step is made from: the step's job record, its code and arguments, and the key they verify under. */
 export interface StepShellSource {
   readonly job: StepJobRecord;
-  readonly contents: Omit<OptMlContents, "checkpointsDir">;
+  readonly contents: Omit<OptMlContents, "checkpointsDir" | "channels">;
+  /** The step's input channels as they are now, in its order, to stage for the shell. */
+  readonly channels: readonly ChannelSnapshot[];
+  /** One warning for each S3 channel whose objects changed since the step ran. */
+  readonly changed: readonly string[];
   readonly key: Buffer;
 }
 
 /**
- * Reads back from the store what a step's container was given. Refuses, saying why and what to
- * open instead, a step that never started a container in that execution.
+ * Reads back from the store what a step's container was given, and takes stock of its channels (an S3
+ * channel is listed again, to be downloaded again). Refuses, saying why and what to open instead, a
+ * step that never started a container in that execution, or whose channel data is gone.
  */
 export async function readStepShellSource(session: LocalPipelineSession, pipelineName: string, executionId: string, stepName: string): Promise<StepShellSource> {
   const execution = await session.records.readExecution(pipelineName, executionId);
@@ -50,16 +57,17 @@ export async function readStepShellSource(session: LocalPipelineSession, pipelin
   ) as [Buffer, Buffer, Buffer, Buffer];
   verifyWithHint(code, codeMetadata, key, `the code of step "${stepName}" in execution ${executionId}`);
   verifyWithHint(argumentsPayload, argumentsMetadata, key, `the arguments of step "${stepName}" in execution ${executionId}`);
-  await checkChannels(job);
+  const { channels, changed } = await currentChannels(job);
   return {
     job,
     key,
+    channels,
+    changed,
     contents: {
       code,
       codeMetadata: codeMetadata.toString("utf8"),
       argumentsPayload,
       argumentsMetadata: argumentsMetadata.toString("utf8"),
-      channels: job.channels,
       instanceType: job.instanceType,
       hyperparameters: job.hyperparameters,
     },
@@ -95,13 +103,46 @@ function verifyWithHint(payload: Buffer, metadata: Buffer, key: Buffer, what: st
   }
 }
 
-async function checkChannels(job: StepJobRecord): Promise<void> {
+/**
+ * The step's channels as they are now, through the engine's own checks. A folder must still exist. An
+ * S3 channel is listed again: the step's download was removed when it ended, so the shell downloads
+ * the objects again, and its listing, compared with the one the step's download was checked against,
+ * tells whether they are still what the step saw.
+ */
+async function currentChannels(job: StepJobRecord): Promise<{ channels: ChannelSnapshot[]; changed: string[] }> {
+  const channels: ChannelSnapshot[] = [];
+  const changed: string[] = [];
   for (const channel of job.channels) {
-    const info = await stat(channel.hostPath).catch(() => undefined);
-    if (!info?.isDirectory()) {
-      throw new ValidationError(`input channel "${channel.name}" of step "${job.stepName}" was the folder ${channel.hostPath}, which no longer exists`, {
-        hint: "restore the folder, or run the pipeline again (a channel staged from S3 is removed once its step ends)",
-      });
-    }
+    if (!channel.uri?.startsWith("s3://")) await requireFolder(job, channel);
+    // A record from before channels kept their URI can only name a folder that still exists: the one mounted.
+    const uri = channel.uri ?? pathToFileURL(channel.hostPath).href;
+    const where = `step "${job.stepName}" of execution ${job.executionId}: input channel "${channel.name}"`;
+    const snapshot = await (await checkedChannel(where, channel.name, uri)).snapshot();
+    const change = channel.listing && snapshot.listing ? listingChange(channel.listing, snapshot.listing) : undefined;
+    // A warning, not a refusal: the code, arguments and config are still the step's, and the new data may be what the user came to try.
+    if (change) changed.push(`warning: input channel "${channel.name}" (${uri}) changed since the step ran (${change}): the shell has the objects as they are now, not as the step saw them`);
+    channels.push(snapshot);
   }
+  return { channels, changed };
+}
+
+/** How two listings of an S3 channel differ, or undefined when they are the same. */
+function listingChange(then: ChannelListing, now: ChannelListing): string | undefined {
+  if (then.sha256 === now.sha256) return undefined;
+  const brief = (l: ChannelListing): string => `${l.objects} object(s), ${l.bytes} bytes`;
+  return brief(then) === brief(now) ? `${brief(now)} as then, but an object was rewritten or renamed` : `${brief(then)} then, ${brief(now)} now`;
+}
+
+async function requireFolder(job: StepJobRecord, channel: InputChannel): Promise<void> {
+  const info = await stat(channel.hostPath).catch(() => undefined);
+  if (info?.isDirectory()) return;
+  const what = `input channel "${channel.name}" of step "${job.stepName}"`;
+  if (channel.uri !== undefined) {
+    throw new ValidationError(`${what} is the folder ${channel.hostPath}, which no longer exists`, { hint: "restore the folder, or run the pipeline again" });
+  }
+  throw new ValidationError(`${what} was the folder ${channel.hostPath}, which no longer exists`, {
+    hint:
+      "restore the folder, or run the pipeline again: this job record predates stepbox keeping where a channel came from, " +
+      "so a channel staged from S3 (removed once its step ended) cannot be downloaded again; a new execution's step can be opened",
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * `stepbox shell <execution> <step>`: a shell in a container made as the step's was, from what the
  * store recorded (its image, code, arguments, config files and channels), in the same sandbox, so
- * the step's function can be run again by hand and looked at.
+ * the step's function can be run again by hand and looked at. Channels from S3 are downloaded again
+ * for the shell, as the engine downloads them for a step.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { StepboxError } from "../errors.js";
+import { stageChannels } from "../engine/input-channels.js";
 import { engineError } from "../runtime/docker-engine.js";
 import { DockerStepRunner, jobHosts, type HostSetup } from "../runtime/docker-step-runner.js";
 import { shellHint } from "../runtime/shell-hint.js";
@@ -31,8 +33,9 @@ export interface StepShellOptions {
 
 /**
  * Starts a shell in a new container with the step's image, /opt/ml (code, arguments, config files,
- * channels) and sandbox, wires it to the given streams, and removes the container when the shell
- * exits. Piped commands on stdin work as well as a terminal. Resolves with the shell's exit code.
+ * channels) and sandbox, wires it to the given streams, and removes the container (and the channels
+ * it downloaded) when the shell exits. Piped commands on stdin work as well as a terminal. Resolves
+ * with the shell's exit code.
  */
 export async function openStepShell(options: StepShellOptions): Promise<number> {
   const { session, executionId, stepName } = options;
@@ -42,20 +45,36 @@ export async function openStepShell(options: StepShellOptions): Promise<number> 
   const shell = await imageShell(docker, source.job.image, session.owner);
   const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("shell")));
   let container: Docker.Container | undefined;
+  let staged: Awaited<ReturnType<typeof stageChannels>> | undefined;
   try {
+    staged = await stageShellChannels(source, options.stderr);
+    const { channels } = staged;
     const hosts = jobHosts(source.job.instanceCount);
-    const setup = await DockerStepRunner.prepareHost({ ...source.contents, checkpointsDir: join(workDir, "checkpoints") }, workDir, hosts[0]!, hosts);
+    const setup = await DockerStepRunner.prepareHost({ ...source.contents, channels, checkpointsDir: join(workDir, "checkpoints") }, workDir, hosts[0]!, hosts);
     try {
       container = await docker.createContainer(shellContainerOptions(options, source, setup, shell));
     } catch (error) {
       throw engineError(`to create a shell container for step "${stepName}"`, error);
     }
-    options.stderr.write(shellHint(source.job, setup.host, rerun));
+    options.stderr.write(source.changed.map((w) => `${w}\n`).join("") + shellHint({ ...source.job, channels }, setup.host, rerun));
     return await runAttached(container, options);
   } finally {
     await container?.remove({ force: true, v: true }).catch(() => undefined);
+    await staged?.release();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Stages the step's channels with the engine's code: folders are mounted as they are, S3 objects are
+ * downloaded into temp folders named for this process, so a sweep removes them if it is killed.
+ */
+function stageShellChannels(source: StepShellSource, stderr: NodeJS.WritableStream): ReturnType<typeof stageChannels> {
+  for (const { name, uri, listing } of source.channels) {
+    if (listing) stderr.write(`stepbox shell: downloading input channel "${name}" from ${uri} (${listing.objects} object(s), ${listing.bytes} bytes)\n`);
+  }
+  // Nothing stops a shell's download but this process ending, which the temp sweep cleans up after.
+  return stageChannels(source.channels, new AbortController().signal);
 }
 
 /** The step's own container options (labels, user, environment and sandbox), with the shell in place of the runner. */
