@@ -3,8 +3,7 @@
  * pipeline file that does not load) is one line and a hint, exit code 2; anything else is a fault of
  * the machine or of stepbox, exit code 1. The stack trace is shown only with --verbose.
  */
-import { CommanderError } from "commander";
-import { NotFoundError, StepboxError, UnknownExecutionError, UnknownStepError, ValidationError } from "../errors.js";
+import { StepboxError, type StepboxErrorCode } from "../errors.js";
 
 export const EXIT = {
   ok: 0,
@@ -13,15 +12,33 @@ export const EXIT = {
   usage: 2,
 } as const;
 
+/**
+ * Which codes are about what the user typed or pointed at (an argument, a pipeline file, an execution,
+ * a step, something the store does not hold) rather than a fault. Decided by code, not by class, so a
+ * plain StepboxError("NOT_FOUND") exits as a NotFoundError does; a new code cannot compile until it
+ * is placed here.
+ */
+const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
+  INVALID_ARGUMENT: true,
+  INVALID_STEP_OPTION: true,
+  INVALID_PIPELINE: true,
+  DUPLICATE_STEP_NAME: true,
+  CYCLE: true,
+  UNKNOWN_STEP: true,
+  UNKNOWN_EXECUTION: true,
+  NOT_FOUND: true,
+  STEP_FAILED: false,
+  SERIALIZATION: false,
+  INTEGRITY: false,
+  BUNDLE: false,
+  IMAGE_BUILD: false,
+  CONTAINER_ENGINE: false,
+  STORE: false,
+};
+
 /** Whether the error is about what the user typed or pointed at, rather than a fault. */
 function isUserError(error: unknown): boolean {
-  return (
-    error instanceof ValidationError ||
-    error instanceof UnknownExecutionError ||
-    error instanceof UnknownStepError ||
-    error instanceof NotFoundError ||
-    error instanceof CommanderError
-  );
+  return error instanceof StepboxError && USER_ERROR_CODES[error.code];
 }
 
 /** The message without the hint StepboxError appends to it, and the hint on its own. */

@@ -1,16 +1,41 @@
 /**
  * A step's logs: from the store once the step has ended (one stream per host and attempt, written
  * when the attempt ends), and, for `--follow`, from its running containers through Docker, found by
- * their labels. A stream read from a container is not read again from the store.
+ * their labels. A stream read from a container is not read again from the store. A step that runs on
+ * several hosts has one stream per host, and its lines say which host printed them.
  */
 import { createInterface } from "node:readline";
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
+import { StepboxError } from "../errors.js";
+import { loadExecutionDefinition } from "../report/index.js";
 import { connectDocker } from "../runtime/docker-engine.js";
 import { LABEL } from "../runtime/labels.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
 import { layout } from "../store/layout.js";
-import type { StepRecord } from "../store/records.js";
+import type { ExecutionRecord, StepRecord } from "../store/records.js";
+
+/**
+ * The steps that run on more than one host (InstanceCount above 1 in the definition the execution ran
+ * with), known before any of their containers start, so every line of such a step names its host.
+ */
+export async function multiHostSteps(session: LocalPipelineSession, execution: ExecutionRecord): Promise<Set<string>> {
+  let definition: string;
+  try {
+    ({ definition } = await loadExecutionDefinition(session, execution));
+  } catch (error) {
+    // A store that kept no definition at all still has the logs: they are printed without hosts.
+    if (error instanceof StepboxError && error.code === "NOT_FOUND") return new Set();
+    throw error;
+  }
+  const { Steps = [] } = JSON.parse(definition) as { Steps?: Array<{ Name: string; Arguments?: { ResourceConfig?: { InstanceCount?: number } } }> };
+  return new Set(Steps.filter((s) => (s.Arguments?.ResourceConfig?.InstanceCount ?? 1) > 1).map((s) => s.Name));
+}
+
+/** The host (`algo-<i>`) a stored stream `<job-name>/algo-<i>-<epoch>` came from. */
+export function hostOfStream(stream: string): string {
+  return stream.slice(stream.lastIndexOf("/") + 1).replace(/-\d+$/, "");
+}
 
 /** The stored streams of a step, in the order of its attempts; then any the record does not name. */
 export async function storedStreams(session: LocalPipelineSession, pipeline: string, execution: string, step: StepRecord | undefined, stepName: string): Promise<string[]> {
@@ -31,6 +56,8 @@ export interface RunningContainer {
   readonly id: string;
   /** `<job-name>/algo-<i>`: the stored stream is this plus `-<epoch>`. */
   readonly stream: string;
+  /** `algo-<i>`, from the container's label. */
+  readonly host: string;
   readonly container: Docker.Container;
 }
 
@@ -60,7 +87,7 @@ export class ContainerLogSource {
       const inspected = await container.inspect().catch(() => undefined);
       const job = inspected?.Config.Env.find((e) => e.startsWith("TRAINING_JOB_NAME="))?.slice("TRAINING_JOB_NAME=".length);
       const host = info.Labels[LABEL.host];
-      if (job && host) found.push({ id: info.Id, stream: `${job}/${host}`, container });
+      if (job && host) found.push({ id: info.Id, stream: `${job}/${host}`, host, container });
     }
     return found;
   }

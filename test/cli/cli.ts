@@ -1,9 +1,9 @@
 /**
  * Runs the built command line as a user does: `node bin/stepbox.js ...` in a child process, on a
- * temporary store, with a fixed secret. The CLI is compiled once (tsc into dist/) when any source is
- * newer than the build.
+ * temporary store, with a fixed secret, its output through pipes or on a pseudo-terminal. The CLI is
+ * compiled once (tsc into dist/) when any source is newer than the build.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -58,7 +58,10 @@ export interface RunningCli {
 }
 
 export function startCli(store: string, args: readonly string[], input?: string): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: environment(store), stdio: ["pipe", "pipe", "pipe"] });
+  return running(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: environment(store), stdio: ["pipe", "pipe", "pipe"] }), args, input);
+}
+
+function running(child: ChildProcessWithoutNullStreams, args: readonly string[], input: string | undefined): RunningCli {
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -82,6 +85,20 @@ export function startCli(store: string, args: readonly string[], input?: string)
       }
     },
   };
+}
+
+const shellQuote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs `stepbox ...args` to its end on a pseudo-terminal 120 columns wide, as a person at a terminal
+ * does. util-linux `script` makes the terminal and exits with the command's code; the terminal joins
+ * stdout and stderr, so everything is in `stdout`, as the terminal received it: escape sequences, and
+ * "\r\n" for each newline.
+ */
+export function cliOnTerminal(store: string, args: readonly string[]): Promise<CliResult> {
+  const command = `stty cols 120 rows 40 && exec ${[process.execPath, BIN, ...args].map(shellQuote).join(" ")}`;
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { cwd: ROOT, env: environment(store), stdio: ["pipe", "pipe", "pipe"] });
+  return running(child, args, undefined).exited;
 }
 
 /** Runs `stepbox ...args` to its end. */

@@ -121,7 +121,7 @@ describe("an execution recorded before stepbox kept its definition", () => {
     expect((error as StepboxError).hint).toContain("recorded before stepbox kept each execution's definition");
 
     const definition = await cli(ctx.root, ["definition", one.id]);
-    expect(definition.code).toBe(1);
+    expect(definition.code).toBe(2);
     expect(definition.stdout).toBe("");
     expect(definition.stderr).toMatch(/^error: execution \w+ of pipeline "changing" has no definition of its own in file:\/\/.*\nhint: it was recorded before/);
   });

@@ -3,7 +3,7 @@ import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { resolveExecution, resolveStep, type ResolvedExecution } from "../resolve.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
-import { ContainerLogSource, readStoredStream, storedStreams } from "../step-logs.js";
+import { ContainerLogSource, hostOfStream, multiHostSteps, readStoredStream, storedStreams } from "../step-logs.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 
 interface LogsOptions extends ReadOptions {
@@ -13,22 +13,33 @@ interface LogsOptions extends ReadOptions {
 const POLL_MS = 500;
 const RUNNING = new Set(["Executing", "Stopping"]);
 
-/** Writes log lines: as they are for one step, `[step] line` for several, or one JSON object a line. */
+/**
+ * Writes log lines: as they are for one step, `[step] line` for several, or one JSON object a line.
+ * A step on several hosts prints `[step/algo-<i>] line` either way, as `stepbox run` does, because its
+ * hosts' lines interleave.
+ */
 class LogPrinter {
   readonly #json: boolean;
   readonly #prefixed: boolean;
+  readonly #multiHost: ReadonlySet<string>;
 
-  constructor(json: boolean, prefixed: boolean) {
+  constructor(json: boolean, prefixed: boolean, multiHost: ReadonlySet<string>) {
     this.#json = json;
     this.#prefixed = prefixed;
+    this.#multiHost = multiHost;
   }
 
   header(step: string, stream: string): void {
     if (!this.#json) process.stdout.write(`==> ${step}: ${stream} <==\n`);
   }
 
-  line(step: string, stream: string, line: string): void {
-    process.stdout.write(this.#json ? `${JSON.stringify({ step, stream, line })}\n` : `${this.#prefixed ? `[${step}] ` : ""}${line}\n`);
+  line(step: string, host: string, stream: string, line: string): void {
+    if (this.#json) {
+      process.stdout.write(`${JSON.stringify({ step, stream, line })}\n`);
+      return;
+    }
+    const prefix = this.#multiHost.has(step) ? `[${step}/${host}] ` : this.#prefixed ? `[${step}] ` : "";
+    process.stdout.write(`${prefix}${line}\n`);
   }
 }
 
@@ -46,7 +57,8 @@ async function printStored(
   for (const stream of streams) {
     if (skip(stream)) continue;
     if (streams.length > 1) printer.header(stepName, stream);
-    for await (const line of readStoredStream(session, resolved.pipelineName, resolved.id, stepName, stream)) printer.line(stepName, stream, line);
+    const host = hostOfStream(stream);
+    for await (const line of readStoredStream(session, resolved.pipelineName, resolved.id, stepName, stream)) printer.line(stepName, host, stream, line);
     printed++;
   }
   return printed;
@@ -88,7 +100,7 @@ async function follow(session: LocalPipelineSession, resolved: ResolvedExecution
           live.add(container.stream);
           following.set(
             container.id,
-            docker.follow(container, (line) => printer.line(step, container.stream, line)).catch(() => {
+            docker.follow(container, (line) => printer.line(step, container.host, container.stream, line)).catch(() => {
               // It went before it could be read: its stored stream is printed instead.
               live.delete(container.stream);
             }),
@@ -114,6 +126,7 @@ export function logsCommand(program: Command): void {
       .description(
         "Print the output of an execution's steps (one stream per host and attempt), or of one step. " +
           "A step's logs reach the store when it ends; --follow also shows running steps live, from their containers, and waits until the execution ends. " +
+          "A step that runs on several hosts prefixes each line with its host, as [train/algo-2]. " +
           "--json prints one {step, stream, line} object a line.",
       )
       .argument("<execution>", "the execution id, or a unique prefix of it")
@@ -126,7 +139,7 @@ export function logsCommand(program: Command): void {
         const session = openSession(options);
         const resolved = await resolveExecution(session, executionQuery);
         const stepNames = stepQuery !== undefined ? [resolveStep(resolved, stepQuery)] : resolved.record.StepNames;
-        const printer = new LogPrinter(options.json === true, stepQuery === undefined);
+        const printer = new LogPrinter(options.json === true, stepQuery === undefined, await multiHostSteps(session, resolved.record));
         if (options.follow) {
           await follow(session, resolved, stepNames, printer);
           return EXIT.ok;
