@@ -3,37 +3,26 @@
  * it ends, with its size and speed: the s3:// input data coming down, the model going up. Small ones
  * (the step's logs) pass without a line. Real Docker engine, real S3-compatible server (s3rver).
  */
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRANSFER_BUCKET } from "../fixtures/cli/transfers.js";
-import { startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { FIXTURES, buildCli, cli, startedExecution, tempStore } from "./cli.js";
 
 const MiB = 1024 ** 2;
 let ctx: Awaited<ReturnType<typeof tempStore>>;
 let s3: S3TestServer;
-const savedEnv: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   await buildCli();
   ctx = await tempStore();
   s3 = await startS3Server({ bucket: TRANSFER_BUCKET });
   // The CLI's child process takes its environment from this one: the AWS_* variables a user sets.
-  const env = { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_REGION: s3.region, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
-  for (const [name, value] of Object.entries(env)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: s3.region,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  restoreEnv = useS3Env(s3);
+  const client = bareS3Client(s3);
   try {
     await client.send(new PutObjectCommand({ Bucket: TRANSFER_BUCKET, Key: "weights/base.bin", Body: randomBytes(3 * MiB) }));
   } finally {
@@ -42,10 +31,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreEnv?.();
   await s3?.close();
   await ctx?.cleanup();
 });

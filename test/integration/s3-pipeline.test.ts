@@ -13,23 +13,13 @@ import { LocalPipelineSession, Pipeline, StoreError, getStep, ValidationError, t
 import { CHANNEL_BUCKET, makeRows, missingBucket, missingPrefix, readsS3Channels, total } from "../fixtures/s3-steps.js";
 import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { S3Prefix } from "../../src/store/s3-prefix.js";
-import { startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { bareS3Client, s3Env, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
 let s3: S3TestServer;
 let client: S3Client;
 let local: Awaited<ReturnType<typeof testSession>>;
-const savedEnv: Record<string, string | undefined> = {};
-
-/** What a user sets to point stepbox at an S3-compatible server. */
-function s3Env(server: S3TestServer): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL_S3: server.endpoint,
-    AWS_REGION: server.region,
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-  };
-}
+let restoreEnv: (() => void) | undefined;
 
 async function putObject(key: string, body: string): Promise<void> {
   await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: Buffer.from(body) }));
@@ -59,18 +49,8 @@ async function channelDownloads(): Promise<string[]> {
 
 beforeAll(async () => {
   s3 = await startS3Server({ bucket: CHANNEL_BUCKET });
-  for (const [name, value] of Object.entries(s3Env(s3))) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: s3.region,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  restoreEnv = useS3Env(s3);
+  client = bareS3Client(s3);
   await putObject("datasets/train/part-0.csv", "a,b\n1,2\n");
   await putObject("datasets/train/nested/part-1.csv", "a,b\n3,4\n");
   // A console's "folder" marker: not a file of the channel.
@@ -82,10 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreEnv?.();
   client?.destroy();
   await local?.cleanup();
   await s3?.close();

@@ -12,7 +12,7 @@ import { Pipeline, ValidationError, type PipelineExecution } from "stepbox";
 import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { openStepShell } from "../../src/session/step-shell.js";
 import { readStepJob, writeStepJob } from "../../src/session/step-job-record.js";
-import { startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 import { checkS3Rows, SHELL_BUCKET } from "../fixtures/s3-shell-steps.js";
 
@@ -20,7 +20,7 @@ let s3: S3TestServer;
 let client: S3Client;
 let ctx: Awaited<ReturnType<typeof testSession>>;
 let execution: PipelineExecution;
-const savedEnv: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 const ROWS = "a,b\n1,2\n";
 
 async function putObject(key: string, body: string): Promise<void> {
@@ -34,19 +34,8 @@ async function shellTempFolders(): Promise<string[]> {
 
 beforeAll(async () => {
   s3 = await startS3Server({ bucket: SHELL_BUCKET });
-  const env = { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_REGION: s3.region, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
-  for (const [name, value] of Object.entries(env)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: s3.region,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  restoreEnv = useS3Env(s3);
+  client = bareS3Client(s3);
   await putObject("shell/train/rows.csv", ROWS);
   await putObject("shell/train/nested/notes.txt", "from s3\n");
   ctx = await testSession();
@@ -55,10 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  restoreEnv?.();
   client?.destroy();
   await ctx?.cleanup();
   await s3?.close();

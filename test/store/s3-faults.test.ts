@@ -8,7 +8,7 @@ import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { IntegrityError, NotFoundError, StoreError } from "../../src/errors.js";
 import { S3Store, type S3StoreOptions } from "../../src/store/s3-store.js";
-import { startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { bareS3Client, startS3Server, type S3TestServer } from "../support/s3-server.js";
 import { chunked, patternBytes, readAll, sha256 } from "./store-contract.js";
 
 const MiB = 1024 * 1024;
@@ -295,14 +295,7 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
 describe("S3Store integrity: an object changed behind the store's back is refused, never handed out", () => {
   /** A client with no stepbox in between, as another tool with write access to the bucket would use. */
   function bareClient(): S3Client {
-    const client = new S3Client({
-      region: s3.region,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const client = bareS3Client(s3);
     cleanups.push(async () => client.destroy());
     return client;
   }

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { S3Client } from "@aws-sdk/client-s3";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -209,4 +210,45 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
 
 async function removeFolders(...folders: string[]): Promise<void> {
   await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+}
+
+/** What a user sets to point stepbox (and its child processes) at this server. */
+export function s3Env(server: S3TestServer): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: server.endpoint,
+    AWS_REGION: server.region,
+    AWS_ACCESS_KEY_ID: server.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+  };
+}
+
+/**
+ * Sets `s3Env(server)` on this process's environment, as a user's shell would (a session takes its S3
+ * settings from there, and child processes inherit them); returns what puts the old values back.
+ */
+export function useS3Env(server: S3TestServer): () => void {
+  const saved: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(s3Env(server))) {
+    saved[name] = process.env[name];
+    process.env[name] = value;
+  }
+  return () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** A client with no stepbox in between, as another tool with access to the bucket would use; destroy it after. */
+export function bareS3Client(server: S3TestServer): S3Client {
+  return new S3Client({
+    region: server.region,
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    // s3rver stores aws-chunked framing as the bytes: see the store's own client settings.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
 }
