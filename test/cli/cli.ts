@@ -8,6 +8,7 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "stepbox.js");
@@ -40,6 +41,27 @@ export interface CliResult {
 export async function tempStore(): Promise<{ store: string; cleanup: () => Promise<void> }> {
   const store = await mkdtemp(join(tmpdir(), "stepbox-cli-test-"));
   return { store, cleanup: () => rm(store, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }) };
+}
+
+/**
+ * The hooks of a CLI test file that needs nothing else: the CLI built before its tests, and one
+ * temporary store for them, removed after. Read `.store` inside the tests.
+ */
+export function cliTestStore(): { readonly store: string } {
+  let made: Awaited<ReturnType<typeof tempStore>> | undefined;
+  beforeAll(async () => {
+    await buildCli();
+    made = await tempStore();
+  }, 300_000);
+  afterAll(async () => {
+    await made?.cleanup();
+  });
+  return {
+    get store(): string {
+      if (made === undefined) throw new Error("cliTestStore(): the store exists only once the file's beforeAll has run");
+      return made.store;
+    },
+  };
 }
 
 function environment(store: string): NodeJS.ProcessEnv {

@@ -8,18 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leftoverContainers } from "../support/session.js";
-import { FIXTURES, buildCli, cli, startCli, startedExecution, tempStore } from "./cli.js";
+import { cli, cliTestStore, FIXTURES, startCli, startedExecution, tempStore } from "./cli.js";
 
-let ctx: Awaited<ReturnType<typeof tempStore>>;
-
-beforeAll(async () => {
-  await buildCli();
-  ctx = await tempStore();
-}, 300_000);
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+const ctx = cliTestStore();
 
 const TICKING = join(FIXTURES, "ticking.ts");
 

@@ -4,19 +4,10 @@
  * lines keep their format.
  */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURES, buildCli, cli, startCli, startedExecution, tempStore } from "./cli.js";
+import { describe, expect, it } from "vitest";
+import { cli, cliTestStore, FIXTURES, startCli, startedExecution } from "./cli.js";
 
-let ctx: Awaited<ReturnType<typeof tempStore>>;
-
-beforeAll(async () => {
-  await buildCli();
-  ctx = await tempStore();
-}, 300_000);
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+const ctx = cliTestStore();
 
 const HOSTS = ["algo-1", "algo-2"];
 /** The fixture's default: each host prints this many lines, 250 ms apart. */

@@ -4,19 +4,10 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURES, buildCli, cli, startedExecution, tempStore } from "./cli.js";
+import { describe, expect, it } from "vitest";
+import { cli, cliTestStore, FIXTURES, startedExecution, tempStore } from "./cli.js";
 
-let ctx: Awaited<ReturnType<typeof tempStore>>;
-
-beforeAll(async () => {
-  await buildCli();
-  ctx = await tempStore();
-}, 300_000);
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+const ctx = cliTestStore();
 
 describe("stepbox run", () => {
   it("runs a pipeline file to success: exit 0, a line per state change, the steps' own output", async () => {

@@ -4,19 +4,10 @@
  * of printing a line per state change; the table's last frame is the run's final state.
  */
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURES, buildCli, cliOnTerminal, startedExecution, tempStore } from "./cli.js";
+import { describe, expect, it } from "vitest";
+import { cliOnTerminal, cliTestStore, FIXTURES, startedExecution } from "./cli.js";
 
-let ctx: Awaited<ReturnType<typeof tempStore>>;
-
-beforeAll(async () => {
-  await buildCli();
-  ctx = await tempStore();
-}, 300_000);
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+const ctx = cliTestStore();
 
 /** Moves to the start of the line n lines up, then clears to the end of the screen: one redraw. */
 const REDRAW = (lines: number): string => `\x1b[${lines}F\x1b[J`;
