@@ -18,14 +18,15 @@ import { shellCommand } from "./commands/shell.js";
 import { stepsCommand } from "./commands/steps.js";
 import { stopCommand } from "./commands/stop.js";
 import { EXIT, reportError } from "./errors.js";
+import { stepboxPackage } from "../runtime/package-manifest.js";
 
 /** commander's codes for help and version, which end well. */
 const NOT_AN_ERROR = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
 
-function buildProgram(): Command {
+function buildProgram(version: string): Command {
   const program = new Command("stepbox")
     .description("Run SageMaker-style step() pipelines on this machine, each step in a Docker container, and read what they recorded.")
-    .version(process.env.npm_package_version ?? "0.1.0")
+    .version(version)
     // Errors are printed by main(), in one format for commander's and stepbox's own.
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
@@ -59,7 +60,7 @@ function commandName(program: Command, args: readonly string[]): string | undefi
 
 /** Runs the command line on `argv` (as process.argv: node, script, ...args) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram((await stepboxPackage()).version);
   const args = argv.slice(2);
   try {
     await program.parseAsync([...argv]);

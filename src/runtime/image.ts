@@ -11,6 +11,7 @@ import tar from "tar-fs";
 import { ContainerEngineError, ImageBuildError } from "../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
 import { LABEL, managedLabels } from "./labels.js";
+import { stepboxPackage } from "./package-manifest.js";
 import { tempFolderPrefix } from "./temp-paths.js";
 
 /** The image steps run in, ready on the engine. */
@@ -57,27 +58,6 @@ const BASE_HINT = "unset STEPBOX_BASE_IMAGE to build on an image made from this 
 const MAX_LINE = 160;
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-
-let packageRootOnce: Promise<string> | undefined;
-
-/** The folder of stepbox's package.json, from src/runtime/ and dist/src/runtime/ alike. */
-function packageRoot(): Promise<string> {
-  packageRootOnce ??= (async () => {
-    for (let dir = dirname(THIS_FILE); ; dir = dirname(dir)) {
-      const manifest = await readFile(join(dir, "package.json"), "utf8").then(
-        (text) => JSON.parse(text) as { name?: unknown },
-        () => undefined,
-      );
-      if (manifest?.name === "stepbox") return dir;
-      if (dirname(dir) === dir) {
-        throw new ImageBuildError(`cannot find stepbox's package.json above ${THIS_FILE}`, {
-          hint: "reinstall stepbox; the package is incomplete",
-        });
-      }
-    }
-  })();
-  return packageRootOnce;
-}
 
 /** The container runner next to this module: runner.ts beside image.ts, runner.js beside image.js. */
 function defaultRunnerEntry(): string {
@@ -348,7 +328,7 @@ async function buildRuntime(
  */
 export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOptions = {}): Promise<RuntimeImage> {
   const requestedBase = options.baseImage || process.env.STEPBOX_BASE_IMAGE || undefined;
-  const root = await packageRoot();
+  const { root } = await stepboxPackage();
   const [dockerfile, runner, baseImage] = await Promise.all([
     readFile(join(root, "runtime-image", "Dockerfile")),
     bundleRunner(options.runnerEntry ?? defaultRunnerEntry(), root),
