@@ -6,7 +6,7 @@ export function shellHint(job: StepJobRecord, host: string, rerun: string): stri
   const channels = job.channels.map((c) => `${CONTAINER_PATHS.inputData}/${c.name} (${c.hostPath})`);
   const sandbox = job.network ? "with the network it asked for" : "no network";
   return [
-    `stepbox shell: step "${job.stepName}" of execution ${job.executionId} (pipeline "${job.pipelineName}"), as ${host} of ${job.instanceCount} saw it`,
+    `stepbox shell: step "${job.stepName}" of execution ${job.executionId} (pipeline "${job.pipelineName}"), as ${host} of ${job.instanceCount} saw it${job.instanceCount > 1 ? " (--host picks another)" : ""}`,
     `  image      ${job.image}: ${sandbox}, a non-root user, no capabilities, read-only except /opt/ml/{model,output,checkpoints} and /tmp`,
     `  config     ${CONTAINER_PATHS.inputConfig}/{hyperparameters,resourceconfig,inputdataconfig}.json`,
     `  channels   ${channels.length > 0 ? channels.join(", ") : "none"}`,

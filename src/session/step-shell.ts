@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { StepboxError } from "../errors.js";
+import { StepboxError, ValidationError } from "../errors.js";
 import { stageChannels } from "../engine/input-channels.js";
 import { engineError } from "../runtime/docker-engine.js";
 import { DockerStepRunner, jobHosts, type HostSetup } from "../runtime/docker-step-runner.js";
@@ -29,6 +29,11 @@ export interface StepShellOptions {
   stderr: NodeJS.WritableStream;
   /** A terminal: the shell gets a pseudo-terminal, and a TTY stdin is put in raw mode while it runs. */
   tty: boolean;
+  /**
+   * Which host of a multi-host step to be: its /opt/ml/input/config/resourceconfig.json says so.
+   * @default "algo-1"
+   */
+  host?: string;
 }
 
 /**
@@ -40,6 +45,11 @@ export interface StepShellOptions {
 export async function openStepShell(options: StepShellOptions): Promise<number> {
   const { session, executionId, stepName } = options;
   const source = await readStepShellSource(session, options.pipelineName, executionId, stepName);
+  const hosts = jobHosts(source.job.instanceCount);
+  const host = options.host ?? hosts[0]!;
+  if (!hosts.includes(host)) {
+    throw new ValidationError(`step "${stepName}" ran on ${hosts.join(", ")}: it had no host "${host}"`, { hint: `open one of ${hosts.join(", ")}` });
+  }
   const { docker } = await session.runtime();
   const rerun = await entrypoint(docker, source.job.image, stepName);
   const shell = await imageShell(docker, source.job.image, session.owner);
@@ -49,8 +59,7 @@ export async function openStepShell(options: StepShellOptions): Promise<number> 
   try {
     staged = await stageShellChannels(source, options.stderr);
     const { channels } = staged;
-    const hosts = jobHosts(source.job.instanceCount);
-    const setup = await DockerStepRunner.prepareHost({ ...source.contents, channels, checkpointsDir: join(workDir, "checkpoints") }, workDir, hosts[0]!, hosts);
+    const setup = await DockerStepRunner.prepareHost({ ...source.contents, channels, checkpointsDir: join(workDir, "checkpoints") }, workDir, host, hosts);
     try {
       container = await docker.createContainer(shellContainerOptions(options, source, setup, shell));
     } catch (error) {

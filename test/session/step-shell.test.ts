@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, UnknownExecutionError, ValidationError, type PipelineExecution } from "stepbox";
 import { openStepShell } from "../../src/session/step-shell.js";
 import { checkRows, summarize } from "../fixtures/testing/shell-steps.js";
+import { failsOnAlgo2 } from "../fixtures/training-steps.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 /** Runs the piped commands in a shell into the step; what it printed, and its exit code. */
-async function shell(commands: string, stepName = "checkRows", pipelineName = "shell", executionId = execution.id, tty = false): Promise<{ code: number; out: string; err: string }> {
+async function shell(commands: string, stepName = "checkRows", pipelineName = "shell", executionId = execution.id, tty = false, host?: string): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = "";
@@ -35,6 +36,7 @@ async function shell(commands: string, stepName = "checkRows", pipelineName = "s
     stdout,
     stderr,
     tty,
+    ...(host !== undefined ? { host } : {}),
   });
   return { code, out, err };
 }
@@ -106,5 +108,17 @@ describe("openStepShell", () => {
     const error = await shell("exit\n", "summarize").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toMatch(/step "summarize" never ran in execution \w+: the execution ended Failed first\n.*checkRows/);
+  });
+
+  it("opens the host of a multi-host step that it is asked for, and refuses one the step did not have", async () => {
+    const twoHosts = await new Pipeline({ name: "shell-hosts", steps: [failsOnAlgo2()], session: ctx.session }).start();
+    expect((await twoHosts.wait()).PipelineExecutionStatus).toBe("Failed");
+    const asAlgo2 = await shell(["cat /opt/ml/input/config/resourceconfig.json; echo", "hostname", ""].join("\n"), "failsOnAlgo2", "shell-hosts", twoHosts.id, false, "algo-2");
+    expect(asAlgo2.out).toContain('"current_host":"algo-2"');
+    expect(asAlgo2.err).toContain("as algo-2 of 2 saw it (--host picks another)");
+    const asAlgo1 = await shell("cat /opt/ml/input/config/resourceconfig.json; echo\n", "failsOnAlgo2", "shell-hosts", twoHosts.id);
+    expect(asAlgo1.out).toContain('"current_host":"algo-1"');
+    await expect(shell("true\n", "failsOnAlgo2", "shell-hosts", twoHosts.id, false, "algo-3")).rejects.toThrow(ValidationError);
+    expect(await leftoverContainers(twoHosts.id)).toEqual([]);
   });
 });

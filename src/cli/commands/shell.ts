@@ -14,11 +14,12 @@ export function shellCommand(program: Command): void {
           "On a terminal the shell is interactive; otherwise it reads commands from stdin. Exits with the shell's exit code; the container is removed afterwards.",
       )
       .argument("<execution>", "the execution id, or a unique prefix of it")
-      .argument("<step>", "the step's name, or a unique prefix of it"),
+      .argument("<step>", "the step's name, or a unique prefix of it")
+      .option("--host <host>", "for a step on several hosts, which one to be (algo-1, algo-2, ...)", "algo-1"),
   )
-    .addHelpText("after", examples("stepbox shell 4kq2 train", "echo 'ls /opt/ml/input/data' | stepbox shell 4kq2 train"))
+    .addHelpText("after", examples("stepbox shell 4kq2 train", "echo 'ls /opt/ml/input/data' | stepbox shell 4kq2 train", "stepbox shell 4kq2 train --host algo-2"))
     .action(
-      action(async (executionQuery: string, stepQuery: string, options: CommonOptions) => {
+      action(async (executionQuery: string, stepQuery: string, options: CommonOptions & { host: string }) => {
         const session = openSession(options);
         const resolved = await resolveExecution(session, executionQuery);
         return openStepShell({
@@ -30,6 +31,7 @@ export function shellCommand(program: Command): void {
           stdout: process.stdout,
           stderr: process.stderr,
           tty: process.stdin.isTTY === true && process.stdout.isTTY === true,
+          host: options.host,
         });
       }),
     );
