@@ -141,9 +141,11 @@ export class RunProgress implements EngineLogListener {
     };
     const ended = execution.wait();
     let done = false;
-    void ended.finally(() => {
+    // The loop below awaits `ended` itself, which reports a failure; this only ends the redraws.
+    const finish = (): void => {
       done = true;
-    });
+    };
+    ended.then(finish, finish);
     while (!done) {
       await refresh();
       await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, REDRAW_MS))]);

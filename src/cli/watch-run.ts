@@ -41,10 +41,18 @@ export async function runToEnd(
   start: () => Promise<PipelineExecution>,
 ): Promise<number> {
   const execution = await start();
-  progress.message(`execution ${execution.id} of pipeline ${pipeline.name} started (store ${session.store.uri})`, "stdout");
-  await recordPipelineFile(session, pipeline.name, execution.id, { File: loaded.file, Export: loaded.exportName });
-  const { StepNames } = await session.records.readExecution(pipeline.name, execution.id);
-  const description = await progress.follow(execution, StepNames);
+  let description: Awaited<ReturnType<typeof execution.wait>>;
+  try {
+    progress.message(`execution ${execution.id} of pipeline ${pipeline.name} started (store ${session.store.uri})`, "stdout");
+    await recordPipelineFile(session, pipeline.name, execution.id, { File: loaded.file, Export: loaded.exportName });
+    const { StepNames } = await session.records.readExecution(pipeline.name, execution.id);
+    description = await progress.follow(execution, StepNames);
+  } catch (error) {
+    // The command is about to exit: the execution it started must not outlive it, containers running.
+    await execution.stop();
+    await execution.wait().catch(() => undefined);
+    throw error;
+  }
   const status = description.PipelineExecutionStatus;
   const out = process.stdout;
   out.write(`execution ${execution.id} ${status} in ${elapsed(description.CreationTime, description.LastModifiedTime)}\n`);

@@ -139,7 +139,11 @@ export class ExecutionRun {
     for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
     await waitUntilIdle(this.#queue);
     clearInterval(stopWatch);
-    await rm(this.#checkpointsRoot, { recursive: true, force: true });
+    // Checkpoints are scratch space: one that cannot be removed (a step can lock a folder in it) is
+    // logged and left to the temp sweep, never a reason to leave the execution recorded as running.
+    await rm(this.#checkpointsRoot, { recursive: true, force: true }).catch((error: unknown) => {
+      log.warn({ event: "checkpoints.cleanup-failed", err: error, path: this.#checkpointsRoot }, `could not remove ${this.#checkpointsRoot}`);
+    });
 
     const status: ExecutionStatus = this.#abort.signal.aborted ? "Stopped" : this.#failure ? "Failed" : "Succeeded";
     this.#setExecution(status, this.#failure);
@@ -154,6 +158,7 @@ export class ExecutionRun {
     const r = this.#record;
     const key = layout.stopRequest(r.PipelineName, r.PipelineExecutionId);
     let checking = false;
+    let warned = false;
     const timer = setInterval(() => {
       if (checking || this.#abort.signal.aborted) return;
       checking = true;
@@ -162,7 +167,11 @@ export class ExecutionRun {
         .then((requested) => {
           if (requested) this.stop();
         })
-        .catch(() => undefined)
+        .catch((error: unknown) => {
+          // The next poll tries again; said once, so a store that stays unreachable does not flood the log.
+          if (!warned) this.#services.logger.warn({ event: "stop-request.unreadable", err: error }, `cannot check ${key} for a stop request; stepbox stop from another process may not reach this execution`);
+          warned = true;
+        })
         .finally(() => {
           checking = false;
         });

@@ -1,6 +1,7 @@
 import { constants, createReadStream } from "node:fs";
 import { lstat, open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { pipeline } from "node:stream";
 import { createGzip } from "node:zlib";
 import tar from "tar-fs";
 import { ContainerEngineError, StepboxError, type RemoteErrorInfo } from "../errors.js";
@@ -308,8 +309,19 @@ async function archive(ctx: FunctionStepContext, step: FunctionStep, file: "mode
   }
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
   // The archive is packed as it goes up, so its size is known only at the end: no total.
+  // pipeline, not pipe: a file the packer cannot read (a step can chmod 000 what it leaves) must fail
+  // the upload, not crash the process with an unhandled stream error or leave the gzip waiting forever.
+  const gzipped = pipeline(pack, createGzip(), () => {});
   await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
-    ctx.store.putStream(key, counted(pack.pipe(createGzip()), count)),
+    ctx.store.putStream(key, counted(gzipped, count)).catch((error: unknown) => {
+      pack.destroy();
+      if (error instanceof StepboxError) throw error;
+      const folder = file === "model.tar.gz" ? "/opt/ml/model" : "/opt/ml/output/data";
+      throw new StepboxError("STORE", `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
+        cause: error,
+        hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
+      });
+    }),
   );
   return `${ctx.store.uri}/${key}`;
 }

@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
+import { StoreError } from "../errors.js";
 
 const TAIL_LINES = 20;
 
@@ -24,6 +25,12 @@ export async function captureLogs(
 ): Promise<CapturedLogs> {
   const raw = await container.attach({ stream: true, stdout: true, stderr: true, logs: true });
   const file = createWriteStream(logFile);
+  // A log file that cannot be written (a full disk) fails the step when its logs are collected, below;
+  // until then the lines still reach the live display and the tail.
+  let writeError: Error | undefined;
+  file.on("error", (error) => {
+    writeError ??= error;
+  });
   const tail: string[] = [];
   const pump = (input: PassThrough, name: "stdout" | "stderr"): Promise<void> =>
     new Promise((resolve) => {
@@ -48,7 +55,16 @@ export async function captureLogs(
     stderr.end();
   });
   const done = Promise.all([pump(stdout, "stdout"), pump(stderr, "stderr"), ended]).then(
-    () => new Promise<void>((resolve) => file.end(resolve)),
+    () =>
+      new Promise<void>((resolve, reject) => {
+        file.end((error?: Error | null) => {
+          const failure = writeError ?? error ?? undefined;
+          if (failure === undefined) resolve();
+          else reject(new StoreError(`cannot write the container's log to ${logFile}`, { cause: failure, hint: "free some space in the temp folder" }));
+        });
+      }),
   );
+  // The runner awaits `done` once the containers have exited; a failure before then must not count as unhandled.
+  done.catch(() => undefined);
   return { tail, done };
 }

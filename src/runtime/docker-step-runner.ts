@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { CONTAINER_ENV, CONTAINER_PATHS } from "../container/contract.js";
-import { captureLogs } from "./container-logs.js";
+import { captureLogs, type CapturedLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
 import { watchEngine } from "./engine-watch.js";
 import { LABEL, managedLabels } from "./labels.js";
@@ -238,7 +238,10 @@ export class DockerStepRunner {
       return await collect(outcome);
     } finally {
       await removeContainers();
-      await rm(workDir, { recursive: true, force: true });
+      // A work folder that cannot be removed (a step can lock a folder it wrote) must not turn the
+      // step's outcome into an error: it carries this process's pid, so the temp sweep of a later
+      // session removes it.
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -363,9 +366,14 @@ export class DockerStepRunner {
   }
 
   async #runAll(job: StepJob, setups: readonly HostSetup[], containers: readonly Docker.Container[]): Promise<StepJobOutcome> {
-    const logs = await Promise.all(
-      containers.map((c, i) => captureLogs(c, join(setups[i]!.dir, "logs", "stream.log"), (line, stream) => job.onLogLine(setups[i]!.host, line, stream))),
-    );
+    let logs: CapturedLogs[];
+    try {
+      logs = await Promise.all(
+        containers.map((c, i) => captureLogs(c, join(setups[i]!.dir, "logs", "stream.log"), (line, stream) => job.onLogLine(setups[i]!.host, line, stream))),
+      );
+    } catch (error) {
+      throw engineError(`to attach to the containers of step "${job.stepName}"`, error);
+    }
     let stopped: StopReason | undefined;
     const stopContainers = (graceSeconds: number): void => {
       for (const c of containers) {

@@ -8,6 +8,8 @@ export async function folderBytes(dir: string): Promise<number> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {
+    // Gone (the step removed it) or unreadable: nothing to count. A step can hide bytes from the cap
+    // only from an engine that runs as another user than root, which cannot read what uid 1000 locked.
     return 0;
   }
   for (const entry of entries) {
@@ -40,17 +42,25 @@ export function watchOutputSize(
     }
     return total;
   };
-  let running: Promise<unknown> = Promise.resolve();
+  let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(measure);
+    // A walk slower than the interval skips ticks rather than queueing walks behind it.
+    if (stopped || running !== undefined) return;
+    running = measure().finally(() => {
+      running = undefined;
+    });
   }, intervalMs);
+  let final: Promise<number> | undefined;
   return {
-    async stop(): Promise<number> {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-      return measure();
+    // The runner stops it after the containers exit and again on its way out: one last walk serves both.
+    stop(): Promise<number> {
+      final ??= (async () => {
+        stopped = true;
+        clearInterval(timer);
+        await running;
+        return measure();
+      })();
+      return final;
     },
   };
 }

@@ -27,11 +27,14 @@ export function trackUntilDone(run: ExecutionRun): void {
     process.on("SIGTERM", onSignal);
   }
   live.add(run);
-  void run.done.finally(() => {
-    live.delete(run);
-    if (live.size === 0 && interrupted === 0) {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
-  });
+  // A rejected run reaches its callers through wait() and result(); here it only stops being tracked.
+  run.done
+    .finally(() => {
+      live.delete(run);
+      if (live.size === 0 && interrupted === 0) {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    })
+    .catch(() => undefined);
 }

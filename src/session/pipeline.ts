@@ -352,7 +352,8 @@ export class Pipeline {
     });
     this.#live.set(id, run);
     trackUntilDone(run);
-    void run.done.finally(() => this.#live.delete(id));
+    // A rejected run reaches its callers through wait() and result(); this bookkeeping only forgets it.
+    run.done.finally(() => this.#live.delete(id)).catch(() => undefined);
     return new PipelineExecution(this.session, this.name, id, run, this);
   }
 
