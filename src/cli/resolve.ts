@@ -38,7 +38,7 @@ export interface ResolvedExecution {
 }
 
 /** Every recorded execution id in the store, with its pipeline. */
-export async function listAllExecutions(session: LocalPipelineSession): Promise<Array<{ pipelineName: string; id: string }>> {
+async function listAllExecutions(session: LocalPipelineSession): Promise<Array<{ pipelineName: string; id: string }>> {
   const all: Array<{ pipelineName: string; id: string }> = [];
   for (const pipelineName of await session.records.listPipelines()) {
     for (const id of await session.records.listExecutionIds(pipelineName)) all.push({ pipelineName, id });

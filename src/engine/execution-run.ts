@@ -11,7 +11,7 @@ import type { Logger } from "../logging/logger.js";
 import { checkpointsFolderName } from "../runtime/temp-paths.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
 import { layout } from "../store/layout.js";
-import type { ExecutionRecord, ExecutionStatus, RecordStore, StepRecord } from "../store/records.js";
+import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
 import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
 import { copyResult, readPayload } from "./payloads.js";
@@ -102,7 +102,7 @@ export class ExecutionRun {
    * grace period; with `force`, SIGKILL at once.
    */
   stop({ force = false }: { force?: boolean } = {}): void {
-    if (isFinal(this.#record.PipelineExecutionStatus)) return;
+    if (executionEnded(this.#record.PipelineExecutionStatus)) return;
     if (!this.#abort.signal.aborted) {
       this.#setExecution("Stopping");
       this.#abort.abort();
@@ -375,10 +375,6 @@ function retryDelay(policies: readonly RetryPolicy[], outcome: FunctionStepOutco
   const delay = policy.delaySeconds(attempt) * 1000;
   if (policy.expireAfterMins !== undefined && Date.now() + delay - firstStart > policy.expireAfterMins * 60_000) return undefined;
   return delay;
-}
-
-function isFinal(status: ExecutionStatus): boolean {
-  return status === "Succeeded" || status === "Failed" || status === "Stopped";
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

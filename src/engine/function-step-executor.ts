@@ -77,7 +77,7 @@ export interface FunctionStepOutcome {
 }
 
 /** `<step>-<execution>` for the first attempt, `<step>-<execution>-<n>` for attempt n. */
-export function trainingJobName(stepName: string, executionId: string, attempt = 1): string {
+function trainingJobName(stepName: string, executionId: string, attempt = 1): string {
   const suffix = attempt > 1 ? `-${attempt}` : "";
   return `${`${stepName}-${executionId}`.slice(0, 63 - suffix.length)}${suffix}`;
 }

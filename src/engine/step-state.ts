@@ -10,7 +10,7 @@ const TRANSITIONS: Readonly<Record<StepStatus, readonly StepStatus[]>> = {
   Succeeded: [],
 };
 
-export const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set(["Stopped", "Failed", "Succeeded"]);
+const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set(["Stopped", "Failed", "Succeeded"]);
 
 export function isTerminal(status: StepStatus): boolean {
   return TERMINAL_STEP_STATUSES.has(status);

@@ -9,7 +9,7 @@ import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../runtime/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
 
-export const DEFINITION_VERSION = "2020-12-01";
+const DEFINITION_VERSION = "2020-12-01";
 
 /**
  * The pipeline definition as SageMaker's `Pipeline.definition()` writes it, with the same top-level
@@ -94,7 +94,7 @@ function conditionJson(condition: Condition): object {
 }
 
 /** A step argument as JSON: pipeline values as `{"Get": ...}` references, other values tagged by type. */
-export function argumentJson(value: unknown): unknown {
+function argumentJson(value: unknown): unknown {
   if (isDelayedReturn(value)) return { Get: `Steps.${value.describe()}` };
   if (isJoin(value)) return { "Std:Join": { On: value.on, Values: value.values.map(argumentJson) } };
   if (isPipelineValue(value)) return (value as unknown as { expr: unknown }).expr;

@@ -4,7 +4,7 @@ import { ContainerEngineError } from "../errors.js";
 const ENGINE_HINT = "start one with `bash scripts/ensure-docker.sh` (or `dockerd &`), or set DOCKER_HOST";
 
 /** Where the engine is, in words, for messages: DOCKER_HOST or the default socket. */
-export function describeEngine(env: NodeJS.ProcessEnv = process.env): string {
+function describeEngine(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_HOST ? `the Docker engine at ${env.DOCKER_HOST}` : "the Docker engine at /var/run/docker.sock";
 }
 

@@ -68,7 +68,7 @@ function defaultRunnerEntry(): string {
  * The tag's hash: 16 hex digits of sha256 over the Dockerfile, the runner bundle and the base
  * image's id. Each part is length-prefixed so that no two different inputs hash alike.
  */
-export function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8Array; baseImageId: string }): string {
+function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8Array; baseImageId: string }): string {
   const hash = createHash("sha256");
   for (const part of [inputs.dockerfile, inputs.runner, Buffer.from(inputs.baseImageId)]) {
     hash.update(`${part.byteLength}:`).update(part);

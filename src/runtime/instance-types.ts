@@ -9,7 +9,7 @@ export interface InstanceType {
   readonly gpus: number;
 }
 
-export const DEFAULT_INSTANCE_TYPE = "ml.m5.large";
+const DEFAULT_INSTANCE_TYPE = "ml.m5.large";
 
 /** vCPU, memory GiB and GPU count, from the EC2 specs of each family (training-job-contract.md §5). */
 const TABLE: ReadonlyArray<readonly [string, number, number, number?]> = [

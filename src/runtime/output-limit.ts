@@ -2,7 +2,7 @@ import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The bytes under a folder, counting links as themselves and never following them. */
-export async function folderBytes(dir: string): Promise<number> {
+async function folderBytes(dir: string): Promise<number> {
   let total = 0;
   let entries;
   try {

@@ -27,7 +27,7 @@ export interface MasterKeyOptions {
 }
 
 /** Where the key file lives unless told otherwise, following the XDG base directory spec. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
   const configHome = env.XDG_CONFIG_HOME;
   // The spec says to ignore an empty or relative XDG_CONFIG_HOME.
   const base = configHome && isAbsolute(configHome) ? configHome : join(homedir(), ".config");

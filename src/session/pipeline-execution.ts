@@ -5,7 +5,7 @@ import { isTerminal } from "../engine/step-state.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
-import type { ExecutionRecord, ExecutionStatus, StepRecord, StepStatus } from "../store/records.js";
+import { executionEnded, type ExecutionRecord, type ExecutionStatus, type StepRecord, type StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
 
@@ -55,7 +55,6 @@ export interface PipelineExecutionStep {
   Attempts?: StepRecord["Attempts"];
 }
 
-const FINAL: ReadonlySet<ExecutionStatus> = new Set(["Succeeded", "Failed", "Stopped"]);
 const POLL_MS = 250;
 
 function toDate(iso: string | undefined): Date | undefined {
@@ -179,7 +178,7 @@ export class PipelineExecution {
       await this.#run.done;
       await this.#run.flush();
     } else {
-      while (!FINAL.has((await this.#record()).PipelineExecutionStatus)) await sleep(POLL_MS);
+      while (!executionEnded((await this.#record()).PipelineExecutionStatus)) await sleep(POLL_MS);
     }
     return this.describe();
   }
@@ -194,7 +193,7 @@ export class PipelineExecution {
       return;
     }
     const record = await this.#record();
-    if (FINAL.has(record.PipelineExecutionStatus)) return;
+    if (executionEnded(record.PipelineExecutionStatus)) return;
     await this.#session.store.put(layout.stopRequest(this.pipelineName, this.id), JSON.stringify({ RequestedAt: new Date().toISOString(), By: this.#session.owner }));
   }
 
@@ -235,7 +234,7 @@ export class PipelineExecution {
       return new Promise((resolve) => {
         const check = (): void => {
           const step = run.step(name);
-          const ended = FINAL.has(run.record.PipelineExecutionStatus);
+          const ended = executionEnded(run.record.PipelineExecutionStatus);
           if (!(step && isTerminal(step.StepStatus)) && !ended) return;
           run.events.off("step", check);
           run.events.off("execution", check);
@@ -249,7 +248,7 @@ export class PipelineExecution {
     for (;;) {
       const step = await this.#stepRecord(name);
       if (step && isTerminal(step.StepStatus)) return step;
-      if (FINAL.has((await this.#record()).PipelineExecutionStatus)) {
+      if (executionEnded((await this.#record()).PipelineExecutionStatus)) {
         const last = await this.#stepRecord(name);
         return last && isTerminal(last.StepStatus) ? last : undefined;
       }

@@ -11,7 +11,7 @@ import { prepareSteps } from "../engine/preflight.js";
 import { stepResources } from "../engine/step-resources.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
-import type { ExecutionRecord, ExecutionStatus, PipelineRecord } from "../store/records.js";
+import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
 import { trackUntilDone } from "./interrupts.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution, executionArn, pipelineArn } from "./pipeline-execution.js";
@@ -61,7 +61,6 @@ export interface PipelineExecutionSummary {
 }
 
 const PIPELINE_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$/;
-const FINAL: ReadonlySet<ExecutionStatus> = new Set(["Succeeded", "Failed", "Stopped"]);
 
 function newExecutionId(): string {
   // SageMaker's execution ids are 12 lowercase letters and digits.
@@ -281,7 +280,7 @@ export class Pipeline {
 
   async #finishedSource(id: string, what: string): Promise<ExecutionRecord> {
     const source = this.#live.get(id)?.record ?? (await this.session.records.readExecution(this.name, id));
-    if (!FINAL.has(source.PipelineExecutionStatus)) {
+    if (!executionEnded(source.PipelineExecutionStatus)) {
       throw new ValidationError(`${what}: execution ${id} is still ${source.PipelineExecutionStatus}`, { hint: "wait for it to end first" });
     }
     return source;

@@ -4,13 +4,13 @@ import { ValidationError } from "../errors.js";
  * The longest key, in UTF-8 bytes. S3 refuses object keys over 1024 bytes, and an S3 store puts its
  * own prefix in front, so keys stay well under that.
  */
-export const MAX_KEY_BYTES = 900;
+const MAX_KEY_BYTES = 900;
 
 /**
  * The longest segment, in UTF-8 bytes. File systems refuse names over 255 bytes, and the file store
  * writes `.<segment>.<random>.tmp` beside the object while it is in flight.
  */
-export const MAX_SEGMENT_BYTES = 200;
+const MAX_SEGMENT_BYTES = 200;
 
 /**
  * The shape of the name a store gives an object while it is being written. Keys may not use it, so an

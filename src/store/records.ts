@@ -3,6 +3,11 @@ import type { ArtifactStore } from "./artifact-store.js";
 import { layout } from "./layout.js";
 
 export type ExecutionStatus = "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
+
+/** Whether an execution has ended (Succeeded, Failed or Stopped): its record will not change again. */
+export function executionEnded(status: ExecutionStatus): boolean {
+  return status === "Succeeded" || status === "Failed" || status === "Stopped";
+}
 export type StepStatus = "Starting" | "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
 
 /** A status change of the step's training job, as DescribeTrainingJob's SecondaryStatusTransitions. */

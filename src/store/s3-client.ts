@@ -82,7 +82,7 @@ export const CREDENTIAL_FAULTS = new Set([
 ]);
 
 /** Node error codes that mean the endpoint could not be reached or dropped the connection. */
-export const NETWORK_FAULTS = new Set([
+const NETWORK_FAULTS = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ECONNABORTED",
