@@ -52,6 +52,19 @@ function buildProgram(version: string): Command {
   return program;
 }
 
+/**
+ * A reader that goes away (`stepbox run | head`) ends the output, not the command: an EPIPE with no
+ * listener would kill the process mid-run and leave its step's containers running. The run goes on to
+ * its end, quietly, and exits with its own code.
+ */
+function endOutputQuietly(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    });
+  }
+}
+
 /** The name of the command in argv, for the hint after a usage error. */
 function commandName(program: Command, args: readonly string[]): string | undefined {
   const names = new Set(program.commands.map((c) => c.name()));
@@ -60,6 +73,7 @@ function commandName(program: Command, args: readonly string[]): string | undefi
 
 /** Runs the command line on `argv` (as process.argv: node, script, ...args) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  endOutputQuietly();
   const program = buildProgram((await stepboxPackage()).version);
   const args = argv.slice(2);
   try {

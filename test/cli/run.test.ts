@@ -5,7 +5,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli, cliTestStore, FIXTURES, startedExecution, tempStore } from "./cli.js";
+import { leftoverContainers } from "../support/session.js";
+import { cli, cliTestStore, FIXTURES, startCli, startedExecution, tempStore } from "./cli.js";
 
 const ctx = cliTestStore();
 
@@ -57,6 +58,20 @@ describe("a user error", () => {
     expect(lines[0]).toMatch(message);
     expect(lines[1]).toMatch(/^hint: /);
   };
+
+  it("goes on to the end when its reader goes away (stepbox run | head), and leaves no container", async () => {
+    const run = startCli(ctx.store, ["run", join(FIXTURES, "ticking.ts"), "--param", "ticks=8"]);
+    await run.waitFor(/\[ticker\] tick 1/);
+    const id = startedExecution(run.stdout());
+    // What `head -1` does once it has its line: the pipe closes, and every later write meets EPIPE.
+    run.child.stdout!.destroy();
+    const { code, stderr } = await run.exited;
+    expect(stderr).not.toContain("Unhandled 'error' event");
+    expect(code).toBe(0);
+    const described = await cli(ctx.store, ["describe", id, "--json"]);
+    expect(JSON.parse(described.stdout).PipelineExecutionStatus).toBe("Succeeded");
+    expect(await leftoverContainers(id)).toEqual([]);
+  });
 
   it("is one line and a hint, exit code 2, and shows the stack only with --verbose", async () => {
     const missing = await cli(ctx.store, ["run", "no/such/pipeline.ts"]);
