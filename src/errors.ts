@@ -32,9 +32,14 @@ export interface StepboxErrorOptions {
 export class StepboxError extends Error {
   readonly code: StepboxErrorCode;
   readonly hint: string | undefined;
+  /** The message without the hint appended to it. */
+  readonly detail: string;
 
   constructor(code: StepboxErrorCode, message: string, options: StepboxErrorOptions = {}) {
     super(options.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options.cause });
+    // "ValidationError: ...", not "Error: ...", in stacks, logs and what crosses the container boundary.
+    this.name = new.target.name;
+    this.detail = message;
     this.code = code;
     this.hint = options.hint;
   }

@@ -43,10 +43,7 @@ function isUserError(error: unknown): boolean {
 
 /** The message without the hint StepboxError appends to it, and the hint on its own. */
 function messageAndHint(error: unknown): { message: string; hint: string | undefined } {
-  if (error instanceof StepboxError) {
-    const message = error.hint ? error.message.slice(0, error.message.lastIndexOf("\n  hint: ")) : error.message;
-    return { message, hint: error.hint };
-  }
+  if (error instanceof StepboxError) return { message: error.detail, hint: error.hint };
   if (error instanceof Error) return { message: error.message, hint: undefined };
   return { message: String(error), hint: undefined };
 }

@@ -7,7 +7,7 @@ import { register } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { register as registerTypeScript } from "tsx/esm/api";
-import { ValidationError } from "../errors.js";
+import { StepboxError, ValidationError } from "../errors.js";
 import { Pipeline } from "../session/pipeline.js";
 
 export interface LoadedPipeline {
@@ -81,10 +81,10 @@ export async function loadPipelineFile(path: string, exportName?: string): Promi
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    throw new ValidationError(`loading the pipeline file ${path} failed: ${message.split("\n", 1)[0]}`, {
+    const { message, hint } = loadFailure(cause);
+    throw new ValidationError(`loading the pipeline file ${path} failed: ${message}`, {
       cause,
-      hint: "fix the error in that file (run with --verbose for its stack)",
+      hint: hint ?? "fix the error in that file (run with --verbose for its stack)",
     });
   }
 
@@ -121,4 +121,30 @@ export async function loadPipelineFile(path: string, exportName?: string): Promi
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   return typeof value === "object" ? `a ${value.constructor?.name ?? "object"}` : `a ${typeof value}`;
+}
+
+/**
+ * One line that says why a pipeline file did not load, and stepbox's own hint when stepbox raised it
+ * (a step() without a name, a bad option). esbuild's syntax errors say where only on a later line
+ * (`file:line:column: ERROR: ...`): that line leads instead.
+ */
+function loadFailure(cause: unknown): { message: string; hint?: string } {
+  if (cause instanceof StepboxError) {
+    return { message: cause.detail.split("\n", 1)[0]!, ...(cause.hint ? { hint: cause.hint } : {}) };
+  }
+  // Errors from the loader thread arrive as messages only: esbuild's names the place on a later line.
+  const lines = (cause instanceof Error ? cause.message : String(cause)).split("\n");
+  return { message: (lines.find((line) => / ERROR: /.test(line)) ?? lines[0]!).trim() };
+}
+
+/**
+ * For commands that take a pipeline file or an execution: an argument written as a file path (a
+ * slash or a script extension) that names no file is a mistyped path, not an execution id.
+ */
+export async function assertNoMissingFile(target: string): Promise<void> {
+  if (!/[\\/]|\.[cm]?[jt]s$/.test(target)) return;
+  if (await access(target).then(() => true, () => false)) return;
+  throw new ValidationError(`the pipeline file ${target} does not exist`, {
+    hint: `check the path (relative to ${process.cwd()}), or give an execution id without a slash or extension`,
+  });
 }

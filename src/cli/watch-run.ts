@@ -60,7 +60,9 @@ export async function runToEnd(
 
   const failed = (await execution.listSteps()).filter((s) => s.StepStatus === "Failed" || s.StepStatus === "Stopped").reverse();
   for (const step of failed) {
-    out.write(`step ${step.StepName} ${step.StepStatus}: ${(step.FailureReason ?? "no reason recorded").replaceAll("\n", "\n    ")}\n`);
+    // A stop's reason starts with "Stopped:" already, as SageMaker's do: say it once.
+    const reason = (step.FailureReason ?? "no reason recorded").replace(new RegExp(`^${step.StepStatus}: `), "");
+    out.write(`step ${step.StepName} ${step.StepStatus}: ${reason.replaceAll("\n", "\n    ")}\n`);
   }
   if (failed.length === 0 && description.FailureReason) out.write(`${description.FailureReason}\n`);
   const first = failed[0];

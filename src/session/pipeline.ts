@@ -129,7 +129,7 @@ export class Pipeline {
           stepResources(s);
         } catch (error) {
           if (error instanceof StepboxError && !error.message.startsWith("step ")) {
-            throw new ValidationError(`step "${s.name}": ${error.message}`, { code: "INVALID_STEP_OPTION", cause: error });
+            throw new ValidationError(`step "${s.name}": ${error.detail}`, { code: "INVALID_STEP_OPTION", cause: error, ...(error.hint ? { hint: error.hint } : {}) });
           }
           throw error;
         }

@@ -46,7 +46,7 @@ describe("a running execution", () => {
     const ended = await run.exited;
     expect(ended.code).toBe(1);
     expect(ended.stdout).toContain(`execution ${id} Stopped in `);
-    expect(ended.stdout).toContain('step ticker Stopped: Stopped: the execution was stopped while step "ticker" ran');
+    expect(ended.stdout).toContain('step ticker Stopped: the execution was stopped while step "ticker" ran');
     expect(await leftoverContainers(id)).toEqual([]);
 
     const again = await cli(ctx.store, ["stop", id]);

@@ -2,9 +2,9 @@ import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
-import { loadPipelineFile } from "../load-pipeline.js";
+import { assertNoMissingFile, loadPipelineFile } from "../load-pipeline.js";
 import { resolveExecution } from "../resolve.js";
-import { openSession, withCommonOptions, type CommonOptions } from "../session.js";
+import { openSession, withJsonOption, type CommonOptions } from "../session.js";
 
 interface DefinitionOptions extends CommonOptions {
   export?: string;
@@ -15,12 +15,14 @@ async function definitionOf(target: string, options: DefinitionOptions): Promise
   if (await stat(target).then((s) => s.isFile(), () => false)) {
     return (await loadPipelineFile(target, options.export)).pipeline.definition();
   }
+  await assertNoMissingFile(target);
   const { execution } = await resolveExecution(openSession(options), target);
   return (await execution.describeDefinition()).PipelineDefinition;
 }
 
 export function definitionCommand(program: Command): void {
-  withCommonOptions(
+  // --json is accepted as on every command that reads records; the definition is JSON either way.
+  withJsonOption(
     program
       .command("definition")
       .summary("print a pipeline file's or an execution's definition JSON")

@@ -5,7 +5,7 @@ import { GRAPH_FORMATS, loadExecutionDefinition, renderGraph, type GraphFormat }
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
-import { loadPipelineFile } from "../load-pipeline.js";
+import { assertNoMissingFile, loadPipelineFile } from "../load-pipeline.js";
 import { resolveExecution } from "../resolve.js";
 import { openSession, withCommonOptions, type CommonOptions } from "../session.js";
 
@@ -20,6 +20,7 @@ async function definitionAndStatuses(session: LocalPipelineSession, target: stri
   if (await stat(target).then((s) => s.isFile(), () => false)) {
     return { definition: (await loadPipelineFile(target, exportName)).pipeline.definition() };
   }
+  await assertNoMissingFile(target);
   const { pipelineName, id, record } = await resolveExecution(session, target);
   const { definition, definitionChanged } = await loadExecutionDefinition(session, record);
   if (definitionChanged) {
