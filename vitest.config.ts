@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^stepbox$/, replacement: source("./src/index.ts") },
       { find: /^stepbox\/testing$/, replacement: source("./src/testing/index.ts") },
+      { find: /^stepbox\/report$/, replacement: source("./src/report/index.ts") },
     ],
   },
   test: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConditionGreaterThanOrEqualTo, ConditionStep, FailStep, Pipeline, ValidationError, getStep } from "stepbox";
-import { renderGraph } from "../../src/report/index.js";
+import { renderGraph } from "stepbox/report";
 import { dagFromDefinition } from "../../src/report/dag.js";
 import { layoutDag, type DagLayout } from "../../src/report/dag-layout.js";
 import { augment, clean, load, notify, register, train } from "../fixtures/report/steps.js";

@@ -10,7 +10,8 @@ import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, getStep } from "stepbox";
-import { loadRunReport, renderGraph, renderReportHtml, LOG_TAIL_BYTES, type RunReport } from "../../src/report/index.js";
+// As a user imports them: the package subpath stepbox/report.
+import { loadRunReport, renderGraph, renderReportHtml, LOG_TAIL_BYTES, type RunReport } from "stepbox/report";
 import { augment, broken, chatty, combine, load } from "../fixtures/report/steps.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
