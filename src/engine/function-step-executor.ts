@@ -12,7 +12,7 @@ import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/code
 import { signPayload, verifyPayload } from "../serialization/signing.js";
 import type { StepBundler } from "../runtime/bundle.js";
 import type { Logger } from "../logging/logger.js";
-import type { DockerStepRunner, HostOutcome, StepJobOutcome } from "../runtime/docker-step-runner.js";
+import type { HostOutcome, StepJob, StepJobOutcome } from "../runtime/docker-step-runner.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import type { StatusTransition, StepRecord } from "../store/records.js";
@@ -29,6 +29,14 @@ const MiB = 1024 ** 2;
 
 type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
 
+/**
+ * What runs a step's job in its containers: all the engine asks of a runner. The Docker runner
+ * (runtime/docker-step-runner.ts) is the one there is.
+ */
+export interface StepRunner {
+  run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>): Promise<T>;
+}
+
 export interface FunctionStepContext {
   readonly pipelineName: string;
   readonly executionId: string;
@@ -36,7 +44,7 @@ export interface FunctionStepContext {
   readonly store: ArtifactStore;
   /** Where the step's transfers (input data down, artifacts up) are logged as they move. */
   readonly logger: Logger;
-  readonly runner: DockerStepRunner;
+  readonly runner: StepRunner;
   readonly bundler: StepBundler;
   readonly image: string;
   readonly key: Buffer;

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import { resolveInstanceType } from "../runtime/instance-types.js";
+import { resolveInstanceType } from "../dsl/instance-types.js";
 
 /** What a step's containers get: the instance type's CPU and memory, or the `local` override. */
 export interface StepResources {

@@ -6,7 +6,7 @@ import { isPipelineValue } from "../dsl/pipeline-value.js";
 import { Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
 import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { isJoin } from "../dsl/join.js";
-import { resolveInstanceType } from "../runtime/instance-types.js";
+import { resolveInstanceType } from "../dsl/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
 
 const DEFINITION_VERSION = "2020-12-01";

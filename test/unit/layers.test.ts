@@ -31,7 +31,7 @@ const layer = (path: string): string => (path.includes("/") ? path.split("/")[0]
 /** What each layer may import (besides itself and errors.ts). */
 const ALLOWED: Record<string, readonly string[]> = {
   dsl: ["container"],
-  graph: ["dsl", "runtime"],
+  graph: ["dsl"],
   container: ["dsl", "serialization"],
   serialization: [],
   store: [],

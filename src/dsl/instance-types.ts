@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { closestNames } from "../dsl/closest-names.js";
+import { closestNames } from "./closest-names.js";
 
 /** The resources of an ml.* instance type: what its step's container is limited to. */
 export interface InstanceType {
