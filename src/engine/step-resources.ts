@@ -11,6 +11,8 @@ export interface StepResources {
   readonly memoryGiB: number;
   /** Set when the `local` override gives less than the instance type has. */
   readonly belowInstanceType: string | undefined;
+  /** Set when the instance type has GPUs: stepbox passes none to containers. */
+  readonly withoutGpu: string | undefined;
 }
 
 function positive(step: string, key: string, value: unknown): number | undefined {
@@ -39,5 +41,9 @@ export function stepResources(step: FunctionStep): StepResources {
     memoryBytes: Math.round(memoryGiB * 1024 ** 3),
     memoryGiB,
     belowInstanceType: below,
+    withoutGpu:
+      type.gpus > 0
+        ? `step "${step.name}" asks for ${type.name}, which has ${type.gpus} GPU(s); stepbox gives its containers none, so code that needs a GPU fails here (or falls back to the CPU) yet may pass in the cloud`
+        : undefined,
   };
 }

@@ -306,6 +306,7 @@ export class Pipeline {
     await this.#recordDefinition(definition);
     for (const prepared of preflight.values()) {
       if (prepared.resources.belowInstanceType) this.session.logger.warn({ event: "step.below-instance-type" }, prepared.resources.belowInstanceType);
+      if (prepared.resources.withoutGpu) this.session.logger.warn({ event: "step.without-gpu" }, prepared.resources.withoutGpu);
     }
 
     const id = newExecutionId();
