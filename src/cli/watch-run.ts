@@ -65,11 +65,12 @@ export async function runToEnd(
     out.write(`step ${step.StepName} ${step.StepStatus}: ${reason.replaceAll("\n", "\n    ")}\n`);
   }
   if (failed.length === 0 && description.FailureReason) out.write(`${description.FailureReason}\n`);
-  const first = failed[0];
-  out.write(
-    first
-      ? `see its output with: stepbox logs ${execution.id} ${first.StepName}${storeFlag}${status === "Failed" ? `; run the failed steps again with: stepbox retry ${execution.id}${storeFlag}` : ""}\n`
-      : "",
-  );
+  // Point at logs only where a step ran containers: a FailStep or a condition has none.
+  const withLogs = failed.find((s) => (s.Metadata.TrainingJob?.LogStreams?.length ?? 0) > 0);
+  const next = [
+    ...(withLogs ? [`see its output with: stepbox logs ${execution.id} ${withLogs.StepName}${storeFlag}`] : []),
+    ...(status === "Failed" ? [`run the failed steps again with: stepbox retry ${execution.id}${storeFlag}`] : []),
+  ];
+  if (next.length > 0) out.write(`${next.join("; ")}\n`);
   return EXIT.failed;
 }

@@ -6,6 +6,7 @@ import { EXIT } from "../errors.js";
 import { formatValue, toJson } from "../output.js";
 import { resolveExecution, resolveStep } from "../resolve.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import type { PipelineExecution } from "../../session/pipeline-execution.js";
 
 interface ResultOptions extends ReadOptions {
   out?: string;
@@ -42,10 +43,7 @@ export function resultCommand(program: Command): void {
           value = await resolved.execution.result(stepName);
         } catch (error) {
           if (!(error instanceof StepFailedError)) throw error;
-          throw new StepboxError("STEP_FAILED", error.message, {
-            cause: error,
-            hint: `it has no result; see its output with: stepbox logs ${resolved.id} ${stepName}`,
-          });
+          throw new StepboxError("STEP_FAILED", error.detail, { cause: error, hint: await noResultHint(resolved.execution, resolved.id, stepName) });
         }
         if (options.out !== undefined) {
           const bytes = rawBytes(value);
@@ -59,4 +57,12 @@ export function resultCommand(program: Command): void {
         return EXIT.ok;
       }),
     );
+}
+
+/** Where to look next for a step without a result: its logs when it ran containers, else why it did not. */
+async function noResultHint(execution: PipelineExecution, id: string, stepName: string): Promise<string> {
+  const step = (await execution.listSteps()).find((s) => s.StepName === stepName);
+  if (step === undefined) return `it never ran; see why with: stepbox describe ${id}`;
+  if ((step.Metadata.TrainingJob?.LogStreams?.length ?? 0) > 0) return `it has no result; see its output with: stepbox logs ${id} ${stepName}`;
+  return "it has no result, and ran no container: its reason is above";
 }
