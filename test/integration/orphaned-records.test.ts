@@ -3,12 +3,13 @@
  * sweep needed: `describe()` and `wait()` from another session never report (or wait on) a run that
  * nobody runs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline } from "stepbox";
 import { napper } from "../fixtures/training-steps.js";
+import { exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
@@ -23,25 +24,13 @@ afterAll(async () => {
   await ctx.cleanup();
 });
 
-function exited(process: ChildProcess): Promise<void> {
-  return process.exitCode !== null || process.signalCode !== null ? Promise.resolve() : new Promise((resolve) => process.once("exit", () => resolve()));
-}
-
 describe("an execution whose engine was killed", () => {
   it("reads as Failed, with the reason, to a session that never starts Docker", async () => {
     const home = join(ctx.root, "killed-engine");
     await mkdir(home, { recursive: true });
-    const engine = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], { env: { ...process.env, STEPBOX_HOME: home }, stdio: ["ignore", "pipe", "inherit"] });
+    const { child: engine, executionId } = startLongRun(home);
     child = engine;
-    const id = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      engine.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /EXECUTION (\w+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      engine.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
-    });
+    const id = await executionId;
     const reader = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     const pipeline = new Pipeline({ name: "long-run", steps: [napper(600)], session: reader });
     expect((await (await pipeline.execution(id)).describe()).PipelineExecutionStatus).toBe("Executing");

@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession } from "stepbox";
 import { HOST_TAG, parseTempName, tempFolderPrefix } from "../../src/runtime/temp-paths.js";
+import { exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
@@ -37,9 +38,6 @@ interface LeftPaths {
 }
 
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
-
-const exited = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
 
 /** A child process that made one of each temp path (test/fixtures/temp-leaver.ts) and waits. */
 async function leaveTempPaths(): Promise<{ child: ChildProcess; paths: LeftPaths }> {
@@ -121,20 +119,12 @@ describe("the temp sweep at session start", () => {
   it("removes the work and checkpoints folders of an engine SIGKILLed mid-step, with its container", async () => {
     const home = join(ctx.root, "killed-mid-step");
     await mkdir(home, { recursive: true });
-    const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], { env: { ...process.env, STEPBOX_HOME: home }, stdio: ["ignore", "pipe", "inherit"] });
+    const { child, executionId } = startLongRun(home);
     cleanups.push(async () => {
       child.kill("SIGKILL");
       await exited(child);
     });
-    const id = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /EXECUTION (\w+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
-    });
+    const id = await executionId;
     const left = await tempPathsOf(child.pid!);
     expect(left.map((name) => parseTempName(name)?.kind).sort()).toEqual(["checkpoints", "work"]);
     expect(left).toContain(`stepbox-${child.pid}-${HOST_TAG}-checkpoints-${id}`);

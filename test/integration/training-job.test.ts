@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import {
   writeOutside,
   writesModel,
 } from "../fixtures/training-steps.js";
+import { exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
@@ -220,29 +220,10 @@ describe("the sandbox", () => {
 });
 
 describe("the lifecycle", () => {
-  const runLongRun = (home: string): { child: ChildProcess; executionId: Promise<string> } => {
-    const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], {
-      env: { ...process.env, STEPBOX_HOME: home },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const executionId = new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /EXECUTION (\w+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
-    });
-    return { child, executionId };
-  };
-  const exited = (child: ChildProcess): Promise<number | null> =>
-    new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
-
   it("sweeps the containers of a killed engine process and marks its execution Failed", async () => {
     const home = join(ctx.root, "orphans");
     await mkdir(home, { recursive: true });
-    const { child, executionId } = runLongRun(home);
+    const { child, executionId } = startLongRun(home);
     const id = await executionId;
     expect(await leftoverContainers(id)).toHaveLength(1);
     child.kill("SIGKILL");
@@ -307,7 +288,7 @@ describe("the lifecycle", () => {
   it("stops an execution that another process runs, through the store", async () => {
     const home = join(ctx.root, "remote-stop");
     await mkdir(home, { recursive: true });
-    const { child, executionId } = runLongRun(home);
+    const { child, executionId } = startLongRun(home);
     const id = await executionId;
     const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     const execution = await new Pipeline({ name: "long-run", steps: [napper(1)], session }).execution(id);
@@ -321,7 +302,7 @@ describe("the lifecycle", () => {
   it("stops its containers on SIGINT before the process exits", async () => {
     const home = join(ctx.root, "interrupted");
     await mkdir(home, { recursive: true });
-    const { child, executionId } = runLongRun(home);
+    const { child, executionId } = startLongRun(home);
     const id = await executionId;
     child.kill("SIGINT");
     expect(await exited(child)).toBe(130);

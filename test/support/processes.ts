@@ -1,0 +1,28 @@
+import { spawn, type ChildProcess } from "node:child_process";
+
+/**
+ * Starts test/fixtures/long-run.ts, a separate engine process whose one step sleeps, on the store at
+ * `home`; `executionId` resolves once the step's container runs (and rejects if the process ends first).
+ */
+export function startLongRun(home: string): { child: ChildProcess; executionId: Promise<string> } {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], {
+    env: { ...process.env, STEPBOX_HOME: home },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const executionId = new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /EXECUTION (\w+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
+  });
+  return { child, executionId };
+}
+
+/** A child's exit code (null when a signal ended it), at once when it has already exited. */
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
