@@ -5,12 +5,11 @@
  */
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { PassThrough, Readable } from "node:stream";
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, ValidationError, type PipelineExecution } from "stepbox";
 import { parseTempName } from "../../src/runtime/temp-paths.js";
-import { openStepShell } from "../../src/session/step-shell.js";
+import { pipedShell } from "../support/shell.js";
 import { readStepJob, writeStepJob } from "../../src/session/step-job-record.js";
 import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers, testSession } from "../support/session.js";
@@ -51,24 +50,8 @@ afterAll(async () => {
 });
 
 /** Runs the piped commands in a shell into the step; what it printed, and its exit code. */
-async function shell(commands: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-  const code = await openStepShell({
-    session: ctx.session,
-    pipelineName: "shell-s3",
-    executionId: execution.id,
-    stepName: "checkS3Rows",
-    stdin: Readable.from([commands]),
-    stdout,
-    stderr,
-    tty: false,
-  });
-  return { code, out, err };
+function shell(commands: string): Promise<{ code: number; out: string; err: string }> {
+  return pipedShell(commands, { session: ctx.session, pipelineName: "shell-s3", executionId: execution.id, stepName: "checkS3Rows" });
 }
 
 describe("openStepShell on a step with an s3:// channel", () => {

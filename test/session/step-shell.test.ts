@@ -1,7 +1,6 @@
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, UnknownExecutionError, ValidationError, type PipelineExecution } from "stepbox";
-import { openStepShell } from "../../src/session/step-shell.js";
+import { pipedShell } from "../support/shell.js";
 import { checkRows, summarize } from "../fixtures/testing/shell-steps.js";
 import { failsOnAlgo2 } from "../fixtures/training-steps.js";
 import { leftoverContainers, testSession } from "../support/session.js";
@@ -20,25 +19,8 @@ afterAll(async () => {
 });
 
 /** Runs the piped commands in a shell into the step; what it printed, and its exit code. */
-async function shell(commands: string, stepName = "checkRows", pipelineName = "shell", executionId = execution.id, tty = false, host?: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-  const code = await openStepShell({
-    session: ctx.session,
-    pipelineName,
-    executionId,
-    stepName,
-    stdin: Readable.from([commands]),
-    stdout,
-    stderr,
-    tty,
-    ...(host !== undefined ? { host } : {}),
-  });
-  return { code, out, err };
+function shell(commands: string, stepName = "checkRows", pipelineName = "shell", executionId = execution.id, tty = false, host?: string): Promise<{ code: number; out: string; err: string }> {
+  return pipedShell(commands, { session: ctx.session, pipelineName, executionId, stepName, tty, ...(host !== undefined ? { host } : {}) });
 }
 
 describe("openStepShell", () => {
