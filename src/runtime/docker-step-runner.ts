@@ -108,24 +108,13 @@ export type OptMlContents = Pick<
   "code" | "codeMetadata" | "argumentsPayload" | "argumentsMetadata" | "channels" | "instanceType" | "hyperparameters" | "checkpointsDir"
 >;
 
-/** What a host's container is created from, besides its /opt/ml. */
-export type StepContainerSpec = Pick<
-  StepJob,
-  | "pipelineName"
-  | "executionId"
-  | "stepName"
-  | "jobName"
-  | "jobArn"
-  | "image"
-  | "definitionKey"
-  | "secretKeyHex"
-  | "environment"
-  | "cpus"
-  | "memoryBytes"
-  | "network"
-  | "storeUri"
-  | "owner"
->;
+/**
+ * What a host's container is created from, besides its /opt/ml: the job record's identity, image,
+ * environment and sandbox, plus what never goes into the record (the key, the store, the owner).
+ * A shell into the step makes its container from exactly that.
+ */
+export type StepContainerSpec = Omit<StepJobRecord, "instanceType" | "instanceCount" | "hyperparameters" | "channels" | "maxRuntimeSeconds" | "outputLimitBytes"> &
+  Pick<StepJob, "secretKeyHex" | "storeUri" | "owner">;
 
 export interface DockerStepRunnerOptions {
   /** Told what each step's containers are made of, before they are created, to record it. */
