@@ -10,6 +10,7 @@ import type { PipelineExecution, PipelineExecutionDescription, PipelineExecution
 import type { EngineLogListener } from "./engine-log.js";
 import type { LiveArea } from "./live-area.js";
 import { elapsed, firstLine, formatDuration, formatTable } from "./output.js";
+import { executionEnded } from "../store/records.js";
 
 const REDRAW_MS = 250;
 const MiB = 1024 ** 2;
@@ -162,7 +163,7 @@ export class RunProgress implements EngineLogListener {
     stepNames: readonly string[],
     byName: ReadonlyMap<string, PipelineExecutionStep>,
   ): string[] {
-    const ended = description.PipelineExecutionStatus === "Executing" || description.PipelineExecutionStatus === "Stopping" ? undefined : description.LastModifiedTime;
+    const ended = executionEnded(description.PipelineExecutionStatus) ? description.LastModifiedTime : undefined;
     const rows = stepNames.map((name) => {
       const step = byName.get(name);
       const moving = this.#transfers.get(name)?.latest;

@@ -8,6 +8,7 @@ import { KNOWN_STATUSES, NOT_STARTED, statusText } from "./status-colours.js";
 import { badge, reuseNote, stepAnchor, stepSection } from "./step-section.js";
 import { elapsed, formatDuration, formatTime } from "./time-format.js";
 import { peakConcurrency, timelineSvg, type TimelineRow } from "./timeline-svg.js";
+import { executionEnded } from "../store/records.js";
 
 /**
  * One self-contained HTML page about an execution: the DAG coloured by status, a timeline of what
@@ -70,7 +71,7 @@ function drawableDag(report: RunReport): { dag: Dag; problem?: string } {
 
 function header(report: RunReport, rows: readonly TimelineRow[]): string {
   const x = report.execution;
-  const running = x.PipelineExecutionStatus === "Executing" || x.PipelineExecutionStatus === "Stopping";
+  const running = !executionEnded(x.PipelineExecutionStatus);
   const took = elapsed(x.CreationTime, running ? undefined : x.LastModifiedTime, report.generatedAt) ?? Number.NaN;
   const counts = new Map<string, number>();
   for (const s of report.steps) counts.set(s.record?.StepStatus ?? NOT_STARTED, (counts.get(s.record?.StepStatus ?? NOT_STARTED) ?? 0) + 1);

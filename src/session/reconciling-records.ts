@@ -1,6 +1,6 @@
 import { markInterrupted } from "../engine/interrupted.js";
 import { ownerIsGone } from "../runtime/orphan-sweep.js";
-import { RecordStore, type ExecutionRecord } from "../store/records.js";
+import { executionEnded, RecordStore, type ExecutionRecord } from "../store/records.js";
 
 /**
  * The records as every reader of a session sees them: an execution still marked Executing or
@@ -13,8 +13,7 @@ import { RecordStore, type ExecutionRecord } from "../store/records.js";
 export class ReconcilingRecordStore extends RecordStore {
   override async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
     const record = await super.readExecution(pipeline, execution);
-    const running = record.PipelineExecutionStatus === "Executing" || record.PipelineExecutionStatus === "Stopping";
-    if (!running || !ownerIsGone(record.Owner)) return record;
+    if (executionEnded(record.PipelineExecutionStatus) || !ownerIsGone(record.Owner)) return record;
     await markInterrupted(this, record, `the stepbox process that ran this execution (${record.Owner}) ended before it finished`);
     return super.readExecution(pipeline, execution);
   }

@@ -5,6 +5,7 @@ import { LABEL } from "../runtime/labels.js";
 import { LocalPipelineSession, type StepLogLine } from "../session/local-pipeline-session.js";
 import type { Pipeline, StartOptions } from "../session/pipeline.js";
 import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
+import { executionEnded } from "../store/records.js";
 
 /** The secret a test run's payloads are signed with: fixed, so a failing run can be read back the same way. */
 export const TEST_SECRET = "stepbox-testing";
@@ -87,7 +88,7 @@ async function removeRun(session: LocalPipelineSession, artifactRoot: string, ex
   try {
     if (execution) {
       const { PipelineExecutionStatus: status } = await execution.describe();
-      if (status === "Executing" || status === "Stopping") {
+      if (!executionEnded(status)) {
         await execution.stop();
         await execution.wait();
       }

@@ -5,6 +5,7 @@ import { elapsed, formatFields, formatTime, toJson, writeLines } from "../output
 import { resolveExecution } from "../resolve.js";
 import { executionIdOf } from "../run-progress.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { executionEnded } from "../../store/records.js";
 
 export function describeCommand(program: Command): void {
   withJsonOption(
@@ -24,7 +25,6 @@ export function describeCommand(program: Command): void {
           process.stdout.write(`${toJson(d)}\n`);
           return EXIT.ok;
         }
-        const running = d.PipelineExecutionStatus === "Executing" || d.PipelineExecutionStatus === "Stopping";
         const retried = d.SelectiveExecutionConfig;
         const fields: Array<[string, string | undefined]> = [
           ["Execution", execution.id],
@@ -35,7 +35,7 @@ export function describeCommand(program: Command): void {
           ["Description", d.PipelineExecutionDescription],
           ["Started", formatTime(d.CreationTime)],
           ["Last modified", formatTime(d.LastModifiedTime)],
-          ["Duration", elapsed(d.CreationTime, running ? undefined : d.LastModifiedTime)],
+          ["Duration", elapsed(d.CreationTime, executionEnded(d.PipelineExecutionStatus) ? d.LastModifiedTime : undefined)],
           ["Parallelism", String(d.ParallelismConfiguration.MaxParallelExecutionSteps)],
           ["Parameters", record.PipelineParameters.map((p) => `${p.Name}=${p.Value}`).join(", ") || "(none)"],
           [

@@ -4,6 +4,7 @@ import { EXIT } from "../errors.js";
 import { elapsed, formatTable, formatTime, toJson, writeLines } from "../output.js";
 import { resolvePipelineName } from "../resolve.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { executionEnded } from "../../store/records.js";
 
 export function executionsCommand(program: Command): void {
   withJsonOption(
@@ -41,13 +42,12 @@ export function executionsCommand(program: Command): void {
           process.stdout.write(`no executions recorded in ${session.store.uri}\n`);
           return EXIT.ok;
         }
-        const running = (s: string): boolean => s === "Executing" || s === "Stopping";
         const rows = records.map((r) => [
           r.PipelineExecutionId,
           r.PipelineName,
           r.PipelineExecutionStatus,
           formatTime(r.CreationTime),
-          elapsed(r.CreationTime, running(r.PipelineExecutionStatus) ? undefined : r.LastModifiedTime),
+          elapsed(r.CreationTime, executionEnded(r.PipelineExecutionStatus) ? r.LastModifiedTime : undefined),
           r.PipelineExecutionDisplayName,
         ]);
         writeLines(process.stdout, formatTable(["EXECUTION", "PIPELINE", "STATUS", "STARTED", "DURATION", "DISPLAY NAME"], rows));

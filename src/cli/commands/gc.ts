@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { NotFoundError } from "../../errors.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 import { layout } from "../../store/layout.js";
-import type { ExecutionRecord } from "../../store/records.js";
+import { executionEnded, type ExecutionRecord } from "../../store/records.js";
 import { action, examples } from "../action.js";
 import { parseDuration } from "../duration.js";
 import { EXIT } from "../errors.js";
@@ -33,7 +33,7 @@ async function collect(session: LocalPipelineSession, cutoff: number): Promise<C
   for (const pipeline of await session.records.listPipelines()) {
     for (const id of await session.records.listExecutionIds(pipeline)) {
       const record = await session.records.readExecution(pipeline, id);
-      if (record.PipelineExecutionStatus === "Executing" || record.PipelineExecutionStatus === "Stopping") running.push({ pipeline, id, record });
+      if (!executionEnded(record.PipelineExecutionStatus)) running.push({ pipeline, id, record });
       else if (Date.parse(record.LastModifiedTime) < cutoff) removed.push({ pipeline, id, record });
     }
   }

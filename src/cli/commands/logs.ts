@@ -5,13 +5,14 @@ import { resolveExecution, resolveStep, type ResolvedExecution } from "../resolv
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
 import { ContainerLogSource, hostOfStream, multiHostSteps, readStoredStream, storedStreams } from "../step-logs.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
+import { isTerminal } from "../../engine/step-state.js";
+import { executionEnded } from "../../store/records.js";
 
 interface LogsOptions extends ReadOptions {
   follow?: boolean;
 }
 
 const POLL_MS = 500;
-const RUNNING = new Set(["Executing", "Stopping"]);
 
 /**
  * Writes log lines: as they are for one step, `[step] line` for several, or one JSON object a line.
@@ -69,7 +70,7 @@ async function noLogsReason(session: LocalPipelineSession, resolved: ResolvedExe
   const step = await session.records.readStep(resolved.pipelineName, resolved.id, stepName);
   if (!step) return "it has not run";
   if (step.CacheHitResult || step.SelectiveExecutionResult) return "its result was reused, not computed; see the execution it came from";
-  if (RUNNING.has(step.StepStatus) || step.StepStatus === "Starting") return "it is still running; add --follow to see its output live";
+  if (!isTerminal(step.StepStatus)) return "it is still running; add --follow to see its output live";
   return "it ran no container";
 }
 
@@ -92,7 +93,7 @@ async function follow(session: LocalPipelineSession, resolved: ResolvedExecution
   };
   for (;;) {
     const { PipelineExecutionStatus } = await session.records.readExecution(resolved.pipelineName, resolved.id);
-    const ended = !RUNNING.has(PipelineExecutionStatus);
+    const ended = executionEnded(PipelineExecutionStatus);
     if (!ended && docker) {
       for (const step of stepNames) {
         for (const container of await docker.running(resolved.id, step)) {
