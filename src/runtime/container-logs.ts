@@ -1,10 +1,26 @@
 import { createWriteStream } from "node:fs";
-import { createInterface } from "node:readline";
-import { PassThrough } from "node:stream";
+import { Writable } from "node:stream";
 import type Docker from "dockerode";
 import { StoreError } from "../errors.js";
+import { LineSplitter } from "./log-lines.js";
 
 const TAIL_LINES = 20;
+
+/** How much of a container's output is kept. */
+export interface LogLimits {
+  /**
+   * A line longer than this many bytes is split into lines of at most this size (CloudWatch's event limit).
+   * @default 262144 (256 KiB)
+   */
+  readonly maxLineBytes: number;
+  /**
+   * The log file stops growing at this many bytes; what is dropped past it is counted, and a last line says how much.
+   * @default 104857600 (100 MiB)
+   */
+  readonly maxLogBytes: number;
+}
+
+export const DEFAULT_LOG_LIMITS: LogLimits = { maxLineBytes: 256 * 1024, maxLogBytes: 100 * 1024 * 1024 };
 
 /** A container's output, captured from before it starts until it ends. */
 export interface CapturedLogs {
@@ -16,12 +32,14 @@ export interface CapturedLogs {
 
 /**
  * Attaches to a created container's stdout and stderr (before it starts, so no line is lost), and
- * hands every line to `onLine` live while writing it to `logFile`.
+ * hands every line to `onLine` live, in the order the container wrote them, while writing it to
+ * `logFile` up to the limit.
  */
 export async function captureLogs(
   container: Docker.Container,
   logFile: string,
   onLine: (line: string, stream: "stdout" | "stderr") => void,
+  limits: LogLimits = DEFAULT_LOG_LIMITS,
 ): Promise<CapturedLogs> {
   const raw = await container.attach({ stream: true, stdout: true, stderr: true, logs: true });
   const file = createWriteStream(logFile);
@@ -31,32 +49,51 @@ export async function captureLogs(
   file.on("error", (error) => {
     writeError ??= error;
   });
+  let keptBytes = 0;
+  let droppedBytes = 0;
+  let droppedLines = 0;
   const tail: string[] = [];
-  const pump = (input: PassThrough, name: "stdout" | "stderr"): Promise<void> =>
-    new Promise((resolve) => {
-      const lines = createInterface({ input, crlfDelay: Infinity });
-      lines.on("line", (line) => {
-        file.write(`${line}\n`);
-        tail.push(line);
-        if (tail.length > TAIL_LINES) tail.shift();
-        onLine(line, name);
-      });
-      lines.on("close", resolve);
+  const record = (line: string, stream: "stdout" | "stderr"): void => {
+    const bytes = Buffer.byteLength(line) + 1;
+    if (keptBytes + bytes <= limits.maxLogBytes) {
+      keptBytes += bytes;
+      file.write(`${line}\n`);
+    } else {
+      droppedBytes += bytes;
+      droppedLines += 1;
+    }
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    onLine(line, stream);
+  };
+  // The demuxer writes each frame to its stream as it arrives, and these sinks split and record it at
+  // once: lines keep the order in which the container wrote them, across stdout and stderr.
+  const sink = (stream: "stdout" | "stderr"): { writable: Writable; splitter: LineSplitter } => {
+    const splitter = new LineSplitter(limits.maxLineBytes, (line) => record(line, stream));
+    const writable = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        splitter.push(chunk);
+        callback();
+      },
     });
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  container.modem.demuxStream(raw, stdout, stderr);
+    return { writable, splitter };
+  };
+  const stdout = sink("stdout");
+  const stderr = sink("stderr");
+  container.modem.demuxStream(raw, stdout.writable, stderr.writable);
   const ended = new Promise<void>((resolve) => {
     raw.once("end", resolve);
     raw.once("close", resolve);
     raw.once("error", () => resolve());
-  }).then(() => {
-    stdout.end();
-    stderr.end();
   });
-  const done = Promise.all([pump(stdout, "stdout"), pump(stderr, "stderr"), ended]).then(
+  const done = ended.then(
     () =>
       new Promise<void>((resolve, reject) => {
+        stdout.splitter.end();
+        stderr.splitter.end();
+        if (droppedLines > 0) {
+          file.write(`[stepbox] log limit of ${limits.maxLogBytes} bytes reached: ${droppedBytes} bytes in ${droppedLines} lines were not kept\n`);
+        }
         file.end((error?: Error | null) => {
           const failure = writeError ?? error ?? undefined;
           if (failure === undefined) resolve();
