@@ -312,7 +312,25 @@ export class S3Store implements ArtifactStore {
     try {
       await upload.done();
     } catch (error) {
-      throw this.#fault(error, "write", key, await this.#abandon(key, upload.uploadId));
+      const outcome = await this.#abandon(key, upload.uploadId);
+      throw this.#fault(await this.#whyDropped(error), "write", key, outcome);
+    }
+  }
+
+  /**
+   * A server that refuses an upload (a bucket that does not exist) may answer before it has read the
+   * body and close the connection, so the client sees the connection dropped (EPIPE, ECONNRESET)
+   * instead of the answer. A listing of the bucket tells the two apart: its error, when it has one
+   * that names the bucket, is the real reason.
+   */
+  async #whyDropped(error: unknown): Promise<unknown> {
+    const network = networkCode(error);
+    if (network !== "EPIPE" && network !== "ECONNRESET") return error;
+    try {
+      await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+      return error;
+    } catch (probeError) {
+      return (probeError as AwsErrorShape).name === "NoSuchBucket" ? probeError : error;
     }
   }
 
