@@ -1,8 +1,11 @@
 /**
  * A block of lines at the bottom of a terminal that is redrawn in place (the live table of a run),
  * with ordinary output (the steps' own lines, warnings) printed above it. When the output is not a
- * terminal there is no block: lines are printed as they come and the caller prints state changes.
+ * terminal, or one that cannot move its cursor (TERM=dumb), there is no block: lines are printed as
+ * they come and the caller prints state changes.
  */
+import { isCapableTerminal } from "./terminal.js";
+
 const CURSOR_UP_TO_START = (n: number): string => `\x1b[${n}F`;
 const CLEAR_TO_END = "\x1b[J";
 
@@ -16,7 +19,7 @@ export class LiveArea {
   constructor(out: NodeJS.WriteStream, err: NodeJS.WritableStream) {
     this.#out = out;
     this.#err = err;
-    this.live = out.isTTY === true;
+    this.live = isCapableTerminal(out);
   }
 
   /** A line of ordinary output; on a terminal it goes above the block, which is drawn again below it. */

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { register as registerTypeScript } from "tsx/esm/api";
 import { StepboxError, ValidationError } from "../errors.js";
 import { Pipeline } from "../session/pipeline.js";
+import { PipelineStartedWhileLoadingError, withStartsRefused } from "../session/start-guard.js";
 
 export interface LoadedPipeline {
   readonly pipeline: Pipeline;
@@ -77,10 +78,16 @@ export async function loadPipelineFile(path: string, exportName?: string): Promi
   }
   await checkIsEsModule(file, path);
   registerLoaders();
+  // A file that starts its pipeline as it loads would run it here, behind the command's back.
+  return withStartsRefused(path, () => importPipeline(file, path, exportName));
+}
+
+async function importPipeline(file: string, path: string, exportName: string | undefined): Promise<LoadedPipeline> {
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (cause) {
+    if (cause instanceof PipelineStartedWhileLoadingError) throw cause;
     const { message, hint } = loadFailure(cause);
     throw new ValidationError(`loading the pipeline file ${path} failed: ${message}`, {
       cause,

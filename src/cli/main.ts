@@ -20,7 +20,7 @@ import { stopCommand } from "./commands/stop.js";
 import { EXIT, reportError } from "./errors.js";
 import { stepboxPackage } from "../runtime/package-manifest.js";
 
-/** commander's codes for help and version, which end well. */
+/** commander's codes for help and version, which end well when asked for. */
 const NOT_AN_ERROR = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
 
 function buildProgram(version: string): Command {
@@ -81,6 +81,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return commandExitCode();
   } catch (error) {
     if (error instanceof CommanderError) {
+      // `stepbox` alone: commander shows the help on stderr with exit code 1, as the usage error it is.
+      // `stepbox --help` and `stepbox help` show it on stdout with 0.
+      if (error.code === "commander.help" && error.exitCode !== 0) return EXIT.usage;
       if (NOT_AN_ERROR.has(error.code)) return EXIT.ok;
       const name = commandName(program, args);
       // commander puts its suggestion ("(Did you mean run?)") on a second line: it belongs in the hint.

@@ -22,9 +22,9 @@ export function withCommonOptions(command: Command): Command {
     .option("--verbose", "show every engine event, and the stack trace of an error");
 }
 
-/** --json, on every command that reads records. */
-export function withJsonOption(command: Command): Command {
-  return withCommonOptions(command).option("--json", "print JSON instead of text");
+/** --json, on every command that reports something; `description` says what the JSON is, where text alone does not. */
+export function withJsonOption(command: Command, description = "print JSON instead of text"): Command {
+  return withCommonOptions(command).option("--json", description);
 }
 
 /**

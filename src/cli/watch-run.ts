@@ -3,7 +3,7 @@
  * progress display, and the end of a run: its summary, each failed step's reason, the exit code.
  */
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
-import type { PipelineExecution } from "../session/pipeline-execution.js";
+import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
 import type { Pipeline } from "../session/pipeline.js";
 import { cliLogger } from "./engine-log.js";
 import { EXIT } from "./errors.js";
@@ -12,30 +12,40 @@ import { elapsed } from "./output.js";
 import type { LoadedPipeline } from "./load-pipeline.js";
 import { recordPipelineFile } from "./pipeline-file-record.js";
 import { RunProgress } from "./run-progress.js";
-import { openSession, type CommonOptions } from "./session.js";
+import { openSession, type ReadOptions } from "./session.js";
+import { toJson } from "./output.js";
+
+export const RUN_JSON_HELP = "when the execution ends, print DescribePipelineExecution's answer with its PipelineExecutionSteps as JSON; progress goes to stderr";
 
 export interface RunSession {
   readonly session: LocalPipelineSession;
   readonly progress: RunProgress;
   /** ` --store <uri>` when one was given, for the commands the summary suggests. */
   readonly storeFlag: string;
+  /** Where the lines for a person go: stdout, or stderr when stdout carries JSON. */
+  readonly text: NodeJS.WriteStream;
+  readonly json: boolean;
 }
 
-export function openRunSession(options: CommonOptions): RunSession {
-  const progress = new RunProgress(new LiveArea(process.stdout, process.stderr));
+export function openRunSession(options: ReadOptions): RunSession {
+  const json = options.json === true;
+  // With --json, stdout holds the JSON alone, and everything a person reads goes to stderr.
+  const text = json ? process.stderr : process.stdout;
+  const progress = new RunProgress(new LiveArea(text, process.stderr));
   const session = openSession(options, {
     logger: cliLogger(progress, options.verbose === true),
     onLog: (line) => progress.stepLine(line),
   });
-  return { session, progress, storeFlag: options.store !== undefined ? ` --store ${options.store}` : "" };
+  return { session, progress, storeFlag: options.store !== undefined ? ` --store ${options.store}` : "", text, json };
 }
 
 /**
  * Starts an execution, records which file its pipeline came from (for a later retry), shows its
- * progress until it ends and prints how it ended. Returns the exit code: 0 only when it succeeded.
+ * progress until it ends and prints how it ended (and, with --json, the execution and its steps as
+ * JSON). Returns the exit code: 0 only when it succeeded.
  */
 export async function runToEnd(
-  { session, progress, storeFlag }: RunSession,
+  { session, progress, storeFlag, text, json }: RunSession,
   loaded: LoadedPipeline,
   pipeline: Pipeline,
   start: () => Promise<PipelineExecution>,
@@ -54,11 +64,23 @@ export async function runToEnd(
     throw error;
   }
   const status = description.PipelineExecutionStatus;
-  const out = process.stdout;
-  out.write(`execution ${execution.id} ${status} in ${elapsed(description.CreationTime, description.LastModifiedTime)}\n`);
-  if (status === "Succeeded") return EXIT.ok;
+  const steps = await execution.listSteps();
+  text.write(`execution ${execution.id} ${status} in ${elapsed(description.CreationTime, description.LastModifiedTime)}\n`);
+  if (status !== "Succeeded") explainFailure(text, execution, description, steps, storeFlag);
+  if (json) process.stdout.write(`${toJson({ ...description, PipelineExecutionSteps: steps })}\n`);
+  return status === "Succeeded" ? EXIT.ok : EXIT.failed;
+}
 
-  const failed = (await execution.listSteps()).filter((s) => s.StepStatus === "Failed" || s.StepStatus === "Stopped").reverse();
+/** Each failed or stopped step's reason, and the commands to look further or to retry. */
+function explainFailure(
+  out: NodeJS.WritableStream,
+  execution: PipelineExecution,
+  description: PipelineExecutionDescription,
+  steps: readonly PipelineExecutionStep[],
+  storeFlag: string,
+): void {
+  const status = description.PipelineExecutionStatus;
+  const failed = steps.filter((s) => s.StepStatus === "Failed" || s.StepStatus === "Stopped").reverse();
   for (const step of failed) {
     // A stop's reason starts with "Stopped:" already, as SageMaker's do: say it once.
     const reason = (step.FailureReason ?? "no reason recorded").replace(new RegExp(`^${step.StepStatus}: `), "");
@@ -72,5 +94,4 @@ export async function runToEnd(
     ...(status === "Failed" ? [`run the failed steps again with: stepbox retry ${execution.id}${storeFlag}`] : []),
   ];
   if (next.length > 0) out.write(`${next.join("; ")}\n`);
-  return EXIT.failed;
 }

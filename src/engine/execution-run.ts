@@ -10,6 +10,7 @@ import type { PipelineGraph } from "../graph/compile.js";
 import type { Logger } from "../logging/logger.js";
 import { checkpointsFolderName } from "../runtime/temp-paths.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
+import { StepboxError } from "../errors.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
@@ -18,7 +19,7 @@ import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { StepCache } from "./step-cache.js";
-import { transition } from "./step-state.js";
+import { isTerminal, transition } from "./step-state.js";
 
 /** A step of an earlier execution whose result this execution takes instead of running it. */
 export interface ReusedStep {
@@ -46,6 +47,15 @@ const STOP_REQUEST_POLL_MS = 1000;
 type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
 
 /**
+ * A step's end as the scheduler settled it: its terminal record (undefined when it never ran), and
+ * whether it was the last step going, so that the execution's end follows from it with nothing between.
+ */
+interface SettledStep {
+  readonly record: StepRecord | undefined;
+  readonly last: boolean;
+}
+
+/**
  * One running execution: schedules its steps in dependency order, at most `parallelism` at a
  * time, records every change in the store, and settles `done` when nothing more will run.
  */
@@ -66,6 +76,10 @@ export class ExecutionRun {
   readonly #blocked = new Set<string>();
   #failure: string | undefined;
   #writes: Promise<void> = Promise.resolve();
+  /** The first record that could not be written: from then on the store does not say what happened. */
+  #writeFailure: unknown;
+  /** Each step's end once the scheduler settled it; every one is settled by the time the run ends. */
+  readonly #settled = new Map<string, { promise: Promise<SettledStep>; resolve: (end: SettledStep) => void }>();
   /** Checkpoints outlive a step's attempts, and go when the execution ends. */
   readonly #checkpointsRoot: string;
 
@@ -116,6 +130,8 @@ export class ExecutionRun {
     const stopWatch = this.#watchStopRequests();
     const waiting = new Map<string, number>();
     for (const s of this.#graph.steps) waiting.set(s.name, this.#graph.upstream.get(s.name)?.length ?? 0);
+    /** Steps handed to the queue and not yet settled. */
+    let going = 0;
 
     const settle = (s: PipelineStep, end: StepEnd): void => {
       if (end === "Skipped") {
@@ -134,7 +150,14 @@ export class ExecutionRun {
         return;
       }
       if (!this.#canStart()) return;
-      void this.#queue.add(() => this.#runStep(s, log)).then((end) => settle(s, end ?? "Failed"));
+      going++;
+      void this.#queue.add(() => this.#runStep(s, log)).then((end) => {
+        going--;
+        settle(s, end ?? "Failed");
+        // After settle, which starts what the step unblocked: nothing going means the execution ends next.
+        const record = this.#steps.get(s.name);
+        if (record && isTerminal(record.StepStatus)) this.#settledEntry(s.name).resolve({ record, last: going === 0 });
+      });
     };
     for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
     await waitUntilIdle(this.#queue);
@@ -148,6 +171,10 @@ export class ExecutionRun {
     const status: ExecutionStatus = this.#abort.signal.aborted ? "Stopped" : this.#failure ? "Failed" : "Succeeded";
     this.#setExecution(status, this.#failure);
     await this.#writes;
+    for (const s of this.#graph.steps) {
+      const record = this.#steps.get(s.name);
+      this.#settledEntry(s.name).resolve({ record: record && isTerminal(record.StepStatus) ? record : undefined, last: true });
+    }
     log.info({ event: "execution.ended", status }, `execution ${status}`);
     this.events.emit("done", this.#record);
     return this.#record;
@@ -323,6 +350,30 @@ export class ExecutionRun {
     };
   }
 
+  #settledEntry(name: string): { promise: Promise<SettledStep>; resolve: (end: SettledStep) => void } {
+    let entry = this.#settled.get(name);
+    if (!entry) {
+      let resolve!: (end: SettledStep) => void;
+      const promise = new Promise<SettledStep>((r) => (resolve = r));
+      entry = { promise, resolve };
+      this.#settled.set(name, entry);
+    }
+    return entry;
+  }
+
+  /**
+   * The step's terminal record once it is in the store, or undefined once the execution ended without
+   * running the step. When the step was the last one going, this waits for the execution's end record
+   * too: whoever learns the step's value may exit at once, and then both records must already say so.
+   * Rejects when a record could not be written.
+   */
+  async stepEnded(name: string): Promise<StepRecord | undefined> {
+    const { record, last } = await this.#settledEntry(name).promise;
+    if (last) await this.done;
+    await this.flush();
+    return record;
+  }
+
   /** The output of a step of this execution that succeeded, read once and verified. */
   result(name: string): Promise<unknown> {
     let cached = this.#results.get(name);
@@ -356,13 +407,23 @@ export class ExecutionRun {
   /** Record writes happen in order, one at a time, so the store never goes back to an older state. */
   #enqueueWrite(write: () => Promise<void>): void {
     this.#writes = this.#writes.then(write).catch((error: unknown) => {
+      this.#writeFailure ??= error;
       this.#services.logger.error({ event: "record.write-failed", err: error }, "could not write a record to the store");
     });
   }
 
-  /** Waits until every record write so far has reached the store. */
-  flush(): Promise<void> {
-    return this.#writes;
+  /**
+   * Waits until every record write so far has reached the store; rejects when one of them (now or
+   * before) could not be written, since the store then does not hold what the caller would be told.
+   */
+  async flush(): Promise<void> {
+    await this.#writes;
+    if (this.#writeFailure === undefined) return;
+    const r = this.#record;
+    throw new StepboxError("STORE", `the records of execution ${r.PipelineExecutionId} could not all be written to ${this.#services.store.uri}, so the store does not say how it went`, {
+      cause: this.#writeFailure,
+      hint: "check that the store is reachable and writable; the engine log has the failed write",
+    });
   }
 }
 

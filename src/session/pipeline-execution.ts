@@ -121,8 +121,21 @@ export class PipelineExecution {
     return executionArn(this.pipelineName, this.id);
   }
 
+  /**
+   * The execution's record. A live run's end is told only once it is in the store: a caller that
+   * exits the moment it learns the end leaves a record that says the same.
+   */
   async #record(): Promise<ExecutionRecord> {
-    return this.#run?.record ?? this.#session.records.readExecution(this.pipelineName, this.id);
+    const run = this.#run;
+    if (!run) return this.#session.records.readExecution(this.pipelineName, this.id);
+    if (executionEnded(run.record.PipelineExecutionStatus)) await this.#durableEnd(run);
+    return run.record;
+  }
+
+  /** Resolves once the run's end record, and every record before it, is in the store. */
+  async #durableEnd(run: ExecutionRun): Promise<void> {
+    await run.done;
+    await run.flush();
   }
 
   async #stepRecord(name: string): Promise<StepRecord | undefined> {
@@ -175,8 +188,7 @@ export class PipelineExecution {
   /** Resolves when the execution has ended (Succeeded, Failed or Stopped), with its description. */
   async wait(): Promise<PipelineExecutionDescription> {
     if (this.#run) {
-      await this.#run.done;
-      await this.#run.flush();
+      await this.#durableEnd(this.#run);
     } else {
       while (!executionEnded((await this.#record()).PipelineExecutionStatus)) await sleep(POLL_MS);
     }
@@ -226,25 +238,12 @@ export class PipelineExecution {
     });
   }
 
-  /** The step's record once it is terminal, or undefined when the execution ended without running it. */
+  /**
+   * The step's record once it is terminal, or undefined when the execution ended without running it.
+   * From a live run, only once that record is in the store (see ExecutionRun.stepEnded).
+   */
   async #waitForStep(name: string): Promise<StepRecord | undefined> {
-    const run = this.#run;
-    if (run) {
-      // Checks run synchronously inside the run's own events, so no change can slip between them.
-      return new Promise((resolve) => {
-        const check = (): void => {
-          const step = run.step(name);
-          const ended = executionEnded(run.record.PipelineExecutionStatus);
-          if (!(step && isTerminal(step.StepStatus)) && !ended) return;
-          run.events.off("step", check);
-          run.events.off("execution", check);
-          resolve(step && isTerminal(step.StepStatus) ? step : undefined);
-        };
-        run.events.on("step", check);
-        run.events.on("execution", check);
-        check();
-      });
-    }
+    if (this.#run) return this.#run.stepEnded(name);
     for (;;) {
       const step = await this.#stepRecord(name);
       if (step && isTerminal(step.StepStatus)) return step;

@@ -15,6 +15,7 @@ import { executionEnded, type ExecutionRecord, type ExecutionStatus, type Pipeli
 import { trackUntilDone } from "./interrupts.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution, executionArn, pipelineArn } from "./pipeline-execution.js";
+import { refuseStartWhileLoading } from "./start-guard.js";
 
 type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
 
@@ -202,6 +203,7 @@ export class Pipeline {
    * parameters, parallelism, the Docker engine) happens first: when one fails, nothing is recorded or run.
    */
   async start(options: StartOptions = {}): Promise<PipelineExecution> {
+    refuseStartWhileLoading(this.name);
     const graph = this.#compile();
     const selective = options.selectiveExecution;
     if (!selective) return this.#launch(graph, options, new Map());
@@ -240,6 +242,7 @@ export class Pipeline {
    * runs the failed, stopped and never-started ones again (SageMaker's RetryPipelineExecution).
    */
   async retryExecution(sourceExecutionId: string): Promise<PipelineExecution> {
+    refuseStartWhileLoading(this.name);
     const graph = this.#compile();
     const source = await this.#finishedSource(sourceExecutionId, "retry");
     if (source.PipelineExecutionStatus === "Succeeded") {

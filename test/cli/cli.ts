@@ -64,9 +64,10 @@ export function cliTestStore(): { readonly store: string } {
   };
 }
 
-function environment(store: string): NodeJS.ProcessEnv {
-  const { NODE_OPTIONS: _options, STEPBOX_LOG_LEVEL: _level, ...env } = process.env;
-  return { ...env, STEPBOX_HOME: store, STEPBOX_SECRET: "cli-test-secret" };
+/** The test runner's environment less what changes the CLI's output, plus the store, the secret and `extra`. */
+function environment(store: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _options, STEPBOX_LOG_LEVEL: _level, NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...env } = process.env;
+  return { ...env, STEPBOX_HOME: store, STEPBOX_SECRET: "cli-test-secret", ...extra };
 }
 
 /** A running `stepbox` process, with its output so far. */
@@ -79,8 +80,8 @@ export interface RunningCli {
   readonly exited: Promise<CliResult>;
 }
 
-export function startCli(store: string, args: readonly string[], input?: string): RunningCli {
-  return running(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: environment(store), stdio: ["pipe", "pipe", "pipe"] }), args, input);
+export function startCli(store: string, args: readonly string[], input?: string, env: NodeJS.ProcessEnv = {}): RunningCli {
+  return running(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: environment(store, env), stdio: ["pipe", "pipe", "pipe"] }), args, input);
 }
 
 function running(child: ChildProcessWithoutNullStreams, args: readonly string[], input: string | undefined): RunningCli {
@@ -117,15 +118,15 @@ const shellQuote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'
  * stdout and stderr, so everything is in `stdout`, as the terminal received it: escape sequences, and
  * "\r\n" for each newline.
  */
-export function cliOnTerminal(store: string, args: readonly string[]): Promise<CliResult> {
+export function cliOnTerminal(store: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const command = `stty cols 120 rows 40 && exec ${[process.execPath, BIN, ...args].map(shellQuote).join(" ")}`;
-  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { cwd: ROOT, env: environment(store), stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { cwd: ROOT, env: environment(store, env), stdio: ["pipe", "pipe", "pipe"] });
   return running(child, args, undefined).exited;
 }
 
-/** Runs `stepbox ...args` to its end. */
-export function cli(store: string, args: readonly string[], input?: string): Promise<CliResult> {
-  return startCli(store, args, input).exited;
+/** Runs `stepbox ...args` to its end, with `env` added to its environment. */
+export function cli(store: string, args: readonly string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startCli(store, args, input, env).exited;
 }
 
 /** The execution id that `stepbox run` and `stepbox retry` print when they start one. */

@@ -39,9 +39,10 @@ describe("a running execution", () => {
     const gc = await cli(ctx.store, ["gc", "--older-than", "0s", "--json"]);
     expect(JSON.parse(gc.stdout).KeptRunning).toEqual([{ PipelineName: "cli-ticking", PipelineExecutionId: id, PipelineExecutionStatus: "Executing" }]);
 
-    const stop = await cli(ctx.store, ["stop", id.slice(0, 5), "--wait"]);
+    const stop = await cli(ctx.store, ["stop", id.slice(0, 5), "--wait", "--json"]);
     expect(stop.code).toBe(0);
-    expect(stop.stdout).toBe(`asked execution ${id} of cli-ticking to stop\nexecution ${id} Stopped\n`);
+    const arn = expect.stringMatching(new RegExp(`/execution/${id}$`));
+    expect(JSON.parse(stop.stdout)).toEqual({ PipelineExecutionArn: arn, PipelineExecutionStatus: "Stopped", StopRequested: true });
 
     const ended = await run.exited;
     expect(ended.code).toBe(1);
@@ -51,6 +52,8 @@ describe("a running execution", () => {
 
     const again = await cli(ctx.store, ["stop", id]);
     expect(again.stdout).toBe(`execution ${id} has already ended: Stopped\n`);
+    const againJson = await cli(ctx.store, ["stop", id, "--json"]);
+    expect(JSON.parse(againJson.stdout)).toEqual({ PipelineExecutionArn: arn, PipelineExecutionStatus: "Stopped", StopRequested: false });
   });
 });
 

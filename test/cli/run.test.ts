@@ -2,9 +2,11 @@
  * `stepbox run` driven as a user drives it, against the real Docker engine: exit codes, the plain
  * progress lines of a non-terminal, failure reasons, and the format of user errors.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { access, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
+import { LABEL } from "../../src/runtime/labels.js";
 import { leftoverContainers } from "../support/session.js";
 import { cli, cliTestStore, FIXTURES, startCli, startedExecution, tempStore } from "./cli.js";
 
@@ -47,6 +49,22 @@ describe("stepbox run", () => {
     expect(r.stdout).toContain(`stepbox retry ${id}`);
     // The step's stderr (the stack it printed) goes to stderr.
     expect(r.stderr).toContain("[boom] NotEnoughData: only 10 rows, need 100");
+  });
+
+  it("refuses a file that starts its own pipeline as it loads, before anything runs or is recorded", async () => {
+    const file = join(FIXTURES, "starts-itself.ts");
+    const r = await cli(ctx.store, ["run", file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toEqual([
+      `error: ${file} starts a pipeline ("cli-starts-itself") while being loaded; stepbox starts the pipeline a file exports, so export it instead: export default pipeline`,
+      expect.stringMatching(/^hint: remove the start\(\) call .*npx tsx /),
+    ]);
+    // Refused before compiling: the pipeline has no folder in the store, not even its definition.
+    expect(await access(join(ctx.store, "cli-starts-itself")).then(() => true, () => false)).toBe(false);
+    const containers = await new Docker().listContainers({ all: true, filters: { label: [`${LABEL.pipeline}=cli-starts-itself`] } });
+    expect(containers).toEqual([]);
   });
 });
 

@@ -31,7 +31,8 @@ export function reportCommand(program: Command): void {
         const html = renderReportHtml(await loadRunReport(session, pipelineName, id));
         const out = resolve(options.out ?? `stepbox-report-${id}.html`);
         await writeFile(out, html);
-        process.stdout.write(`wrote ${out}\n`);
+        // The file is what the command makes; the line only says where it went, as graph and result --out do.
+        process.stderr.write(`wrote ${out}\n`);
         return EXIT.ok;
       }),
     );

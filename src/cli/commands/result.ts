@@ -6,6 +6,7 @@ import { EXIT } from "../errors.js";
 import { formatValue, toJson } from "../output.js";
 import { resolveExecution, resolveStep } from "../resolve.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { coloursOn } from "../terminal.js";
 import type { PipelineExecution } from "../../session/pipeline-execution.js";
 
 interface ResultOptions extends ReadOptions {
@@ -52,7 +53,7 @@ export function resultCommand(program: Command): void {
         } else if (options.json) {
           process.stdout.write(`${toJson(value)}\n`);
         } else {
-          process.stdout.write(`${formatValue(value, process.stdout.isTTY === true)}\n`);
+          process.stdout.write(`${formatValue(value, coloursOn(process.stdout))}\n`);
         }
         return EXIT.ok;
       }),

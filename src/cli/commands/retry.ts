@@ -5,16 +5,16 @@ import { action, examples } from "../action.js";
 import { loadPipelineFile } from "../load-pipeline.js";
 import { readPipelineFile } from "../pipeline-file-record.js";
 import { resolveExecution } from "../resolve.js";
-import { withCommonOptions, type CommonOptions } from "../session.js";
-import { openRunSession, runToEnd } from "../watch-run.js";
+import { withJsonOption, type ReadOptions } from "../session.js";
+import { openRunSession, RUN_JSON_HELP, runToEnd } from "../watch-run.js";
 
-interface RetryOptions extends CommonOptions {
+interface RetryOptions extends ReadOptions {
   file?: string;
   export?: string;
 }
 
 export function retryCommand(program: Command): void {
-  withCommonOptions(
+  withJsonOption(
     program
       .command("retry")
       .summary("run the failed steps of an execution again")
@@ -26,6 +26,7 @@ export function retryCommand(program: Command): void {
       .argument("<execution>", "the execution id, or a unique prefix of it")
       .option("--file <pipeline-file>", "load the pipeline from this file instead of the one recorded with the execution")
       .option("--export <name>", "the export to use, when the file exports several pipelines"),
+    RUN_JSON_HELP,
   )
     .addHelpText("after", examples("stepbox retry 4kq2", "stepbox retry 4kq2 --file pipelines/churn.ts"))
     .action(

@@ -2,17 +2,17 @@ import type { Command } from "commander";
 import { action, examples } from "../action.js";
 import { loadPipelineFile } from "../load-pipeline.js";
 import { collect, parseParameters, parsePositiveInteger } from "../parameters.js";
-import { withCommonOptions, type CommonOptions } from "../session.js";
-import { openRunSession, runToEnd } from "../watch-run.js";
+import { withJsonOption, type ReadOptions } from "../session.js";
+import { openRunSession, RUN_JSON_HELP, runToEnd } from "../watch-run.js";
 
-interface RunOptions extends CommonOptions {
+interface RunOptions extends ReadOptions {
   param: string[];
   parallelism?: string;
   export?: string;
 }
 
 export function runCommand(program: Command): void {
-  withCommonOptions(
+  withJsonOption(
     program
       .command("run")
       .summary("start a pipeline file's pipeline and show its progress")
@@ -25,8 +25,9 @@ export function runCommand(program: Command): void {
       .option("--param <name=value>", "a value for one of the pipeline's parameters (repeat for more)", collect, [])
       .option("--parallelism <n>", "run at most n steps at once (default: the pipeline's setting, else the number of CPUs)")
       .option("--export <name>", "the export to run, when the file exports several pipelines"),
+    RUN_JSON_HELP,
   )
-    .addHelpText("after", examples("stepbox run pipelines/churn.ts --param epochs=20 --param learning-rate=0.1 --parallelism 2"))
+    .addHelpText("after", examples("stepbox run pipelines/churn.ts --param epochs=20 --param learning-rate=0.1 --parallelism 2", "stepbox run pipelines/churn.ts --json > run.json"))
     .action(
       action(async (file: string, options: RunOptions) => {
         const run = openRunSession(options);

@@ -1,15 +1,17 @@
 import type { Command } from "commander";
 import { action, examples } from "../action.js";
+import { executionEnded } from "../../store/records.js";
 import { EXIT } from "../errors.js";
+import { toJson } from "../output.js";
 import { resolveExecution } from "../resolve.js";
-import { openSession, withCommonOptions, type CommonOptions } from "../session.js";
+import { openSession, withJsonOption, type ReadOptions } from "../session.js";
 
-interface StopOptions extends CommonOptions {
+interface StopOptions extends ReadOptions {
   wait?: boolean;
 }
 
 export function stopCommand(program: Command): void {
-  withCommonOptions(
+  withJsonOption(
     program
       .command("stop")
       .summary("stop a running execution")
@@ -19,22 +21,26 @@ export function stopCommand(program: Command): void {
       )
       .argument("<execution>", "the execution id, or a unique prefix of it")
       .option("--wait", "wait until the execution has stopped"),
+    "print the execution's ARN, its status once the command is done (Stopped with --wait), and whether a stop was asked for, as JSON",
   )
-    .addHelpText("after", examples("stepbox stop 4kq2 --wait"))
+    .addHelpText("after", examples("stepbox stop 4kq2 --wait", "stepbox stop 4kq2 --wait --json"))
     .action(
       action(async (query: string, options: StopOptions) => {
         const session = openSession(options);
         const { execution, record } = await resolveExecution(session, query);
-        if (record.PipelineExecutionStatus !== "Executing" && record.PipelineExecutionStatus !== "Stopping") {
-          process.stdout.write(`execution ${execution.id} has already ended: ${record.PipelineExecutionStatus}\n`);
+        const report = (status: string, stopRequested: boolean): void => {
+          if (options.json) process.stdout.write(`${toJson({ PipelineExecutionArn: execution.arn, PipelineExecutionStatus: status, StopRequested: stopRequested })}\n`);
+        };
+        if (executionEnded(record.PipelineExecutionStatus)) {
+          if (!options.json) process.stdout.write(`execution ${execution.id} has already ended: ${record.PipelineExecutionStatus}\n`);
+          report(record.PipelineExecutionStatus, false);
           return EXIT.ok;
         }
         await execution.stop();
-        process.stdout.write(`asked execution ${execution.id} of ${execution.pipelineName} to stop\n`);
-        if (options.wait) {
-          const { PipelineExecutionStatus } = await execution.wait();
-          process.stdout.write(`execution ${execution.id} ${PipelineExecutionStatus}\n`);
-        }
+        if (!options.json) process.stdout.write(`asked execution ${execution.id} of ${execution.pipelineName} to stop\n`);
+        const { PipelineExecutionStatus: status } = options.wait ? await execution.wait() : await execution.describe();
+        if (options.wait && !options.json) process.stdout.write(`execution ${execution.id} ${status}\n`);
+        report(status, true);
         return EXIT.ok;
       }),
     );
