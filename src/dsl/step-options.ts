@@ -7,7 +7,10 @@ import { closestNames } from "./closest-names.js";
  * recorded in the step's definition.
  */
 export interface StepOptions {
-  /** The step's name. @default the function's name; a second call of the same step function gets `<name>-2`, and so on. */
+  /**
+   * The step's name. @default the function's name. Within one pipeline, the calls of a step function
+   * are named in the order they were made: `<name>`, `<name>-2`, `<name>-3`...
+   */
   name?: string;
   /** @default `<module file>.<function name>`, as SageMaker's `module.function`. */
   displayName?: string;
