@@ -7,6 +7,7 @@ import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { pipelineDefinition } from "../graph/definition.js";
+import { checkArgumentsCross } from "../engine/arguments-check.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { prepareSteps } from "../engine/preflight.js";
@@ -156,6 +157,7 @@ export class Pipeline {
       }
     }
     checkParametersUsed(this.name, graph, this.parameters);
+    checkArgumentsCross(graph);
     return graph;
   }
 
