@@ -45,6 +45,7 @@ let callsMade = 0;
  */
 export class FunctionStep implements PipelineStep {
   readonly kind = "function" as const;
+  /** The step function's name; in the copy a pipeline places, the name this call has in that pipeline. */
   readonly name: string;
   readonly displayName: string;
   readonly description: string;

@@ -14,7 +14,7 @@ export interface StepOptions {
   name?: string;
   /** @default `<module file>.<function name>`, as SageMaker's `module.function`. */
   displayName?: string;
-  /** @default the function's first doc line, else the defining file's path. */
+  /** @default the path of the module that defines the step, from its project's root (the nearest folder with a package.json). */
   description?: string;
   /** Retry policies for the step (recorded; applied by the retry layer). */
   retryPolicies?: readonly unknown[];
