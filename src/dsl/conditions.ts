@@ -10,6 +10,8 @@ export type ComparisonType = "Equals" | "GreaterThan" | "GreaterThanOrEqualTo" |
 export abstract class Condition {
   /** Every operand, for finding the steps the condition depends on. */
   abstract operands(): unknown[];
+  /** The same condition over operands passed through `replace`: how a pipeline points it at its own steps. */
+  abstract mapOperands(replace: (operand: unknown) => unknown): Condition;
 }
 
 /** `left <op> right`. */
@@ -31,6 +33,11 @@ export abstract class ConditionComparison extends Condition {
 
   operands(): unknown[] {
     return [this.left, this.right];
+  }
+
+  mapOperands(replace: (operand: unknown) => unknown): ConditionComparison {
+    const Comparison = this.constructor as new (options: { left: unknown; right: unknown }) => ConditionComparison;
+    return new Comparison({ left: replace(this.left), right: replace(this.right) });
   }
 }
 
@@ -69,6 +76,10 @@ export class ConditionIn extends Condition {
   operands(): unknown[] {
     return [this.value, ...this.inValues];
   }
+
+  mapOperands(replace: (operand: unknown) => unknown): ConditionIn {
+    return new ConditionIn({ value: replace(this.value), inValues: this.inValues.map(replace) });
+  }
 }
 
 export class ConditionNot extends Condition {
@@ -84,6 +95,10 @@ export class ConditionNot extends Condition {
 
   operands(): unknown[] {
     return this.expression.operands();
+  }
+
+  mapOperands(replace: (operand: unknown) => unknown): ConditionNot {
+    return new ConditionNot({ expression: this.expression.mapOperands(replace) });
   }
 }
 
@@ -101,5 +116,9 @@ export class ConditionOr extends Condition {
 
   operands(): unknown[] {
     return this.conditions.flatMap((c) => c.operands());
+  }
+
+  mapOperands(replace: (operand: unknown) => unknown): ConditionOr {
+    return new ConditionOr({ conditions: this.conditions.map((c) => c.mapOperands(replace)) });
   }
 }

@@ -12,6 +12,33 @@ function notAvailable(what: string): never {
 }
 
 /**
+ * Names that runtimes and test libraries read from any object they are handed, to learn whether it
+ * is theirs: a DelayedReturn answers them `undefined` rather than throwing. `then`: Promise
+ * resolution (`await r`); `size`: expect's iterable equality; `asymmetricMatch`, `$$typeof` and
+ * `nodeType`: expect's matchers and pretty-format's plugins.
+ */
+const PROBED = new Set(["then", "size", "asymmetricMatch", "$$typeof", "nodeType"]);
+
+const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
+
+/**
+ * Plain JavaScript lets `const { loss } = train()` through: it reads `undefined` and quietly drops
+ * the step from the pipeline. Reading a property a DelayedReturn does not have throws instead, and
+ * says which `.get()` was meant.
+ */
+const REFUSE_UNKNOWN_PROPERTIES: ProxyHandler<DelayedReturn> = {
+  get(target, key, receiver) {
+    if (typeof key === "symbol" || key in target) return Reflect.get(target, key, receiver) as unknown;
+    if (PROBED.has(key)) return undefined;
+    const selector = ARRAY_INDEX.test(key) ? key : JSON.stringify(key);
+    throw new ValidationError(
+      `${target.describe()} is a DelayedReturn and has no property "${key}": the step's output is only known when the pipeline runs`,
+      { hint: `select it with .get(${selector}) (destructuring such as const { ${key} } = ... cannot work on a step's output)` },
+    );
+  },
+};
+
+/**
  * The output of a step call, known only when the pipeline runs. Passing it (or part of it, via
  * `.get()`) into another step's arguments makes that step depend on this one.
  */
@@ -27,6 +54,8 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
     this.path = path;
     Object.defineProperty(this, PIPELINE_VALUE, { value: { kind: "DelayedReturn" }, enumerable: false });
     Object.freeze(this);
+    // A constructor that returns an object makes `new` return it: every DelayedReturn is guarded.
+    return new Proxy(this, REFUSE_UNKNOWN_PROPERTIES as ProxyHandler<this>);
   }
 
   /** Selects a key or index inside the output: `r.get("metrics").get("acc")`. */
@@ -42,7 +71,10 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
     return new DelayedReturn(this.step, [...this.path, key]);
   }
 
-  /** How the value is written in the pipeline definition and in messages: `train.metrics.acc`. */
+  /**
+   * How the value is written in messages and, once its pipeline has named the step, in the
+   * definition: `train.metrics.acc`.
+   */
   describe(): string {
     return this.step.name + this.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
   }

@@ -27,23 +27,43 @@ export interface PipelineStep {
 
 export type StepReference = PipelineStep | DelayedReturn | string;
 
-/** One call of a step function: a node of the pipeline's graph, SageMaker's `_FunctionStep`. */
+/** Where a pipeline put a step call: the name it has there, and its dependencies as names of that pipeline's steps. */
+export interface StepPlacement {
+  readonly name: string;
+  readonly description: string;
+  readonly dependsOn: readonly string[];
+}
+
+let callsMade = 0;
+
+/**
+ * One call of a step function: a node of the pipeline's graph, SageMaker's `_FunctionStep`.
+ *
+ * A call is named by the pipeline it is part of (the second call of a step function there is
+ * `<name>-2`), so one call can sit in two pipelines under two names. Compiling a pipeline places a
+ * copy of each call in it; until then `name` is the step function's own name.
+ */
 export class FunctionStep implements PipelineStep {
   readonly kind = "function" as const;
+  /** The step function's name; in the copy a pipeline places, the name this call has in that pipeline. */
   readonly name: string;
   readonly displayName: string;
   readonly description: string;
   readonly definition: StepDefinition;
   /** The call's arguments, with DelayedReturns still in place. */
   readonly args: readonly unknown[];
+  /** Counts the step calls this process made, from 1: a pipeline names repeated calls of a step function in this order. */
+  readonly callNumber: number;
   readonly #dependsOn: StepReference[] = [];
 
-  constructor(definition: StepDefinition, name: string, args: readonly unknown[]) {
+  constructor(definition: StepDefinition, args: readonly unknown[], placement?: StepPlacement) {
     this.definition = definition;
-    this.name = name;
     this.args = args;
+    this.callNumber = ++callsMade;
+    this.name = placement?.name ?? definition.baseName;
     this.displayName = definition.options.displayName ?? defaultDisplayName(definition);
-    this.description = definition.options.description ?? definition.sourceFile ?? definition.baseName;
+    this.description = placement?.description ?? definition.options.description ?? definition.baseName;
+    if (placement) this.#dependsOn.push(...placement.dependsOn);
   }
 
   get options(): StepOptions {

@@ -41,20 +41,26 @@ export function forEachPipelineValue(value: unknown, visit: (found: PipelineValu
 }
 
 /**
- * Returns `value` with every pipeline value replaced by `replace(found)`. Arrays and plain objects
- * that hold none are returned as they are, so large literal arguments are not copied.
+ * Returns `value` with every pipeline value (top level, arrays and plain objects) replaced by
+ * `replace(found)`. Arrays and plain objects that hold none are returned as they are, so large
+ * literal arguments are not copied. A Join's own values are `replace`'s to handle.
  */
-export async function mapPipelineValues(value: unknown, replace: (found: PipelineValue) => Promise<unknown>): Promise<unknown> {
+export function replacePipelineValues(value: unknown, replace: (found: PipelineValue) => unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (isPipelineValue(value)) return replace(value);
   if (!containsPipelineValue(value)) return value;
-  if (Array.isArray(value)) {
-    return Promise.all(value.map((item) => mapPipelineValues(item, replace)));
-  }
-  const entries = await Promise.all(
-    Object.entries(value).map(async ([key, item]) => [key, await mapPipelineValues(item, replace)] as const),
-  );
-  return Object.fromEntries(entries);
+  if (Array.isArray(value)) return value.map((item) => replacePipelineValues(item, replace));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replacePipelineValues(item, replace)]));
+}
+
+/** As `replacePipelineValues`, with replacements that take time: each distinct value is resolved once, all at once. */
+export async function mapPipelineValues(value: unknown, replace: (found: PipelineValue) => Promise<unknown>): Promise<unknown> {
+  const pending = new Map<PipelineValue, Promise<unknown>>();
+  replacePipelineValues(value, (found) => {
+    if (!pending.has(found)) pending.set(found, replace(found));
+  });
+  const resolved = new Map(await Promise.all([...pending].map(async ([found, promise]) => [found, await promise] as const)));
+  return replacePipelineValues(value, (found) => resolved.get(found));
 }
 
 function containsPipelineValue(value: unknown): boolean {

@@ -7,11 +7,14 @@ import { closestNames } from "./closest-names.js";
  * recorded in the step's definition.
  */
 export interface StepOptions {
-  /** The step's name. @default the function's name; a second call of the same step function gets `<name>-2`, and so on. */
+  /**
+   * The step's name. @default the function's name. Within one pipeline, the calls of a step function
+   * are named in the order they were made: `<name>`, `<name>-2`, `<name>-3`...
+   */
   name?: string;
   /** @default `<module file>.<function name>`, as SageMaker's `module.function`. */
   displayName?: string;
-  /** @default the function's first doc line, else the defining file's path. */
+  /** @default the path of the module that defines the step, from its project's root (the nearest folder with a package.json). */
   description?: string;
   /** Retry policies for the step (recorded; applied by the retry layer). */
   retryPolicies?: readonly unknown[];

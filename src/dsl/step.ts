@@ -38,7 +38,6 @@ interface ContainerRegistry {
 }
 
 const definitionCounts = new Map<string, number>();
-const callCounts = new WeakMap<StepDefinition, number>();
 
 /**
  * Turns a function into a pipeline step. Calling the result runs nothing: it returns a
@@ -75,22 +74,20 @@ export function step<F extends AnyFunction>(fn: F, options?: StepOptions): StepF
   });
   (globalThis as { [CONTAINER_GLOBALS.registry]?: ContainerRegistry })[CONTAINER_GLOBALS.registry]?.register(definition);
 
-  const call = (...args: unknown[]): DelayedReturn<unknown> => {
-    const count = (callCounts.get(definition) ?? 0) + 1;
-    callCounts.set(definition, count);
-    const name = count === 1 ? baseName : `${baseName}-${count}`;
-    return new DelayedReturn(new FunctionStep(definition, name, args));
-  };
+  const call = (...args: unknown[]): DelayedReturn<unknown> => new DelayedReturn(new FunctionStep(definition, args));
   Object.defineProperty(call, "name", { value: baseName });
   Object.defineProperty(call, "definition", { value: definition });
   return call as StepFunction<F>;
 }
 
-/** The step that produces a DelayedReturn: `getStep(r).name`, `getStep(r).addDependsOn([...])`. */
+/**
+ * The step that produces a DelayedReturn: `getStep(r).addDependsOn([...])`. Its `name` is the step
+ * function's; the name it has in a pipeline (`train-2` for a second call) is `pipeline.stepName(r)`.
+ */
 export function getStep(output: DelayedReturn): FunctionStep {
   if (!isDelayedReturn(output)) {
     throw new ValidationError(`getStep() takes the DelayedReturn a step call returned, got ${inspect(output)}`, {
-      hint: "const r = train(data); getStep(r).name",
+      hint: "const r = train(data); getStep(r).addDependsOn([other])",
     });
   }
   return output.step;

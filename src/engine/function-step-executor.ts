@@ -90,6 +90,14 @@ function trainingJobName(stepName: string, executionId: string, attempt = 1): st
   return `${`${stepName}-${executionId}`.slice(0, 63 - suffix.length)}${suffix}`;
 }
 
+/**
+ * A failure reason for a fault in what the step was given, as SageMaker writes one: one prefix,
+ * `ClientError: <message>`. The error's own name and code stay in the step's record (its error).
+ */
+function clientError(info: RemoteErrorInfo): string {
+  return `ClientError: ${info.message}`;
+}
+
 /** Reads a small file the step left, refusing links so a step cannot make the engine read host files. */
 async function readStepFile(path: string): Promise<Buffer | undefined> {
   let handle;
@@ -175,7 +183,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
-    return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
+    return finish("Failed", "Failed", clientError(info), info);
   }
 
   const caching = step.options.cacheConfig?.enableCaching === true;
@@ -389,7 +397,7 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: Step
     verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the result of step "${step.name}"`);
   } catch (cause) {
     const info = toRemoteErrorInfo(cause);
-    return finish("Failed", "Failed", `ClientError: ${info.name}: ${info.message}`, info);
+    return finish("Failed", "Failed", clientError(info), info);
   }
   await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
   return finish("Succeeded", "Completed");

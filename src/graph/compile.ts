@@ -1,10 +1,15 @@
 import { inspect } from "node:util";
 import { CycleError, DuplicateStepNameError, ValidationError } from "../errors.js";
-import { isDelayedReturn } from "../dsl/delayed-return.js";
+import { isDelayedReturn, type DelayedReturn } from "../dsl/delayed-return.js";
 import { ConditionStep } from "../dsl/control-steps.js";
 import { isPipelineStep, type PipelineStep, type StepReference } from "../dsl/function-step.js";
+import { placeSteps } from "./place-steps.js";
+import { nameSteps } from "./step-names.js";
 
-/** A pipeline's steps, checked: unique names, no cycles, in a stable topological order. */
+/**
+ * A pipeline's steps, checked: unique names, no cycles, in a stable topological order. Its steps are
+ * the pipeline's own copies of the steps it was built from, named as this pipeline names them.
+ */
 export interface PipelineGraph {
   /** Every step, in topological order (ties broken by discovery order, so it is deterministic). */
   readonly steps: readonly PipelineStep[];
@@ -15,15 +20,17 @@ export interface PipelineGraph {
   /** For each condition step, the steps of each branch. */
   readonly branches: ReadonlyMap<string, { readonly ifSteps: readonly string[]; readonly elseSteps: readonly string[] }>;
   step(name: string): PipelineStep | undefined;
+  /** The name this pipeline gives a step it holds (or the step behind a DelayedReturn); undefined for any other. */
+  nameOf(ref: PipelineStep | DelayedReturn): string | undefined;
 }
 
 /**
- * Finds every step reachable from the listed ones (through data and explicit dependencies), and
- * checks the result. All errors are raised here, before anything runs.
+ * Finds every step reachable from the listed ones (through data and explicit dependencies), names
+ * them, and checks the result. All errors are raised here, before anything runs.
  */
 export function compilePipeline(pipelineName: string, roots: readonly unknown[]): PipelineGraph {
-  const byName = new Map<string, PipelineStep>();
   const discovered: PipelineStep[] = [];
+  const known = new Set<PipelineStep>();
   const pendingNames: Array<{ from: PipelineStep; name: string }> = [];
   const pendingBranchNames: Array<{ condition: PipelineStep; name: string; which: string }> = [];
 
@@ -39,10 +46,8 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
 
   const queue: PipelineStep[] = [];
   const visit = (candidate: PipelineStep): void => {
-    const known = byName.get(candidate.name);
-    if (known === candidate) return;
-    if (known) throw new DuplicateStepNameError(candidate.name);
-    byName.set(candidate.name, candidate);
+    if (known.has(candidate)) return;
+    known.add(candidate);
     discovered.push(candidate);
     queue.push(candidate);
   };
@@ -64,7 +69,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   }
   const edges = new Map<PipelineStep, PipelineStep[]>();
   const gated: Array<{ condition: PipelineStep; step: PipelineStep }> = [];
-  const branches = new Map<string, { ifSteps: string[]; elseSteps: string[] }>();
+  const branchTargets = new Map<ConditionStep, { ifSteps: Array<PipelineStep | string>; elseSteps: Array<PipelineStep | string> }>();
   while (queue.length > 0) {
     const current = queue.shift()!;
     const ups: PipelineStep[] = [];
@@ -79,7 +84,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     }
     edges.set(current, ups);
     if (current instanceof ConditionStep) {
-      const branch = (refs: readonly StepReference[], which: string): string[] =>
+      const branch = (refs: readonly StepReference[], which: string): Array<PipelineStep | string> =>
         refs.map((ref) => {
           const target = toStep(ref, `a step of the ${which} of condition "${current.name}",`);
           if (!target) {
@@ -88,11 +93,20 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
           }
           visit(target);
           gated.push({ condition: current, step: target });
-          return target.name;
+          return target;
         });
-      branches.set(current.name, { ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
+      branchTargets.set(current, { ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
     }
   }
+
+  const names = nameSteps(discovered);
+  const byName = new Map<string, PipelineStep>();
+  for (const s of discovered) {
+    const name = names.get(s)!;
+    if (byName.has(name)) throw new DuplicateStepNameError(name);
+    byName.set(name, s);
+  }
+
   for (const { condition, name, which } of pendingBranchNames) {
     const target = byName.get(name);
     if (!target) {
@@ -107,7 +121,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   for (const { from, name } of pendingNames) {
     const target = byName.get(name);
     if (!target) {
-      throw new ValidationError(`step "${from.name}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
+      throw new ValidationError(`step "${names.get(from)!}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
         code: "INVALID_PIPELINE",
         hint: `its steps are: ${[...byName.keys()].join(", ")}`,
       });
@@ -115,29 +129,38 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     edges.get(from)!.push(target);
   }
 
+  const nameOfTarget = (target: PipelineStep | string): string => (typeof target === "string" ? target : names.get(target)!);
+  const branches = new Map<string, { ifSteps: string[]; elseSteps: string[] }>();
+  for (const [condition, targets] of branchTargets) {
+    branches.set(names.get(condition)!, { ifSteps: targets.ifSteps.map(nameOfTarget), elseSteps: targets.elseSteps.map(nameOfTarget) });
+  }
   const upstream = new Map<string, string[]>();
   const downstream = new Map<string, string[]>();
-  for (const s of discovered) downstream.set(s.name, []);
+  for (const s of discovered) downstream.set(names.get(s)!, []);
   for (const s of discovered) {
-    const names = [...new Set(edges.get(s)!.map((u) => u.name))];
-    upstream.set(s.name, names);
-    for (const u of names) downstream.get(u)!.push(s.name);
+    const ups = [...new Set(edges.get(s)!.map((u) => names.get(u)!))];
+    upstream.set(names.get(s)!, ups);
+    for (const u of ups) downstream.get(u)!.push(names.get(s)!);
   }
-  const order = topologicalOrder(discovered, upstream);
+
+  const order = topologicalOrder(discovered.map((s) => names.get(s)!), upstream);
+  const placed = placeSteps(order.map((name) => byName.get(name)!), { names, branches });
+  const placedByName = new Map([...placed].map(([original, copy]) => [names.get(original)!, copy]));
+  for (const [original, copy] of placed) names.set(copy, names.get(original)!);
   return {
-    steps: order,
+    steps: order.map((name) => placedByName.get(name)!),
     upstream,
     downstream,
     branches,
-    step: (name) => byName.get(name),
+    step: (name) => placedByName.get(name),
+    nameOf: (ref) => names.get(isDelayedReturn(ref) ? ref.step : ref),
   };
 }
 
 /** Depth-first order that puts every step after its upstream steps; reports a cycle by its names. */
-function topologicalOrder(steps: readonly PipelineStep[], upstream: ReadonlyMap<string, readonly string[]>): PipelineStep[] {
-  const byName = new Map(steps.map((s) => [s.name, s]));
+function topologicalOrder(discovered: readonly string[], upstream: ReadonlyMap<string, readonly string[]>): string[] {
   const state = new Map<string, "visiting" | "done">();
-  const order: PipelineStep[] = [];
+  const order: string[] = [];
   const path: string[] = [];
   const visit = (name: string): void => {
     const seen = state.get(name);
@@ -151,9 +174,9 @@ function topologicalOrder(steps: readonly PipelineStep[], upstream: ReadonlyMap<
     for (const up of upstream.get(name) ?? []) visit(up);
     path.pop();
     state.set(name, "done");
-    order.push(byName.get(name)!);
+    order.push(name);
   };
   // Discovery starts from the leaves; visiting in reverse keeps source steps early and stable.
-  for (const s of [...steps].reverse()) visit(s.name);
+  for (const name of [...discovered].reverse()) visit(name);
   return order;
 }

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { relative } from "node:path";
 import { isDelayedReturn } from "../dsl/delayed-return.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import { isPipelineValue } from "../dsl/pipeline-value.js";
@@ -8,13 +7,15 @@ import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
+import { projectRelativePath } from "./module-path.js";
 
 const DEFINITION_VERSION = "2020-12-01";
 
 /**
  * The pipeline definition as SageMaker's `Pipeline.definition()` writes it, with the same top-level
- * keys and a `Training` step per function step. Unlike SageMaker's, it embeds no timestamps or random
- * names, so the same pipeline gives the same bytes every time.
+ * keys and a `Training` step per function step. Unlike SageMaker's, it embeds no timestamps, random
+ * names or paths of this machine (modules are named from their project's root), so the same pipeline
+ * gives the same bytes every time, from any checkout.
  */
 export function pipelineDefinition(graph: PipelineGraph, parameters: readonly unknown[] = []): string {
   const doc = {
@@ -59,7 +60,7 @@ function stepJson(step: PipelineStep, graph: PipelineGraph): object {
         HyperParameters: Object.fromEntries(Object.entries(o.hyperparameters ?? {}).map(([k, v]) => [k, String(v)])),
         EnableNetworkIsolation: o.network !== true,
         Function: {
-          Module: step.definition.sourceFile ? relative(process.cwd(), step.definition.sourceFile) : null,
+          Module: step.definition.sourceFile ? projectRelativePath(step.definition.sourceFile) : null,
           Name: step.definition.baseName,
         },
         FunctionArguments: step.args.map(argumentJson),

@@ -17,7 +17,8 @@
  * builtin class nearest in their prototype chain: a `class NotFound extends RangeError` comes back a
  * RangeError whose `name` is "NotFound". V8 alone keeps only builtin names and drops `code`.
  *
- * Refused, with a SerializationError whose `path` says where: functions, symbols, Promises, Proxies,
+ * Refused, with a SerializationError whose `path` says where: functions, symbols, pipeline values (a
+ * step's output or a parameter where the engine does not resolve them), Promises, Proxies,
  * WeakMap, WeakSet, WeakRef, FinalizationRegistry, generators, module namespaces, SharedArrayBuffer
  * and native host objects (KeyObject, Blob, MessagePort...). Paths read like JS from the root name
  * (`args`, `result`, `value`):
@@ -34,6 +35,8 @@
 import { DefaultDeserializer, DefaultSerializer } from "node:v8";
 import { inspect, types } from "node:util";
 import { SerializationError, type RemoteErrorInfo } from "../errors.js";
+
+const PIPELINE_VALUE = Symbol.for("stepbox.PipelineValue");
 
 const BUILTIN_ERRORS = new Map<string, ErrorConstructor>([
   ["Error", Error],
@@ -128,6 +131,9 @@ function refusal(value: unknown): string | undefined {
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";
   if (typeof value !== "object" || value === null) return undefined;
+  // A step's output or a parameter (a Proxy itself, in the case of a step's output) left where the
+  // engine does not resolve pipeline values; src/dsl/pipeline-value.ts registers the symbol.
+  if (PIPELINE_VALUE in value) return "a pipeline value (a step's output, a parameter) inside a Map, Set or class instance, where it is not resolved: put it in an array or a plain object";
   // First: a Proxy answers the other checks for its target.
   if (types.isProxy(value)) return "a Proxy";
   if (types.isPromise(value)) return "a Promise (await it first)";

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { inspect } from "node:util";
 import { ValidationError, StepboxError } from "../errors.js";
-import { FunctionStep } from "../dsl/function-step.js";
+import type { DelayedReturn } from "../dsl/delayed-return.js";
+import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { pipelineDefinition } from "../graph/definition.js";
+import { checkArgumentsCross } from "../engine/arguments-check.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { prepareSteps } from "../engine/preflight.js";
@@ -121,7 +124,25 @@ export class Pipeline {
     });
   }
 
-  /** Finds and checks every step: duplicate names, cycles, unknown instance types and unlisted parameters fail here. */
+  /**
+   * The name this pipeline gives a step it holds, or the step behind a DelayedReturn: the calls of a
+   * step function are named in the order they were made, `train`, `train-2`, ... counting only the
+   * calls in this pipeline. It is the name `result()`, `listSteps()` and the records use.
+   */
+  stepName(step: DelayedReturn | PipelineStep): string {
+    const name = compilePipeline(this.name, this.#steps).nameOf(step);
+    if (name === undefined) {
+      throw new ValidationError(`pipeline "${this.name}" has no step ${inspect(step)}`, {
+        hint: "pass a DelayedReturn (or step) that this pipeline's steps lead to",
+      });
+    }
+    return name;
+  }
+
+  /**
+   * Finds and checks every step: duplicate names, cycles, unknown instance types, unlisted parameters
+   * and arguments that cannot reach a container fail here.
+   */
   #compile(): PipelineGraph {
     const graph = compilePipeline(this.name, this.#steps);
     for (const s of graph.steps) {
@@ -137,6 +158,7 @@ export class Pipeline {
       }
     }
     checkParametersUsed(this.name, graph, this.parameters);
+    checkArgumentsCross(graph);
     return graph;
   }
 

@@ -55,9 +55,9 @@ describe("a pipeline run", () => {
     const b = sleepy("b", a);
     const c = sleepy("c", a);
     const d = add(b.get("end"), c.get("end"));
-    // The second call of the same step function gets its own deterministic name.
-    expect([getStep(b).name, getStep(c).name]).toEqual(["sleepy", "sleepy-2"]);
     const pipeline = new Pipeline({ name: "diamond", steps: [d], session: ctx.session });
+    // The second call of the same step function in the pipeline gets its own deterministic name.
+    expect([pipeline.stepName(b), pipeline.stepName(c)]).toEqual(["sleepy", "sleepy-2"]);
     const execution = await pipeline.start({ parallelism: 2 });
     await execution.wait();
     const [rb, rc] = (await Promise.all([execution.result("sleepy"), execution.result("sleepy-2")])) as Array<{ start: number; end: number }>;
@@ -93,6 +93,27 @@ describe("a pipeline run", () => {
     await expect(execution.result(getStep(d).name)).rejects.toThrow(/never ran/);
     await expect(execution.result("no-such-step")).rejects.toBeInstanceOf(UnknownStepError);
     expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("names its steps from the pipeline alone, however often the process built it and others", async () => {
+    // This file's tests called constant() and add() many times before: the names do not count them.
+    const build = (): Pipeline => new Pipeline({ name: "rebuilt", steps: [add(constant(20), constant(22))], session: ctx.session });
+    const definition = build().definition();
+    const rebuilt = build();
+    expect(rebuilt.definition()).toBe(definition);
+    const execution = await rebuilt.start();
+    expect(await execution.result("add")).toBe(42);
+    expect(await execution.result("constant-2")).toBe(22);
+  });
+
+  it("fails a step whose argument selects what its upstream's output lacks, before its container, with one prefix", async () => {
+    const execution = await new Pipeline({ name: "missing-key", steps: [add(constant(1).get("missing") as never, 1)], session: ctx.session }).start();
+    const error = (await execution.result("add").catch((e: unknown) => e)) as StepFailedError;
+    expect(error).toBeInstanceOf(StepFailedError);
+    expect(error.failureReason).toMatch(/^ClientError: the output of step "constant" has no "missing" at constant\.missing\n/);
+    expect(error.originalError?.name).toBe("StepboxError");
+    expect(error.originalError?.code).toBe("INVALID_ARGUMENT");
+    expect((await execution.wait()).FailureReason).toMatch(/^Step 'add' failed with message: ClientError: the output/);
   });
 
   it("replaces DelayedReturns nested in objects and arrays", async () => {

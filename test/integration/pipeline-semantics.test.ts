@@ -249,16 +249,16 @@ describe("resume and selective execution", () => {
     const { a, b, c, pipeline } = chain();
     const failed = await pipeline.start();
     expect((await failed.wait()).PipelineExecutionStatus).toBe("Failed");
-    const aLines = linesOf(getStep(a).name).length;
+    const aLines = linesOf(pipeline.stepName(a)).length;
 
     await writeFile(join(generated, "gate", "state"), "open");
     const retried = await failed.retry();
     expect((await retried.wait()).PipelineExecutionStatus).toBe("Succeeded");
-    expect(await retried.result(getStep(c).name)).toBe(4);
+    expect(await retried.result(pipeline.stepName(c))).toBe(4);
     const steps = await retried.listSteps();
-    expect(steps.find((s) => s.StepName === getStep(a).name)!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: failed.arn });
-    expect(steps.find((s) => s.StepName === getStep(b).name)!.SelectiveExecutionResult).toBeUndefined();
-    expect(linesOf(getStep(a).name).length).toBe(aLines);
+    expect(steps.find((s) => s.StepName === pipeline.stepName(a))!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: failed.arn });
+    expect(steps.find((s) => s.StepName === pipeline.stepName(b))!.SelectiveExecutionResult).toBeUndefined();
+    expect(linesOf(pipeline.stepName(a)).length).toBe(aLines);
   });
 
   it("runs only the selected steps and takes the others from the source execution", async () => {
@@ -266,14 +266,14 @@ describe("resume and selective execution", () => {
     const { a, b, c, pipeline } = chain();
     const source = await pipeline.start();
     expect((await source.wait()).PipelineExecutionStatus).toBe("Succeeded");
-    const selective = await pipeline.start({ selectiveExecution: { sourceExecutionId: source.id, steps: [getStep(c).name] } });
+    const selective = await pipeline.start({ selectiveExecution: { sourceExecutionId: source.id, steps: [pipeline.stepName(c)] } });
     expect((await selective.wait()).PipelineExecutionStatus).toBe("Succeeded");
-    expect(await selective.result(getStep(c).name)).toBe(4);
+    expect(await selective.result(pipeline.stepName(c))).toBe(4);
     const steps = await selective.listSteps();
     for (const reused of [a, b]) {
-      expect(steps.find((s) => s.StepName === getStep(reused).name)!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: source.arn });
+      expect(steps.find((s) => s.StepName === pipeline.stepName(reused))!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: source.arn });
     }
-    expect((await selective.describe()).SelectiveExecutionConfig?.SelectedSteps).toEqual([{ StepName: getStep(c).name }]);
+    expect((await selective.describe()).SelectiveExecutionConfig?.SelectedSteps).toEqual([{ StepName: pipeline.stepName(c) }]);
   });
 });
 
@@ -283,7 +283,7 @@ describe("parallelism", () => {
     const y = pause(800);
     const pipeline = new Pipeline({ name: "serial", steps: [x, y], parallelismConfiguration: new ParallelismConfiguration(1), session: ctx.session });
     const execution = await pipeline.start();
-    const [rx, ry] = (await Promise.all([execution.result(getStep(x).name), execution.result(getStep(y).name)])) as Array<{ start: number; end: number }>;
+    const [rx, ry] = (await Promise.all([execution.result(pipeline.stepName(x)), execution.result(pipeline.stepName(y))])) as Array<{ start: number; end: number }>;
     expect(rx!.end <= ry!.start || ry!.end <= rx!.start).toBe(true);
     expect((await execution.wait()).ParallelismConfiguration).toEqual({ MaxParallelExecutionSteps: 1 });
   });

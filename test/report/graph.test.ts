@@ -23,7 +23,6 @@ function modelPipeline(): Pipeline {
   return new Pipeline({ name: "report-graph", steps: [gate, done] });
 }
 
-// Built once: each further call of a step function would name its step "<name>-2", "<name>-3", ...
 const MODEL = modelPipeline().definition();
 
 const EXPECTED_EDGES = [

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Pipeline, getStep } from "stepbox";
+import { Pipeline } from "stepbox";
 // As a user imports them: the package subpath stepbox/report.
 import { loadRunReport, renderGraph, renderReportHtml, LOG_TAIL_BYTES, type RunReport } from "stepbox/report";
 import { augment, broken, chatty, combine, load } from "../fixtures/report/steps.js";
@@ -36,7 +36,7 @@ async function runFailingPipeline(): Promise<void> {
   const execution = await pipeline.start({ parallelism: 2 });
   executionId = execution.id;
   expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
-  expect([getStep(left).name, getStep(right).name]).toEqual(["augment", "augment-2"]);
+  expect([pipeline.stepName(left), pipeline.stepName(right)]).toEqual(["augment", "augment-2"]);
 }
 
 beforeAll(async () => {

@@ -78,12 +78,12 @@ describe("openStepShell", () => {
   });
 
   it("refuses a step that failed before its container started, with its reason", async () => {
-    const early = await new Pipeline({ name: "shell-early", steps: [summarize((() => 1) as unknown as number)], session: ctx.session }).start();
+    // Its argument selects what checkRows's output (a number) does not have: it fails resolving it.
+    const early = await new Pipeline({ name: "shell-early", steps: [summarize(checkRows(1).get("count"))], session: ctx.session }).start();
     await early.wait();
-    const [only] = await early.listSteps();
-    const error = await shell("exit\n", only!.StepName, "shell-early", early.id).catch((e: unknown) => e);
+    const error = await shell("exit\n", "summarize", "shell-early", early.id).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as Error).message).toMatch(/ended before its container started.*cannot serialize a function at args\[0\]/);
+    expect((error as Error).message).toMatch(/ended before its container started.*the output of step "checkRows" has no "count"/);
   });
 
   it("refuses a step that never ran, naming the steps that did", async () => {
