@@ -6,7 +6,7 @@ import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { build, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import tar from "tar-fs";
 import { ContainerEngineError, ImageBuildError } from "../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
@@ -78,6 +78,8 @@ function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8
 
 /** Bundles the runner into one ESM file; paths in its comments are relative to `root`, so the bytes do not depend on the cwd. */
 async function bundleRunner(entry: string, root: string): Promise<Buffer> {
+  // esbuild costs ~0.1 s of CPU to load: on first use, not when stepbox is imported.
+  const { build } = await import("esbuild");
   try {
     const result = await build({
       entryPoints: [entry],
