@@ -60,7 +60,7 @@ interface SettledStep {
  * time, records every change in the store, and settles `done` when nothing more will run.
  */
 export class ExecutionRun {
-  readonly events = new EventEmitter();
+  readonly events: EventEmitter = new EventEmitter();
   readonly done: Promise<ExecutionRecord>;
   #record: ExecutionRecord;
   readonly #steps = new Map<string, StepRecord>();

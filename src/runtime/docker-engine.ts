@@ -1,4 +1,4 @@
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { ContainerEngineError } from "../errors.js";
 
 const ENGINE_HINT = "start one with `bash scripts/ensure-docker.sh` (or `dockerd &`), or set DOCKER_HOST";
@@ -8,9 +8,13 @@ function describeEngine(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_HOST ? `the Docker engine at ${env.DOCKER_HOST}` : "the Docker engine at /var/run/docker.sock";
 }
 
-/** Connects to the Docker engine and checks that it answers; a clear error when it does not. */
+/**
+ * Connects to the Docker engine and checks that it answers; a clear error when it does not.
+ * dockerode (with its gRPC and SSH stacks, ~170 modules) loads here, not when stepbox is imported.
+ */
 export async function connectDocker(): Promise<Docker> {
-  const docker = new Docker();
+  const { default: DockerClient } = await import("dockerode");
+  const docker = new DockerClient();
   try {
     await docker.ping();
   } catch (cause) {

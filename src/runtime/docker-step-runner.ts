@@ -194,6 +194,7 @@ function stepJobRecord(job: StepJob): StepJobRecord {
 /**
  * Runs a step as training-job containers through dockerode: one per host, sandboxed, each with its
  * own /opt/ml bind-mounted from a private host folder that is removed once `collect` has read it.
+ * @internal its signatures hold dockerode's types, which stay out of the published declarations
  */
 export class DockerStepRunner {
   readonly #docker: Docker;

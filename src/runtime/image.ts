@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { build, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import tar from "tar-fs";
 import { ContainerEngineError, ImageBuildError } from "../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
@@ -32,13 +32,31 @@ export interface RuntimeImageOptions {
   runnerEntry?: string;
   /**
    * An image with node at /usr/local/bin/node to build on; pulled when it is not on the engine.
-   * @default process.env.STEPBOX_BASE_IMAGE, else `stepbox-base:node-<version>-<hash>`, imported from this machine's node
+   * @default process.env.STEPBOX_BASE_IMAGE, else on Linux `stepbox-base:node-<version>-<hash>`, imported
+   *   from this machine's node (offline); elsewhere `node:<major>-bookworm-slim` (see {@link defaultBaseImage})
    * @example "node:20-bookworm-slim"
    */
   baseImage?: string;
-  /** Told when an image is built or imported, which takes seconds. @default silent */
-  logger?: { info(obj: object, msg?: string): void };
+  /** Told when an image is built, imported or pulled, which takes seconds, and why a base is pulled. @default silent */
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
+
+/** The node that runs stepbox, as far as the choice of a base image goes. */
+export interface HostNode {
+  /** `process.platform` */
+  readonly platform: NodeJS.Platform;
+  /** `process.arch` */
+  readonly arch: string;
+  /** The major version: 20 for v20.11.1. */
+  readonly major: number;
+  /** Whether the node binary is an ELF executable, which a Linux container can run. */
+  readonly elf: boolean;
+}
+
+/** What the runtime image is built on when no base image is asked for. */
+export type DefaultBaseImage =
+  | { readonly from: "host-node" }
+  | { readonly from: "registry"; readonly reference: string; readonly reason: string };
 
 type Logger = NonNullable<RuntimeImageOptions["logger"]>;
 
@@ -53,6 +71,7 @@ const REQUIRE_BANNER =
   'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);';
 const BUILD_HINT = `check runtime-image/Dockerfile, and that the base image has node at ${NODE_IN_IMAGE}`;
 const BASE_HINT = "unset STEPBOX_BASE_IMAGE to build on an image made from this machine's node";
+const REGISTRY_BASE_HINT = `set STEPBOX_BASE_IMAGE to an image on this machine with node at ${NODE_IN_IMAGE}`;
 
 /** Of each line of build output that an error quotes. */
 const MAX_LINE = 160;
@@ -78,6 +97,8 @@ function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8
 
 /** Bundles the runner into one ESM file; paths in its comments are relative to `root`, so the bytes do not depend on the cwd. */
 async function bundleRunner(entry: string, root: string): Promise<Buffer> {
+  // esbuild costs ~0.1 s of CPU to load: on first use, not when stepbox is imported.
+  const { build } = await import("esbuild");
   try {
     const result = await build({
       entryPoints: [entry],
@@ -149,6 +170,36 @@ function followStream(docker: Docker, stream: NodeJS.ReadableStream, what: strin
       },
     );
   });
+}
+
+/**
+ * The base when none is asked for. On Linux, an image made from this machine's own node binary and the
+ * libraries it links: no registry, no network, the very node that runs stepbox. A node that a Linux
+ * container cannot run (macOS, Windows: Docker runs a Linux VM there) gives way to the official
+ * `node:<major>-bookworm-slim`, pulled once.
+ */
+export function defaultBaseImage(host: HostNode): DefaultBaseImage {
+  if (host.platform === "linux" && host.elf) return { from: "host-node" };
+  const reference = `node:${host.major}-bookworm-slim`;
+  const binary = host.platform === "linux" ? "not an ELF executable" : `a ${host.platform}/${host.arch} executable`;
+  return { from: "registry", reference, reason: `this machine's node is ${binary}, which a Linux container cannot run` };
+}
+
+/** Whether a file starts with ELF's magic number. */
+async function isElf(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** This process's node, for {@link defaultBaseImage}. */
+async function hostNode(): Promise<HostNode> {
+  const major = Number(process.versions.node.split(".")[0]);
+  return { platform: process.platform, arch: process.arch, major, elf: await isElf(process.execPath) };
 }
 
 /** The tag of the base made from this machine's node; cheap, so a warm start spawns nothing. */
@@ -258,7 +309,7 @@ async function importBase(docker: Docker, tag: string, logger: Logger | undefine
   return id;
 }
 
-async function pullBase(docker: Docker, reference: string, logger: Logger | undefined): Promise<string> {
+async function pullBase(docker: Docker, reference: string, logger: Logger | undefined, hint = BASE_HINT): Promise<string> {
   logger?.info({ event: "image.base.pull", reference }, `pulling the base image ${reference}`);
   try {
     await followStream(docker, await docker.pull(reference), `pulling the base image ${reference}`);
@@ -267,12 +318,21 @@ async function pullBase(docker: Docker, reference: string, logger: Logger | unde
     if (isEngineUnreachable(cause)) throw engineError(`pulling the base image ${reference}`, cause);
     throw new ImageBuildError(`the base image ${reference} is not on this machine and cannot be pulled`, {
       cause,
-      hint: `pull or load it yourself (docker pull ${reference}), or ${BASE_HINT}`,
+      hint: `pull or load it yourself (docker pull ${reference}), or ${hint}`,
     });
   }
   const id = await inspectId(docker, reference);
-  if (!id) throw new ImageBuildError(`the base image ${reference} was pulled but the engine does not know it`, { hint: BASE_HINT });
+  if (!id) throw new ImageBuildError(`the base image ${reference} was pulled but the engine does not know it`, { hint });
   return id;
+}
+
+/** Pulls the default base where this machine's node cannot be imported, saying why: it needs the network, once. */
+function pullRegistryBase(docker: Docker, base: { reference: string; reason: string }, logger: Logger | undefined): Promise<string> {
+  logger?.warn(
+    { event: "image.base.registry", reference: base.reference, reason: base.reason },
+    `${base.reason}: the runtime image is built on ${base.reference}, pulled once (set STEPBOX_BASE_IMAGE to use another)`,
+  );
+  return pullBase(docker, base.reference, logger, REGISTRY_BASE_HINT);
 }
 
 /** Packs the build context: the Dockerfile and the runner, with fixed metadata so equal inputs make equal tars. */
@@ -328,11 +388,13 @@ async function buildRuntime(
  */
 export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOptions = {}): Promise<RuntimeImage> {
   const requestedBase = options.baseImage || process.env.STEPBOX_BASE_IMAGE || undefined;
+  const defaultBase = requestedBase === undefined ? defaultBaseImage(await hostNode()) : undefined;
+  const registryBase = defaultBase?.from === "registry" ? defaultBase : undefined;
   const { root } = await stepboxPackage();
   const [dockerfile, runner, baseImage] = await Promise.all([
     readFile(join(root, "runtime-image", "Dockerfile")),
     bundleRunner(options.runnerEntry ?? defaultRunnerEntry(), root),
-    requestedBase ?? importedBaseTag(),
+    requestedBase ?? registryBase?.reference ?? importedBaseTag(),
   ]);
 
   let listed: Docker.ImageInfo[];
@@ -348,7 +410,9 @@ export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOp
     idOf(baseImage) ??
     (requestedBase
       ? ((await inspectId(docker, baseImage)) ?? (await pullBase(docker, baseImage, options.logger)))
-      : await importBase(docker, baseImage, options.logger));
+      : registryBase
+        ? await pullRegistryBase(docker, registryBase, options.logger)
+        : await importBase(docker, baseImage, options.logger));
 
   const contentHash = runtimeImageContentHash({ dockerfile, runner, baseImageId });
   const tag = `${RUNTIME_REPOSITORY}:${contentHash}`;

@@ -53,7 +53,10 @@ export interface LocalPipelineSessionOptions {
   logger?: Logger;
 }
 
-/** What a started session holds: a live engine, the image, the key. Made once, on first use. */
+/**
+ * What a started session holds: a live engine, the image, the key. Made once, on first use.
+ * @internal dockerode's types stay out of the published declarations, which a user compiles without them.
+ */
 export interface SessionRuntime {
   readonly docker: Docker;
   readonly runner: DockerStepRunner;
@@ -109,7 +112,10 @@ export class LocalPipelineSession {
     this.outputLimitBytes = options.outputLimitBytes;
   }
 
-  /** Connects to Docker, makes sure the runtime image exists and loads the key; once per session. */
+  /**
+   * Connects to Docker, makes sure the runtime image exists and loads the key; once per session.
+   * @internal its result holds dockerode's types (see {@link SessionRuntime})
+   */
   runtime(): Promise<SessionRuntime> {
     this.#runtime ??= this.#startRuntime().catch((error: unknown) => {
       this.#runtime = undefined;

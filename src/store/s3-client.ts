@@ -3,7 +3,7 @@
  * channels), so that an endpoint, region and credentials that serve one serve the other, and the
  * SDK's errors are read the same way.
  */
-import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { ValidationError } from "../errors.js";
 
 /** How a client reaches S3. Every field has a default that follows the AWS SDK's own conventions. */
@@ -117,15 +117,22 @@ export function networkCode(error: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-/** A client made from the options, and the endpoint as error messages name it. */
+/** The S3 SDK's commands and clients. */
+export type S3Sdk = typeof import("@aws-sdk/client-s3");
+
+/** The options checked and the endpoint named, now; the SDK and its client, on first use. */
 export interface S3Connection {
-  readonly client: S3Client;
+  /**
+   * The SDK and a client made from the options, loaded on the first call: `import("stepbox")` and a
+   * process that never touches an s3:// root or channel do not pay for loading the SDK.
+   */
+  open(): Promise<{ readonly sdk: S3Sdk; readonly client: S3Client }>;
   /** `http://127.0.0.1:9000`, or `AWS S3 (us-east-1)`. */
   readonly endpoint: string;
 }
 
 /**
- * Makes the client: the endpoint from the options or `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`
+ * Prepares the client: the endpoint from the options or `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`
  * (path-style URLs then, which S3-compatible servers expect), the region from `AWS_REGION`, the
  * credentials from the SDK's chain unless given.
  *
@@ -136,7 +143,7 @@ export function connectS3(options: S3ConnectionOptions, who: string): S3Connecti
   const env = options.env ?? process.env;
   const endpoint = checkEndpoint(options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL));
   const region = options.region ?? (env.AWS_REGION || "us-east-1");
-  const client = new S3Client({
+  const config: S3ClientConfig = {
     region,
     ...(endpoint !== undefined ? { endpoint, forcePathStyle: true } : {}),
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
@@ -149,6 +156,10 @@ export function connectS3(options: S3ConnectionOptions, who: string): S3Connecti
     // A black-holed endpoint (no RST) would otherwise hang each attempt for the OS's SYN retries (~2 min),
     // and a connection that stalls after connecting would hang it for good.
     requestHandler: { connectionTimeout: 10_000, socketTimeout: positiveInteger(who, "idleTimeoutMs", options.idleTimeoutMs, 120_000) },
-  });
-  return { client, endpoint: endpoint ?? `AWS S3 (${region})` };
+  };
+  let opened: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  return {
+    open: () => (opened ??= import("@aws-sdk/client-s3").then((sdk) => ({ sdk, client: new sdk.S3Client(config) }))),
+    endpoint: endpoint ?? `AWS S3 (${region})`,
+  };
 }

@@ -1,9 +1,9 @@
 import { createWriteStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import type { ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
 import { StepboxError, StoreError, ValidationError } from "../errors.js";
-import { connectS3, CREDENTIAL_FAULTS, type AwsErrorShape, type S3ConnectionOptions } from "./s3-client.js";
+import { connectS3, CREDENTIAL_FAULTS, type AwsErrorShape, type S3Connection, type S3ConnectionOptions } from "./s3-client.js";
 
 /** One object under an S3 prefix, as a listing shows it. */
 export interface S3PrefixObject {
@@ -42,7 +42,7 @@ export class S3Prefix {
   readonly bucket: string;
   /** The key prefix, without slashes at either end; `""` for the whole bucket. */
   readonly prefix: string;
-  readonly #client: S3Client;
+  readonly #s3: S3Connection;
   /** The endpoint as messages name it. */
   readonly endpoint: string;
   readonly #context: string;
@@ -62,9 +62,8 @@ export class S3Prefix {
     this.prefix = prefix;
     this.uri = `s3://${this.bucket}${prefix === "" ? "" : `/${prefix}`}`;
     // The store's client setup, so an endpoint that serves the artifact store serves channels too.
-    const { client, endpoint } = connectS3(options, "an s3:// input channel");
-    this.#client = client;
-    this.endpoint = endpoint;
+    this.#s3 = connectS3(options, "an s3:// input channel");
+    this.endpoint = this.#s3.endpoint;
   }
 
   /** Whether anything is there: an object under the folder, or an object at the prefix itself. */
@@ -111,8 +110,9 @@ export class S3Prefix {
   async download(object: S3PrefixObject, file: string, signal?: AbortSignal, onBytes?: (bytes: number) => void): Promise<void> {
     const where = `s3://${this.bucket}/${object.key}`;
     let body: Readable;
+    const { sdk, client } = await this.#s3.open();
     try {
-      const response = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: object.key }), signal ? { abortSignal: signal } : {});
+      const response = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: object.key }), signal ? { abortSignal: signal } : {});
       if (!(response.Body instanceof Readable)) throw new StoreError(`${this.#context}cannot read ${where}: the S3 client returned no Node stream`);
       body = response.Body;
       if (bareEtag(response.ETag) !== object.etag) {
@@ -161,8 +161,9 @@ export class S3Prefix {
   }
 
   async #listPage(prefix: string, token: string | undefined, maxKeys?: number): Promise<ListObjectsV2CommandOutput> {
+    const { sdk, client } = await this.#s3.open();
     try {
-      return await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: maxKeys }));
+      return await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: maxKeys }));
     } catch (error) {
       throw this.#fault(error, `list ${this.uri}`);
     }

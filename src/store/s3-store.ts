@@ -5,20 +5,11 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type GetObjectCommandOutput,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { GetObjectCommandOutput, ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
 import { IntegrityError, NotFoundError, StepboxError, StoreError, ValidationError } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { assertValidKey, assertValidPrefix } from "./keys.js";
-import { connectS3, CREDENTIAL_FAULTS, networkCode, positiveInteger, type AwsErrorShape, type S3ConnectionOptions } from "./s3-client.js";
+import { connectS3, CREDENTIAL_FAULTS, networkCode, positiveInteger, type AwsErrorShape, type S3Connection, type S3ConnectionOptions } from "./s3-client.js";
 
 export type { S3ConnectionOptions } from "./s3-client.js";
 
@@ -89,7 +80,7 @@ export class S3Store implements ArtifactStore {
   readonly bucket: string;
   /** The folder inside the bucket, without slashes at either end; `""` for the bucket's root. */
   readonly prefix: string;
-  readonly #client: S3Client;
+  readonly #s3: S3Connection;
   /** The endpoint as messages name it. */
   readonly #endpoint: string;
   readonly #partSize: number;
@@ -112,12 +103,12 @@ export class S3Store implements ArtifactStore {
         hint: "write it as segments separated by single slashes, e.g. s3://stepbox/runs/team-a",
       });
     }
-    const { client, endpoint } = connectS3(options, "new S3Store()");
+    const s3 = connectS3(options, "new S3Store()");
     this.bucket = bucket;
     this.prefix = trimmed;
     this.uri = `s3://${bucket}${trimmed === "" ? "" : `/${trimmed}`}`;
-    this.#client = client;
-    this.#endpoint = endpoint;
+    this.#s3 = s3;
+    this.#endpoint = s3.endpoint;
     this.#partSize = positiveInteger("new S3Store()", "partSizeBytes", options.partSizeBytes, 8 * MiB, MIN_PART_BYTES);
     this.#queueSize = positiveInteger("new S3Store()", "queueSize", options.queueSize, 4);
     this.#spoolDir = options.spoolDir ?? tmpdir();
@@ -186,9 +177,10 @@ export class S3Store implements ArtifactStore {
    */
   async getStream(key: string): Promise<Readable> {
     assertValidKey(key);
+    const { sdk, client } = await this.#s3.open();
     let response: GetObjectCommandOutput;
     try {
-      response = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#objectKey(key) }));
+      response = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.#objectKey(key) }));
     } catch (error) {
       if ((error as AwsErrorShape).name === "NoSuchKey") throw new NotFoundError(key, this.uri);
       throw this.#fault(error, "read", key);
@@ -248,9 +240,10 @@ export class S3Store implements ArtifactStore {
     for (let start = 0; start < objectKeys.length; start += 1000) {
       const batch = objectKeys.slice(start, start + 1000);
       let errors: Array<{ Key?: string; Code?: string; Message?: string }>;
+      const { sdk, client } = await this.#s3.open();
       try {
-        const result = await this.#client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        const result = await client.send(
+          new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
         );
         errors = result.Errors ?? [];
       } catch (error) {
@@ -285,16 +278,18 @@ export class S3Store implements ArtifactStore {
     action: Action,
     key: string,
   ): Promise<ListObjectsV2CommandOutput> {
+    const { sdk, client } = await this.#s3.open();
     try {
-      return await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, ...input }));
+      return await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, ...input }));
     } catch (error) {
       throw this.#fault(error, action, key);
     }
   }
 
   async #upload(key: string, body: Buffer | Readable, size: number, sha256: string): Promise<void> {
+    const [{ client }, { Upload }] = await Promise.all([this.#s3.open(), import("@aws-sdk/lib-storage")]);
     const upload = new Upload({
-      client: this.#client,
+      client,
       params: {
         Bucket: this.bucket,
         Key: this.#objectKey(key),
@@ -338,8 +333,9 @@ export class S3Store implements ArtifactStore {
   async #abandon(key: string, uploadId: string | undefined): Promise<string> {
     const kept = "the key keeps its previous object, if any";
     if (uploadId === undefined) return kept;
+    const { sdk, client } = await this.#s3.open();
     try {
-      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.#objectKey(key), UploadId: uploadId }));
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.#objectKey(key), UploadId: uploadId }));
       return `the multipart upload was aborted and ${kept}`;
     } catch (abortError) {
       if ((abortError as AwsErrorShape).name === "NoSuchUpload") return kept;
