@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build, version as esbuildVersion, type BuildOptions, type Message, type Plugin } from "esbuild";
+import type { BuildOptions, Message, Plugin } from "esbuild";
 import { BundleError } from "../errors.js";
 import { CONTAINER_GLOBALS } from "../container/contract.js";
 import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
@@ -173,12 +173,19 @@ function configFiles(userModules: readonly string[]): string[] {
 }
 
 let identity: Promise<Record<string, string>> | undefined;
+let esbuildModule: Promise<typeof import("esbuild")> | undefined;
+
+/** esbuild loads when the first step is bundled, not when stepbox is imported (it costs ~100 ms). */
+function loadEsbuild(): Promise<typeof import("esbuild")> {
+  esbuildModule ??= import("esbuild");
+  return esbuildModule;
+}
 
 /** stepbox's and esbuild's versions, and this module's own hash (the plugin's logic shapes every bundle). */
 function bundlerIdentity(): Promise<Record<string, string>> {
-  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE)]).then(([pkg, source]) => ({
+  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), loadEsbuild()]).then(([pkg, source, esbuild]) => ({
     stepbox: pkg.version,
-    esbuild: esbuildVersion,
+    esbuild: esbuild.version,
     bundler: sha256(source),
   }));
   return identity;
@@ -236,6 +243,7 @@ export class StepBundler {
     const loaded = new Map<string, string>();
     let result;
     try {
+      const { build } = await loadEsbuild();
       result = await build({ ...options, metafile: true, write: false, plugins: [stepboxContainerPlugin(sourceFile, containerEntry, loaded)] });
     } catch (error) {
       const errors = (error as { errors?: Message[] }).errors ?? [];

@@ -321,8 +321,9 @@ export class S3Store implements ArtifactStore {
   async #whyDropped(error: unknown): Promise<unknown> {
     const network = networkCode(error);
     if (network !== "EPIPE" && network !== "ECONNRESET") return error;
+    const { sdk, client } = await this.#s3.open();
     try {
-      await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+      await client.send(new sdk.ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
       return error;
     } catch (probeError) {
       return (probeError as AwsErrorShape).name === "NoSuchBucket" ? probeError : error;
