@@ -1,7 +1,9 @@
 import type Docker from "dockerode";
 import { ContainerEngineError } from "../errors.js";
 
-const ENGINE_HINT = "start one with `bash scripts/ensure-docker.sh` (or `dockerd &`), or set DOCKER_HOST";
+/** What starts an engine, on the machines stepbox supports. */
+const ENGINE_HINT =
+  "start Docker (Linux: `sudo systemctl start docker`, or `sudo dockerd &`; macOS: open Docker Desktop, or `colima start`), or set DOCKER_HOST to an engine that runs";
 
 /** Where the engine is, in words, for messages: DOCKER_HOST or the default socket. */
 function describeEngine(env: NodeJS.ProcessEnv = process.env): string {
