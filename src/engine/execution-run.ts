@@ -17,6 +17,7 @@ import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome
 import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
 import { transition } from "./step-state.js";
 
@@ -42,9 +43,6 @@ export interface ExecutionServices
 
 const STOP_REQUEST_POLL_MS = 1000;
 
-/** How a step ended, as the scheduler sees it. */
-type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
-
 /**
  * One running execution: schedules its steps in dependency order, at most `parallelism` at a
  * time, records every change in the store, and settles `done` when nothing more will run.
@@ -62,8 +60,7 @@ export class ExecutionRun {
   readonly #results = new Map<string, Promise<unknown>>();
   readonly #scope: ValueScope;
   readonly #cache: StepCache;
-  /** Steps that must not run: in a branch not taken, or downstream of one. */
-  readonly #blocked = new Set<string>();
+  readonly #schedule: StepSchedule;
   #failure: string | undefined;
   #writes: Promise<void> = Promise.resolve();
   /** Checkpoints outlive a step's attempts, and go when the execution ends. */
@@ -75,6 +72,7 @@ export class ExecutionRun {
     this.#services = services;
     this.#queue = new PQueue({ concurrency: record.ParallelismConfiguration.MaxParallelExecutionSteps });
     this.#cache = new StepCache(services.store, record.PipelineName);
+    this.#schedule = new StepSchedule(graph);
     this.#scope = {
       parameters: services.parameters,
       executionId: record.PipelineExecutionId,
@@ -114,29 +112,14 @@ export class ExecutionRun {
     const log = this.#services.logger.child({ execution: this.#record.PipelineExecutionId });
     log.info({ event: "execution.started", steps: this.#record.StepNames }, "execution started");
     const stopWatch = this.#watchStopRequests();
-    const waiting = new Map<string, number>();
-    for (const s of this.#graph.steps) waiting.set(s.name, this.#graph.upstream.get(s.name)?.length ?? 0);
-
-    const settle = (s: PipelineStep, end: StepEnd): void => {
-      if (end === "Skipped") {
-        for (const next of this.#graph.downstream.get(s.name) ?? []) this.#blocked.add(next);
-      }
-      if (end !== "Succeeded" && end !== "Skipped") return;
-      for (const next of this.#graph.downstream.get(s.name) ?? []) {
-        const left = waiting.get(next)! - 1;
-        waiting.set(next, left);
-        if (left === 0) schedule(this.#graph.step(next)!);
+    const enqueue = (ready: readonly string[]): void => {
+      for (const name of ready) {
+        if (!this.#canStart()) return;
+        const s = this.#graph.step(name)!;
+        void this.#queue.add(() => this.#runStep(s, log)).then((end) => enqueue(this.#schedule.settle(name, end ?? "Failed")));
       }
     };
-    const schedule = (s: PipelineStep): void => {
-      if (this.#blocked.has(s.name)) {
-        settle(s, "Skipped");
-        return;
-      }
-      if (!this.#canStart()) return;
-      void this.#queue.add(() => this.#runStep(s, log)).then((end) => settle(s, end ?? "Failed"));
-    };
-    for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
+    enqueue(this.#schedule.start());
     await waitUntilIdle(this.#queue);
     clearInterval(stopWatch);
     // Checkpoints are scratch space: one that cannot be removed (a step can lock a folder in it) is
@@ -210,7 +193,7 @@ export class ExecutionRun {
       } else if (s instanceof ConditionStep) {
         const outcome = (await Promise.all(s.conditions.map((c) => evaluateCondition(c, this.#scope)))).every(Boolean);
         const branches = this.#graph.branches.get(s.name)!;
-        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+        this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
         record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
       } else if (s instanceof FailStep) {
         const message = String(await resolveValues(s.errorMessage, this.#scope));
@@ -291,7 +274,7 @@ export class ExecutionRun {
       if (s instanceof ConditionStep) {
         const outcome = reused.record.Metadata.Condition?.Outcome === "True";
         const branches = this.#graph.branches.get(s.name)!;
-        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+        this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
       }
     } catch (error) {
       const info = toRemoteErrorInfo(error);

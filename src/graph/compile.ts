@@ -22,10 +22,12 @@ export interface PipelineGraph {
  * checks the result. All errors are raised here, before anything runs.
  */
 export function compilePipeline(pipelineName: string, roots: readonly unknown[]): PipelineGraph {
-  const byName = new Map<string, PipelineStep>();
+  // Steps are numbered in discovery order; edges and the walks below use those numbers, so the only
+  // maps keyed by name are the ones the graph hands out.
+  const indexOf = new Map<string, number>();
   const discovered: PipelineStep[] = [];
-  const pendingNames: Array<{ from: PipelineStep; name: string }> = [];
-  const pendingBranchNames: Array<{ condition: PipelineStep; name: string; which: string }> = [];
+  const pendingNames: Array<{ from: number; name: string }> = [];
+  const pendingBranchNames: Array<{ condition: number; name: string; which: string }> = [];
 
   const toStep = (ref: unknown, where: string): PipelineStep | undefined => {
     if (isDelayedReturn(ref)) return ref.step;
@@ -37,14 +39,15 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     });
   };
 
-  const queue: PipelineStep[] = [];
-  const visit = (candidate: PipelineStep): void => {
-    const known = byName.get(candidate.name);
-    if (known === candidate) return;
-    if (known) throw new DuplicateStepNameError(candidate.name);
-    byName.set(candidate.name, candidate);
-    discovered.push(candidate);
-    queue.push(candidate);
+  /** The number of a step, discovering it when it is new. */
+  const visit = (candidate: PipelineStep): number => {
+    const known = indexOf.get(candidate.name);
+    if (known !== undefined) {
+      if (discovered[known] === candidate) return known;
+      throw new DuplicateStepNameError(candidate.name);
+    }
+    indexOf.set(candidate.name, discovered.length);
+    return discovered.push(candidate) - 1;
   };
 
   if (roots.length === 0) {
@@ -62,98 +65,128 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     }
     visit(found);
   }
-  const edges = new Map<PipelineStep, PipelineStep[]>();
-  const gated: Array<{ condition: PipelineStep; step: PipelineStep }> = [];
+  /** The upstream steps of each step, by number, in the order found (repeats removed later). */
+  const edges: number[][] = [];
+  const gated: Array<{ condition: number; step: number }> = [];
   const branches = new Map<string, { ifSteps: string[]; elseSteps: string[] }>();
-  while (queue.length > 0) {
-    const current = queue.shift()!;
-    const ups: PipelineStep[] = [];
+  // Breadth-first over `discovered` as it grows: a cursor, not queue.shift(), which moves the whole
+  // array on every call and made compiling quadratic in the number of steps.
+  for (let next = 0; next < discovered.length; next++) {
+    const current = discovered[next]!;
+    const ups: number[] = [];
     for (const ref of current.upstream() as StepReference[]) {
       const up = toStep(ref, `a dependency of step "${current.name}",`);
-      if (up) {
-        visit(up);
-        ups.push(up);
-      } else {
-        pendingNames.push({ from: current, name: ref as string });
-      }
+      if (up) ups.push(visit(up));
+      else pendingNames.push({ from: next, name: ref as string });
     }
-    edges.set(current, ups);
+    edges.push(ups);
     if (current instanceof ConditionStep) {
       const branch = (refs: readonly StepReference[], which: string): string[] =>
         refs.map((ref) => {
           const target = toStep(ref, `a step of the ${which} of condition "${current.name}",`);
           if (!target) {
-            pendingBranchNames.push({ condition: current, name: ref as string, which });
+            pendingBranchNames.push({ condition: next, name: ref as string, which });
             return ref as string;
           }
-          visit(target);
-          gated.push({ condition: current, step: target });
+          gated.push({ condition: next, step: visit(target) });
           return target.name;
         });
       branches.set(current.name, { ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
     }
   }
   for (const { condition, name, which } of pendingBranchNames) {
-    const target = byName.get(name);
-    if (!target) {
-      throw new ValidationError(`the ${which} of condition "${condition.name}" name "${name}", which is not a step of pipeline "${pipelineName}"`, {
+    const target = indexOf.get(name);
+    if (target === undefined) {
+      throw new ValidationError(`the ${which} of condition "${discovered[condition]!.name}" name "${name}", which is not a step of pipeline "${pipelineName}"`, {
         code: "INVALID_PIPELINE",
         hint: "list the branch's steps themselves (their DelayedReturns) in ifSteps/elseSteps",
       });
     }
     gated.push({ condition, step: target });
   }
-  for (const { condition, step } of gated) edges.get(step)!.push(condition);
+  for (const { condition, step } of gated) edges[step]!.push(condition);
   for (const { from, name } of pendingNames) {
-    const target = byName.get(name);
-    if (!target) {
-      throw new ValidationError(`step "${from.name}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
+    const target = indexOf.get(name);
+    if (target === undefined) {
+      throw new ValidationError(`step "${discovered[from]!.name}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
         code: "INVALID_PIPELINE",
-        hint: `its steps are: ${[...byName.keys()].join(", ")}`,
+        hint: `its steps are: ${[...indexOf.keys()].join(", ")}`,
       });
     }
-    edges.get(from)!.push(target);
+    edges[from]!.push(target);
   }
 
+  // Each step's upstream steps once, first mention first: `seenBy[u] === s` says s already lists u.
+  const seenBy = new Int32Array(discovered.length).fill(-1);
+  const upstreamIndices: number[][] = [];
+  const downstreamNames: string[][] = discovered.map(() => []);
   const upstream = new Map<string, string[]>();
-  const downstream = new Map<string, string[]>();
-  for (const s of discovered) downstream.set(s.name, []);
-  for (const s of discovered) {
-    const names = [...new Set(edges.get(s)!.map((u) => u.name))];
-    upstream.set(s.name, names);
-    for (const u of names) downstream.get(u)!.push(s.name);
+  for (let s = 0; s < discovered.length; s++) {
+    const unique: number[] = [];
+    for (const u of edges[s]!) {
+      if (seenBy[u] === s) continue;
+      seenBy[u] = s;
+      unique.push(u);
+      downstreamNames[u]!.push(discovered[s]!.name);
+    }
+    upstreamIndices.push(unique);
+    upstream.set(
+      discovered[s]!.name,
+      unique.map((u) => discovered[u]!.name),
+    );
   }
-  const order = topologicalOrder(discovered, upstream);
+  const downstream = new Map<string, string[]>();
+  for (let s = 0; s < discovered.length; s++) downstream.set(discovered[s]!.name, downstreamNames[s]!);
+  const order = topologicalOrder(discovered, upstreamIndices);
   return {
     steps: order,
     upstream,
     downstream,
     branches,
-    step: (name) => byName.get(name),
+    step: (name) => {
+      const index = indexOf.get(name);
+      return index === undefined ? undefined : discovered[index];
+    },
   };
 }
 
-/** Depth-first order that puts every step after its upstream steps; reports a cycle by its names. */
-function topologicalOrder(steps: readonly PipelineStep[], upstream: ReadonlyMap<string, readonly string[]>): PipelineStep[] {
-  const byName = new Map(steps.map((s) => [s.name, s]));
-  const state = new Map<string, "visiting" | "done">();
+/**
+ * Depth-first order that puts every step after its upstream steps; reports a cycle by its names.
+ * The walk keeps its own stack (the path from the step it started at), so a chain of a million
+ * steps does not overflow the call stack.
+ */
+function topologicalOrder(steps: readonly PipelineStep[], upstream: readonly (readonly number[])[]): PipelineStep[] {
+  const VISITING = 1;
+  const DONE = 2;
+  const state = new Uint8Array(steps.length);
+  /** For each step on the path, how many of its upstream steps the walk has entered. */
+  const entered = new Int32Array(steps.length);
   const order: PipelineStep[] = [];
-  const path: string[] = [];
-  const visit = (name: string): void => {
-    const seen = state.get(name);
-    if (seen === "done") return;
-    if (seen === "visiting") {
-      const start = path.indexOf(name);
-      throw new CycleError([...path.slice(start), name]);
-    }
-    state.set(name, "visiting");
-    path.push(name);
-    for (const up of upstream.get(name) ?? []) visit(up);
-    path.pop();
-    state.set(name, "done");
-    order.push(byName.get(name)!);
-  };
+  const path: number[] = [];
   // Discovery starts from the leaves; visiting in reverse keeps source steps early and stable.
-  for (const s of [...steps].reverse()) visit(s.name);
+  for (let root = steps.length - 1; root >= 0; root--) {
+    if (state[root] !== 0) continue;
+    state[root] = VISITING;
+    path.push(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const ups = upstream[top]!;
+      if (entered[top] === ups.length) {
+        path.pop();
+        state[top] = DONE;
+        order.push(steps[top]!);
+        continue;
+      }
+      const up = ups[entered[top]!]!;
+      entered[top]!++;
+      if (state[up] === VISITING) {
+        throw new CycleError([...path.slice(path.indexOf(up)), up].map((i) => steps[i]!.name));
+      }
+      if (state[up] === 0) {
+        state[up] = VISITING;
+        path.push(up);
+      }
+    }
+  }
   return order;
 }
