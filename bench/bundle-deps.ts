@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { LocalPipelineSession, Pipeline, getStep, type DelayedReturn } from "stepbox";
 import * as plain from "./fixtures/plain.js";
 import * as withDeps from "./fixtures/with-deps.js";
-import { machine } from "./report.js";
+import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
 
 const TARGET = 1.2;
 const rounds = Number(process.argv[2] ?? 2);
@@ -50,7 +50,7 @@ for (const steps of Object.values(variants)) await run(steps, warmCache);
 
 const times = { plainCold: [] as number[], depsCold: [] as number[], plainWarm: [] as number[], depsWarm: [] as number[] };
 for (let i = 0; i < rounds; i++) {
-  process.stderr.write(`round ${i + 1}/${rounds}\n`);
+  progress(`round ${i + 1}/${rounds}`);
   times.plainCold.push(await run(variants.plain, freshCache()));
   times.depsCold.push(await run(variants.withDeps, freshCache()));
   times.plainWarm.push(await run(variants.plain, warmCache));
@@ -58,21 +58,13 @@ for (let i = 0; i < rounds; i++) {
 }
 await rm(root, { recursive: true, force: true });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const row = (what: string, xs: number[], base: number[]): string =>
   `| ${what} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | ${(median(xs) / median(base)).toFixed(2)} |`;
 const warmRatio = median(times.depsWarm) / median(times.plainWarm);
 const coldRatio = median(times.depsCold) / median(times.plainCold);
-console.log(
+await writeBenchmarkSection(
+  "Bundling steps that import npm libraries",
   [
-    "## Bundling steps that import npm libraries",
-    "",
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()} with \`npx tsx bench/bundle-deps.ts ${rounds}\`.`,
-    "",
     "| what (two-step pipeline, new session, start → last result) | median ms | min ms | max ms | ratio to its baseline |",
     "|---|---|---|---|---|",
     row("no npm imports, warm bundle cache (baseline)", times.plainWarm, times.plainWarm),
@@ -80,7 +72,9 @@ console.log(
     row("no npm imports, empty bundle cache (baseline)", times.plainCold, times.plainCold),
     row("steps import lodash-es and date-fns, empty bundle cache", times.depsCold, times.plainCold),
     "",
-    `**Warm bundle cache: ${warmRatio.toFixed(2)}× the pipeline without npm imports: target ≤ ${TARGET} ${warmRatio <= TARGET ? "met" : "NOT met"}.** ` +
-      `With an empty cache (the first run after a module changed) it is ${coldRatio.toFixed(2)}×. ${rounds} rounds, alternating.`,
+    `With an empty cache (the first run after a module changed) it is ${coldRatio.toFixed(2)}×. ${rounds} rounds, alternating.`,
+    "",
+    targetLine(`steps importing two npm libraries ≤ ${TARGET}× the same pipeline without them`, warmRatio <= TARGET, `${warmRatio.toFixed(2)}× with a warm bundle cache`),
   ].join("\n"),
+  `npx tsx bench/bundle-deps.ts ${rounds}`,
 );

@@ -18,6 +18,7 @@ import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome
 import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
 import { isTerminal, transition } from "./step-state.js";
 
@@ -42,9 +43,6 @@ export interface ExecutionServices
 }
 
 const STOP_REQUEST_POLL_MS = 1000;
-
-/** How a step ended, as the scheduler sees it. */
-type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
 
 /**
  * A step's end as the scheduler settled it: its terminal record (undefined when it never ran), and
@@ -72,8 +70,7 @@ export class ExecutionRun {
   readonly #results = new Map<string, Promise<unknown>>();
   readonly #scope: ValueScope;
   readonly #cache: StepCache;
-  /** Steps that must not run: in a branch not taken, or downstream of one. */
-  readonly #blocked = new Set<string>();
+  readonly #schedule: StepSchedule;
   #failure: string | undefined;
   #writes: Promise<void> = Promise.resolve();
   /** The first record that could not be written: from then on the store does not say what happened. */
@@ -89,6 +86,7 @@ export class ExecutionRun {
     this.#services = services;
     this.#queue = new PQueue({ concurrency: record.ParallelismConfiguration.MaxParallelExecutionSteps });
     this.#cache = new StepCache(services.store, record.PipelineName);
+    this.#schedule = new StepSchedule(graph);
     this.#scope = {
       parameters: services.parameters,
       executionId: record.PipelineExecutionId,
@@ -128,38 +126,23 @@ export class ExecutionRun {
     const log = this.#services.logger.child({ execution: this.#record.PipelineExecutionId });
     log.info({ event: "execution.started", steps: this.#record.StepNames }, "execution started");
     const stopWatch = this.#watchStopRequests();
-    const waiting = new Map<string, number>();
-    for (const s of this.#graph.steps) waiting.set(s.name, this.#graph.upstream.get(s.name)?.length ?? 0);
     /** Steps handed to the queue and not yet settled. */
     let going = 0;
-
-    const settle = (s: PipelineStep, end: StepEnd): void => {
-      if (end === "Skipped") {
-        for (const next of this.#graph.downstream.get(s.name) ?? []) this.#blocked.add(next);
-      }
-      if (end !== "Succeeded" && end !== "Skipped") return;
-      for (const next of this.#graph.downstream.get(s.name) ?? []) {
-        const left = waiting.get(next)! - 1;
-        waiting.set(next, left);
-        if (left === 0) schedule(this.#graph.step(next)!);
+    const enqueue = (ready: readonly string[]): void => {
+      for (const name of ready) {
+        if (!this.#canStart()) return;
+        const s = this.#graph.step(name)!;
+        going++;
+        void this.#queue.add(() => this.#runStep(s, log)).then((end) => {
+          going--;
+          enqueue(this.#schedule.settle(name, end ?? "Failed"));
+          // After settle, which starts what the step unblocked: nothing going means the execution ends next.
+          const record = this.#steps.get(name);
+          if (record && isTerminal(record.StepStatus)) this.#settledEntry(name).resolve({ record, last: going === 0 });
+        });
       }
     };
-    const schedule = (s: PipelineStep): void => {
-      if (this.#blocked.has(s.name)) {
-        settle(s, "Skipped");
-        return;
-      }
-      if (!this.#canStart()) return;
-      going++;
-      void this.#queue.add(() => this.#runStep(s, log)).then((end) => {
-        going--;
-        settle(s, end ?? "Failed");
-        // After settle, which starts what the step unblocked: nothing going means the execution ends next.
-        const record = this.#steps.get(s.name);
-        if (record && isTerminal(record.StepStatus)) this.#settledEntry(s.name).resolve({ record, last: going === 0 });
-      });
-    };
-    for (const s of this.#graph.steps) if (waiting.get(s.name) === 0) schedule(s);
+    enqueue(this.#schedule.start());
     await waitUntilIdle(this.#queue);
     clearInterval(stopWatch);
     // Checkpoints are scratch space: one that cannot be removed (a step can lock a folder in it) is
@@ -237,7 +220,7 @@ export class ExecutionRun {
       } else if (s instanceof ConditionStep) {
         const outcome = (await Promise.all(s.conditions.map((c) => evaluateCondition(c, this.#scope)))).every(Boolean);
         const branches = this.#graph.branches.get(s.name)!;
-        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+        this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
         record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
       } else if (s instanceof FailStep) {
         const message = String(await resolveValues(s.errorMessage, this.#scope));
@@ -318,7 +301,7 @@ export class ExecutionRun {
       if (s instanceof ConditionStep) {
         const outcome = reused.record.Metadata.Condition?.Outcome === "True";
         const branches = this.#graph.branches.get(s.name)!;
-        for (const name of outcome ? branches.elseSteps : branches.ifSteps) this.#blocked.add(name);
+        this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
       }
     } catch (error) {
       const info = toRemoteErrorInfo(error);

@@ -29,10 +29,12 @@ export interface PipelineGraph {
  * them, and checks the result. All errors are raised here, before anything runs.
  */
 export function compilePipeline(pipelineName: string, roots: readonly unknown[]): PipelineGraph {
+  // Steps are numbered in discovery order; edges and the walks below use those numbers. Names come
+  // after discovery (the pipeline names its calls), so discovery goes by identity.
+  const indexOf = new Map<PipelineStep, number>();
   const discovered: PipelineStep[] = [];
-  const known = new Set<PipelineStep>();
-  const pendingNames: Array<{ from: PipelineStep; name: string }> = [];
-  const pendingBranchNames: Array<{ condition: PipelineStep; name: string; which: string }> = [];
+  const pendingNames: Array<{ from: number; name: string }> = [];
+  const pendingBranchNames: Array<{ condition: number; name: string; which: string }> = [];
 
   const toStep = (ref: unknown, where: string): PipelineStep | undefined => {
     if (isDelayedReturn(ref)) return ref.step;
@@ -44,12 +46,12 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     });
   };
 
-  const queue: PipelineStep[] = [];
-  const visit = (candidate: PipelineStep): void => {
-    if (known.has(candidate)) return;
-    known.add(candidate);
-    discovered.push(candidate);
-    queue.push(candidate);
+  /** The number of a step, discovering it when it is new. */
+  const visit = (candidate: PipelineStep): number => {
+    const known = indexOf.get(candidate);
+    if (known !== undefined) return known;
+    indexOf.set(candidate, discovered.length);
+    return discovered.push(candidate) - 1;
   };
 
   if (roots.length === 0) {
@@ -67,88 +69,104 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     }
     visit(found);
   }
-  const edges = new Map<PipelineStep, PipelineStep[]>();
-  const gated: Array<{ condition: PipelineStep; step: PipelineStep }> = [];
-  const branchTargets = new Map<ConditionStep, { ifSteps: Array<PipelineStep | string>; elseSteps: Array<PipelineStep | string> }>();
-  while (queue.length > 0) {
-    const current = queue.shift()!;
-    const ups: PipelineStep[] = [];
+  /** The upstream steps of each step, by number, in the order found (repeats removed later). */
+  const edges: number[][] = [];
+  const gated: Array<{ condition: number; step: number }> = [];
+  const branchTargets: Array<{ condition: number; ifSteps: Array<number | string>; elseSteps: Array<number | string> }> = [];
+  // Breadth-first over `discovered` as it grows: a cursor, not queue.shift(), which moves the whole
+  // array on every call and made compiling quadratic in the number of steps.
+  for (let next = 0; next < discovered.length; next++) {
+    const current = discovered[next]!;
+    const ups: number[] = [];
     for (const ref of current.upstream() as StepReference[]) {
       const up = toStep(ref, `a dependency of step "${current.name}",`);
-      if (up) {
-        visit(up);
-        ups.push(up);
-      } else {
-        pendingNames.push({ from: current, name: ref as string });
-      }
+      if (up) ups.push(visit(up));
+      else pendingNames.push({ from: next, name: ref as string });
     }
-    edges.set(current, ups);
+    edges.push(ups);
     if (current instanceof ConditionStep) {
-      const branch = (refs: readonly StepReference[], which: string): Array<PipelineStep | string> =>
+      const branch = (refs: readonly StepReference[], which: string): Array<number | string> =>
         refs.map((ref) => {
           const target = toStep(ref, `a step of the ${which} of condition "${current.name}",`);
           if (!target) {
-            pendingBranchNames.push({ condition: current, name: ref as string, which });
+            pendingBranchNames.push({ condition: next, name: ref as string, which });
             return ref as string;
           }
-          visit(target);
-          gated.push({ condition: current, step: target });
-          return target;
+          const index = visit(target);
+          gated.push({ condition: next, step: index });
+          return index;
         });
-      branchTargets.set(current, { ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
+      branchTargets.push({ condition: next, ifSteps: branch(current.ifSteps, "ifSteps"), elseSteps: branch(current.elseSteps, "elseSteps") });
     }
   }
 
   const names = nameSteps(discovered);
-  const byName = new Map<string, PipelineStep>();
-  for (const s of discovered) {
-    const name = names.get(s)!;
-    if (byName.has(name)) throw new DuplicateStepNameError(name);
-    byName.set(name, s);
+  const nameAt = discovered.map((s) => names.get(s)!);
+  const byName = new Map<string, number>();
+  for (let i = 0; i < nameAt.length; i++) {
+    if (byName.has(nameAt[i]!)) throw new DuplicateStepNameError(nameAt[i]!);
+    byName.set(nameAt[i]!, i);
   }
 
   for (const { condition, name, which } of pendingBranchNames) {
     const target = byName.get(name);
-    if (!target) {
-      throw new ValidationError(`the ${which} of condition "${condition.name}" name "${name}", which is not a step of pipeline "${pipelineName}"`, {
+    if (target === undefined) {
+      throw new ValidationError(`the ${which} of condition "${nameAt[condition]!}" name "${name}", which is not a step of pipeline "${pipelineName}"`, {
         code: "INVALID_PIPELINE",
         hint: "list the branch's steps themselves (their DelayedReturns) in ifSteps/elseSteps",
       });
     }
     gated.push({ condition, step: target });
   }
-  for (const { condition, step } of gated) edges.get(step)!.push(condition);
+  for (const { condition, step } of gated) edges[step]!.push(condition);
   for (const { from, name } of pendingNames) {
     const target = byName.get(name);
-    if (!target) {
-      throw new ValidationError(`step "${names.get(from)!}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
+    if (target === undefined) {
+      throw new ValidationError(`step "${nameAt[from]!}" depends on "${name}", which is not a step of pipeline "${pipelineName}"`, {
         code: "INVALID_PIPELINE",
-        hint: `its steps are: ${[...byName.keys()].join(", ")}`,
+        hint: `its steps are: ${nameAt.join(", ")}`,
       });
     }
-    edges.get(from)!.push(target);
+    edges[from]!.push(target);
   }
 
-  const nameOfTarget = (target: PipelineStep | string): string => (typeof target === "string" ? target : names.get(target)!);
+  const nameOfTarget = (target: number | string): string => (typeof target === "string" ? target : nameAt[target]!);
   const branches = new Map<string, { ifSteps: string[]; elseSteps: string[] }>();
-  for (const [condition, targets] of branchTargets) {
-    branches.set(names.get(condition)!, { ifSteps: targets.ifSteps.map(nameOfTarget), elseSteps: targets.elseSteps.map(nameOfTarget) });
-  }
-  const upstream = new Map<string, string[]>();
-  const downstream = new Map<string, string[]>();
-  for (const s of discovered) downstream.set(names.get(s)!, []);
-  for (const s of discovered) {
-    const ups = [...new Set(edges.get(s)!.map((u) => names.get(u)!))];
-    upstream.set(names.get(s)!, ups);
-    for (const u of ups) downstream.get(u)!.push(names.get(s)!);
+  for (const { condition, ifSteps, elseSteps } of branchTargets) {
+    branches.set(nameAt[condition]!, { ifSteps: ifSteps.map(nameOfTarget), elseSteps: elseSteps.map(nameOfTarget) });
   }
 
-  const order = topologicalOrder(discovered.map((s) => names.get(s)!), upstream);
-  const placed = placeSteps(order.map((name) => byName.get(name)!), { names, branches });
+  // Each step's upstream steps once, first mention first: `seenBy[u] === s` says s already lists u.
+  const seenBy = new Int32Array(discovered.length).fill(-1);
+  const upstreamIndices: number[][] = [];
+  const downstreamNames: string[][] = discovered.map(() => []);
+  const upstream = new Map<string, string[]>();
+  for (let s = 0; s < discovered.length; s++) {
+    const unique: number[] = [];
+    for (const u of edges[s]!) {
+      if (seenBy[u] === s) continue;
+      seenBy[u] = s;
+      unique.push(u);
+      downstreamNames[u]!.push(nameAt[s]!);
+    }
+    upstreamIndices.push(unique);
+    upstream.set(
+      nameAt[s]!,
+      unique.map((u) => nameAt[u]!),
+    );
+  }
+  const downstream = new Map<string, string[]>();
+  for (let s = 0; s < discovered.length; s++) downstream.set(nameAt[s]!, downstreamNames[s]!);
+
+  const order = topologicalOrder(upstreamIndices, nameAt);
+  const placed = placeSteps(
+    order.map((i) => discovered[i]!),
+    { names, branches },
+  );
   const placedByName = new Map([...placed].map(([original, copy]) => [names.get(original)!, copy]));
   for (const [original, copy] of placed) names.set(copy, names.get(original)!);
   return {
-    steps: order.map((name) => placedByName.get(name)!),
+    steps: order.map((i) => placedByName.get(nameAt[i]!)!),
     upstream,
     downstream,
     branches,
@@ -157,26 +175,43 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   };
 }
 
-/** Depth-first order that puts every step after its upstream steps; reports a cycle by its names. */
-function topologicalOrder(discovered: readonly string[], upstream: ReadonlyMap<string, readonly string[]>): string[] {
-  const state = new Map<string, "visiting" | "done">();
-  const order: string[] = [];
-  const path: string[] = [];
-  const visit = (name: string): void => {
-    const seen = state.get(name);
-    if (seen === "done") return;
-    if (seen === "visiting") {
-      const start = path.indexOf(name);
-      throw new CycleError([...path.slice(start), name]);
-    }
-    state.set(name, "visiting");
-    path.push(name);
-    for (const up of upstream.get(name) ?? []) visit(up);
-    path.pop();
-    state.set(name, "done");
-    order.push(name);
-  };
+/**
+ * Depth-first order (step numbers) that puts every step after its upstream steps; reports a cycle by
+ * its names. The walk keeps its own stack (the path from the step it started at), so a chain of a
+ * million steps does not overflow the call stack.
+ */
+function topologicalOrder(upstream: readonly (readonly number[])[], names: readonly string[]): number[] {
+  const VISITING = 1;
+  const DONE = 2;
+  const state = new Uint8Array(upstream.length);
+  /** For each step on the path, how many of its upstream steps the walk has entered. */
+  const entered = new Int32Array(upstream.length);
+  const order: number[] = [];
+  const path: number[] = [];
   // Discovery starts from the leaves; visiting in reverse keeps source steps early and stable.
-  for (const name of [...discovered].reverse()) visit(name);
+  for (let root = upstream.length - 1; root >= 0; root--) {
+    if (state[root] !== 0) continue;
+    state[root] = VISITING;
+    path.push(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const ups = upstream[top]!;
+      if (entered[top] === ups.length) {
+        path.pop();
+        state[top] = DONE;
+        order.push(top);
+        continue;
+      }
+      const up = ups[entered[top]!]!;
+      entered[top]!++;
+      if (state[up] === VISITING) {
+        throw new CycleError([...path.slice(path.indexOf(up)), up].map((i) => names[i]!));
+      }
+      if (state[up] === 0) {
+        state[up] = VISITING;
+        path.push(up);
+      }
+    }
+  }
   return order;
 }

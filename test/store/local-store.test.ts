@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,6 +64,37 @@ describe("LocalFileStore", () => {
 
     await expect(store.putStream("p/e/b.json", slowStream([Buffer.from("partial")], 1, new Error("source broke")))).rejects.toThrow("source broke");
     expect(await filesUnder(root)).toEqual(["p/e/a.json"]);
+  });
+
+  it("stores what a file stream reads: a whole file, a slice of one, the rest of one already started, and closes it", async () => {
+    const root = await freshRoot();
+    const store = new LocalFileStore(root);
+    const source = join(root, "..", `source-${count}.bin`);
+    const bytes = patternBytes(3 * 1024 * 1024 + 17);
+    await writeFile(source, bytes);
+
+    const whole = createReadStream(source);
+    expect(await store.putStream("whole.bin", whole)).toEqual({ bytes: bytes.length });
+    expect((await store.get("whole.bin")).equals(bytes)).toBe(true);
+    if (!whole.closed) await once(whole, "close");
+
+    expect(await store.putStream("slice.bin", createReadStream(source, { start: 10, end: 99 }))).toEqual({ bytes: 90 });
+    expect((await store.get("slice.bin")).equals(bytes.subarray(10, 100))).toBe(true);
+
+    const started = createReadStream(source, { highWaterMark: 1000 });
+    const first = (await once(started, "readable")) && (started.read(100) as Buffer);
+    expect(first.length).toBe(100);
+    const { bytes: rest } = await store.putStream("rest.bin", started);
+    expect((await store.get("rest.bin")).equals(bytes.subarray(100))).toBe(true);
+    expect(rest).toBe(bytes.length - 100);
+    expect(await filesUnder(root)).toEqual(["rest.bin", "slice.bin", "whole.bin"]);
+  });
+
+  it("gives a missing source file's own error back, and leaves nothing behind", async () => {
+    const root = await freshRoot();
+    const store = new LocalFileStore(root);
+    await expect(store.putStream("gone.bin", createReadStream(join(root, "..", "no-such-file.bin")))).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await store.exists("gone.bin")).toBe(false);
   });
 
   it("reports a write that cannot happen as a StoreError naming the key and the store", async () => {
