@@ -26,7 +26,8 @@ function runToEnd(graph: PipelineGraph, endOf: (name: string, schedule: StepSche
   return ran;
 }
 
-const names = (...outputs: DelayedReturn[]): string[] => outputs.map((o) => getStep(o).name);
+/** The names a compiled pipeline gives step calls. */
+const namesIn = (graph: PipelineGraph, ...outputs: DelayedReturn[]): string[] => outputs.map((o) => graph.nameOf(o)!);
 
 describe("StepSchedule", () => {
   it("starts the steps that wait for nothing, and a step once all its upstream steps succeeded", () => {
@@ -34,12 +35,14 @@ describe("StepSchedule", () => {
     const b = source();
     const c = both(a, b);
     const d = next(c);
-    const schedule = new StepSchedule(compilePipeline("p", [d]));
-    expect(new Set(schedule.start())).toEqual(new Set(names(a, b)));
-    expect(schedule.settle(getStep(a).name, "Succeeded")).toEqual([]);
-    expect(schedule.settle(getStep(b).name, "Succeeded")).toEqual(names(c));
-    expect(schedule.settle(getStep(c).name, "Succeeded")).toEqual(names(d));
-    expect(schedule.settle(getStep(d).name, "Succeeded")).toEqual([]);
+    const graph = compilePipeline("p", [d]);
+    const [na, nb, nc, nd] = namesIn(graph, a, b, c, d);
+    const schedule = new StepSchedule(graph);
+    expect(new Set(schedule.start())).toEqual(new Set([na, nb]));
+    expect(schedule.settle(na!, "Succeeded")).toEqual([]);
+    expect(schedule.settle(nb!, "Succeeded")).toEqual([nc]);
+    expect(schedule.settle(nc!, "Succeeded")).toEqual([nd]);
+    expect(schedule.settle(nd!, "Succeeded")).toEqual([]);
   });
 
   it("releases nothing after a step that failed or stopped", () => {
@@ -60,12 +63,13 @@ describe("StepSchedule", () => {
     const condition = new ConditionStep({ name: "check", conditions: [new ConditionEquals({ left: a, right: 1 })], ifSteps: [ifStep], elseSteps: [elseStep] });
     const graph = compilePipeline("p", [condition, next(ifStep), afterElse]);
     const ran = runToEnd(graph, (name, schedule) => {
-      if (name === "check") schedule.block(names(elseStep));
+      if (name === "check") schedule.block(namesIn(graph, elseStep));
       return "Succeeded";
     });
-    expect(ran).toContain(getStep(ifStep).name);
-    expect(ran).not.toContain(getStep(elseStep).name);
-    expect(ran).not.toContain(getStep(afterElse).name);
+    const [ifName, elseName, afterElseName] = namesIn(graph, ifStep, elseStep, afterElse);
+    expect(ran).toContain(ifName);
+    expect(ran).not.toContain(elseName);
+    expect(ran).not.toContain(afterElseName);
     expect(ran).toHaveLength(graph.steps.length - 2);
   });
 
@@ -74,9 +78,10 @@ describe("StepSchedule", () => {
     const blocked = next(first);
     let last = blocked;
     for (let i = 0; i < 100_000; i++) last = next(last);
-    const schedule = new StepSchedule(compilePipeline("p", [last]));
-    schedule.block([getStep(blocked).name]);
-    expect(schedule.settle(getStep(first).name, "Succeeded")).toEqual([]);
+    const graph = compilePipeline("p", [last]);
+    const schedule = new StepSchedule(graph);
+    schedule.block(namesIn(graph, blocked));
+    expect(schedule.settle(graph.nameOf(first)!, "Succeeded")).toEqual([]);
   });
 });
 
@@ -87,20 +92,23 @@ describe("compilePipeline at scale", () => {
     for (let i = 0; i < 100_000; i++) last = next(last);
     const graph = compilePipeline("p", [last]);
     expect(graph.steps).toHaveLength(100_002);
-    expect(graph.steps[0]).toBe(getStep(first));
-    expect(graph.steps.at(-1)).toBe(getStep(last));
+    expect(graph.steps[0]!.name).toBe(graph.nameOf(first));
+    expect(graph.steps.at(-1)!.name).toBe(graph.nameOf(last));
   });
 
   it("lists an upstream step once however often a step uses it, in first-use order", () => {
     const a = source();
     const b = source();
     const c = both({ x: [b, a, b] } as never, a);
-    getStep(c).addDependsOn([a, getStep(b).name]);
+    // By name too: the pipeline names the second call of `source` "source-2".
+    getStep(c).addDependsOn([a, "source-2"]);
     const graph = compilePipeline("p", [c]);
-    expect(graph.upstream.get(getStep(c).name)).toEqual(names(b, a));
-    expect(graph.downstream.get(getStep(a).name)).toEqual(names(c));
+    const [na, nb, nc] = namesIn(graph, a, b, c);
+    expect(nb).toBe("source-2");
+    expect(graph.upstream.get(nc!)).toEqual([nb, na]);
+    expect(graph.downstream.get(na!)).toEqual([nc]);
     const ran = runToEnd(graph);
-    expect(new Set(ran)).toEqual(new Set(names(a, b, c)));
-    expect(ran.at(-1)).toBe(getStep(c).name);
+    expect(new Set(ran)).toEqual(new Set([na, nb, nc]));
+    expect(ran.at(-1)).toBe(nc);
   });
 });
