@@ -7,7 +7,7 @@ import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
-import { projectRelativePath } from "./module-path.js";
+import { projectRelativePaths } from "./module-path.js";
 
 const DEFINITION_VERSION = "2020-12-01";
 
@@ -18,6 +18,7 @@ const DEFINITION_VERSION = "2020-12-01";
  * gives the same bytes every time, from any checkout.
  */
 export function pipelineDefinition(graph: PipelineGraph, parameters: readonly unknown[] = []): string {
+  const modulePath = projectRelativePaths();
   const doc = {
     Version: DEFINITION_VERSION,
     Metadata: {},
@@ -26,12 +27,12 @@ export function pipelineDefinition(graph: PipelineGraph, parameters: readonly un
       ExperimentName: { Get: "Execution.PipelineName" },
       TrialName: { Get: "Execution.PipelineExecutionId" },
     },
-    Steps: graph.steps.map((s) => stepJson(s, graph)),
+    Steps: graph.steps.map((s) => stepJson(s, graph, modulePath)),
   };
   return JSON.stringify(doc);
 }
 
-function stepJson(step: PipelineStep, graph: PipelineGraph): object {
+function stepJson(step: PipelineStep, graph: PipelineGraph, modulePath: (file: string) => string): object {
   const dependsOn = graph.upstream.get(step.name) ?? [];
   if (step instanceof FunctionStep) {
     const o = step.options;
@@ -60,7 +61,7 @@ function stepJson(step: PipelineStep, graph: PipelineGraph): object {
         HyperParameters: Object.fromEntries(Object.entries(o.hyperparameters ?? {}).map(([k, v]) => [k, String(v)])),
         EnableNetworkIsolation: o.network !== true,
         Function: {
-          Module: step.definition.sourceFile ? projectRelativePath(step.definition.sourceFile) : null,
+          Module: step.definition.sourceFile ? modulePath(step.definition.sourceFile) : null,
           Name: step.definition.baseName,
         },
         FunctionArguments: step.args.map(argumentJson),

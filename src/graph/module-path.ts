@@ -16,3 +16,19 @@ function projectRoot(file: string): string {
     if (dirname(dir) === dir) return process.cwd();
   }
 }
+
+/**
+ * `projectRelativePath`, asked once per file: a pipeline's steps mostly share a few modules, and each
+ * ask walks the folders above a module on disk.
+ */
+export function projectRelativePaths(): (file: string) => string {
+  const known = new Map<string, string>();
+  return (file) => {
+    let path = known.get(file);
+    if (path === undefined) {
+      path = projectRelativePath(file);
+      known.set(file, path);
+    }
+    return path;
+  };
+}

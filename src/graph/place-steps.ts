@@ -3,7 +3,7 @@ import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep, type StepReference } from "../dsl/function-step.js";
 import { Join, isJoin } from "../dsl/join.js";
 import { replacePipelineValues, type PipelineValue } from "../dsl/pipeline-value.js";
-import { projectRelativePath } from "./module-path.js";
+import { projectRelativePaths } from "./module-path.js";
 
 /** What placing a pipeline's steps needs to know about the pipeline. */
 export interface Placement {
@@ -22,6 +22,7 @@ export interface Placement {
  */
 export function placeSteps(steps: readonly PipelineStep[], placement: Placement): Map<PipelineStep, PipelineStep> {
   const placed = new Map<PipelineStep, PipelineStep>();
+  const modulePath = projectRelativePaths();
   const nameOf = (ref: StepReference): string => (typeof ref === "string" ? ref : placement.names.get(isDelayedReturn(ref) ? ref.step : ref)!);
   const rebind = (value: unknown): unknown => replacePipelineValues(value, rebindOne);
   const rebindOne = (value: PipelineValue): unknown => {
@@ -34,7 +35,7 @@ export function placeSteps(steps: readonly PipelineStep[], placement: Placement)
     const name = placement.names.get(s)!;
     if (s instanceof FunctionStep) {
       const { definition } = s;
-      const description = definition.options.description ?? (definition.sourceFile ? projectRelativePath(definition.sourceFile) : definition.baseName);
+      const description = definition.options.description ?? (definition.sourceFile ? modulePath(definition.sourceFile) : definition.baseName);
       placed.set(s, new FunctionStep(definition, s.args.map(rebind), { name, description, dependsOn: s.dependsOn.map(nameOf) }));
     } else if (s instanceof ConditionStep) {
       const branches = placement.branches.get(name)!;
