@@ -242,13 +242,16 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
-  await ctx.store.put(functionKeys.code, code);
-  await ctx.store.put(functionKeys.metadata, codeMetadata);
-  await ctx.store.put(
-    functionKeys.manifest,
-    JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
-  );
-  await writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key);
+  // Separate objects, each synced on its own: written together, the syncs overlap.
+  await Promise.all([
+    ctx.store.put(functionKeys.code, code),
+    ctx.store.put(functionKeys.metadata, codeMetadata),
+    ctx.store.put(
+      functionKeys.manifest,
+      JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
+    ),
+    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
+  ]);
 
   const o = step.options;
   const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;

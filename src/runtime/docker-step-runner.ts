@@ -115,7 +115,7 @@ export type StepContainerSpec = Omit<StepJobRecord, "instanceType" | "instanceCo
   Pick<StepJob, "secretKeyHex" | "storeUri" | "owner">;
 
 export interface DockerStepRunnerOptions {
-  /** Told what each step's containers are made of, before they start, to record it. */
+  /** Told what each step's containers are made of, as they start, to record it; the outcome waits for it. */
   readonly onJob?: (record: StepJobRecord) => Promise<void>;
 }
 
@@ -252,8 +252,13 @@ export class DockerStepRunner {
     const made = await this.#containersFor(job, prepared);
     try {
       made.listen(job.onLogLine);
-      await Promise.all([made.fill(job), this.#onJob?.(stepJobRecord(job))]);
+      // The job's record is for readers after the start (`stepbox shell`): it is written while the
+      // containers run, and in before their outcome is.
+      const recorded = Promise.resolve(this.#onJob?.(stepJobRecord(job)));
+      recorded.catch(() => undefined);
+      await made.fill(job);
       const outcome = await this.#runAll(job, made);
+      await recorded;
       // The containers have exited and what they left is in bind-mounted host folders: removing them
       // while the outputs are collected takes the engine's removal time off every step's wall time.
       void made.removeContainers();
