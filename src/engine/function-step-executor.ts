@@ -242,8 +242,11 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
-  // Separate objects, each synced on its own: written together, the syncs overlap.
-  await Promise.all([
+  // Separate objects, each synced on its own: written together, the syncs overlap. The containers
+  // read their copies from /opt/ml, so the writes go on while they run; the outcome waits for them,
+  // and a write that fails fails the step as it always did.
+  let storeFailure: unknown;
+  const stored = Promise.all([
     ctx.store.put(functionKeys.code, code),
     ctx.store.put(functionKeys.metadata, codeMetadata),
     ctx.store.put(
@@ -251,7 +254,11 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
     ),
     writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
-  ]);
+  ]).catch((error: unknown) => {
+    storeFailure = error;
+    throw error;
+  });
+  stored.catch(() => undefined);
 
   const o = step.options;
   const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;
@@ -268,6 +275,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
             stageChannels(snapshots, ctx.signal, count),
           );
   } catch (error) {
+    await stored;
     if (ctx.signal.aborted) return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" downloaded its input data`);
     return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
   }
@@ -290,12 +298,16 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       killSignal: ctx.killSignal,
     },
     async (ended) => {
+      await stored;
       job.secondary("Uploading", "Uploading generated training model");
       await storeArtifacts(step, ctx, ended, job.metadata);
       return judge(step, ctx, ended, outputLimitBytes, finish);
     },
     ctx.prepared,
-  ).catch((error: unknown) => {
+  ).catch(async (error: unknown) => {
+    // A failed store write is the step's failure, as it was when the writes came first.
+    await stored.catch(() => undefined);
+    if (storeFailure !== undefined) throw storeFailure;
     // The engine failed around the job: a fault of the platform, not of the step's code.
     const info = toRemoteErrorInfo(error);
     const refused = error instanceof ContainerEngineError && / refused /.test(error.message);
