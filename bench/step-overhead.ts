@@ -1,33 +1,53 @@
 /**
- * bench/step-overhead: the wall time of steps through stepbox (start → result) against a bare
- * dockerode create/start/wait/remove of the same image, in the same run:
- * - a trivial step (bundling, signing, records, log capture, result collection),
- * - a step that uses the training-job contract (config files, an input channel, model and output archives),
- * - a trivial step on two hosts (a private network, two containers).
- * Both sides run `node` in a container with the same sandbox settings. Runs alternate so drift on a
- * noisy machine hits every side alike.
+ * bench/step-overhead: the wall time of steps through stepbox (start → result → execution done)
+ * against bare dockerode create/start/wait/remove lifecycles of the same image, in the same run:
+ * - one trivial step against one bare lifecycle,
+ * - a 20-step chain (each step takes the previous one's output) against twenty bare lifecycles in sequence,
+ * - 64 independent trivial steps at parallelism 2 against 64 bare lifecycles through p-queue(2),
+ * - a trivial step on two hosts (a private network, two containers) against one bare lifecycle,
+ * - a step that uses the training-job contract (config files, an input channel, model and output
+ *   archives) against one bare lifecycle.
+ * Both sides run `node` in a container with the same sandbox settings. Each round runs every case,
+ * bare side and stepbox side back to back, so drift on a noisy machine hits both alike.
  *
- * Run: npx tsx bench/step-overhead.ts [rounds]   (writes its section of BENCHMARKS.md)
+ * Run: npx tsx bench/step-overhead.ts [--rounds N] [--long-rounds M] [--only one,chain,wide,twoHosts,contract]
+ * Progress goes to stderr; stdout gets one Markdown section (bench/run-all.ts puts it into BENCHMARKS.md).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import PQueue from "p-queue";
 import { LocalPipelineSession, Pipeline, getStep, type DelayedReturn } from "stepbox";
-import { BENCH_CHANNEL, contract, trivial, twoHosts } from "./trivial-step.js";
-import { writeBenchmarkSection } from "./report.js";
+import { BENCH_CHANNEL, contract, link, trivial, twoHosts } from "./trivial-step.js";
+import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
+import { LABEL, managedLabels } from "../src/runtime/labels.js";
 
-const rounds = Number(process.argv[2] ?? 15);
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "9" },
+    "long-rounds": { type: "string", default: "3" },
+    only: { type: "string" },
+  },
+});
+const rounds = Number(args.rounds);
+const longRounds = Number(args["long-rounds"]);
+const CHAIN = 20;
+const WIDE = 64;
+const WIDE_PARALLELISM = 2;
+
 const root = await mkdtemp(join(tmpdir(), "stepbox-bench-"));
 await mkdir(BENCH_CHANNEL, { recursive: true });
 for (let i = 0; i < 10; i++) await writeFile(join(BENCH_CHANNEL, `part-${i}.csv`), "a,b\n1,2\n".repeat(100));
 const session = new LocalPipelineSession({ artifactRoot: root, secret: "bench", onLog: () => {} });
 const runtime = await session.runtime();
 
-async function bareLifecycle(): Promise<number> {
-  const started = performance.now();
+async function bareLifecycle(): Promise<void> {
   const container = await runtime.docker.createContainer({
     Image: runtime.image,
     Entrypoint: ["/usr/local/bin/node", "-e", "0"],
+    // stepbox's labels, owned by this live process: other sessions' orphan sweeps leave it alone.
+    Labels: managedLabels({ [LABEL.owner]: session.owner }),
     User: "1000:1000",
     HostConfig: {
       NetworkMode: "none",
@@ -42,56 +62,131 @@ async function bareLifecycle(): Promise<number> {
   });
   await container.start();
   await container.wait();
-  await container.remove({ force: true });
-  return performance.now() - started;
+  await container.remove({ force: true }).catch((error: { statusCode?: number }) => {
+    // Another process on this shared engine (a prune) got to it first.
+    if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+  });
 }
 
-async function throughStepbox(make: (i: number) => DelayedReturn, i: number): Promise<number> {
+/** Runs a pipeline of `outputs` to its end and checks every output's value. */
+async function throughStepbox(outputs: ReadonlyArray<{ output: DelayedReturn; expected: number }>, parallelism?: number): Promise<void> {
+  const pipeline = new Pipeline({ name: "overhead", steps: outputs.map((o) => o.output), session });
+  const execution = await pipeline.start(parallelism ? { parallelism } : {});
+  for (const { output, expected } of outputs) {
+    const value = await execution.result(getStep(output).name);
+    if (value !== expected) throw new Error(`step ${getStep(output).name} returned ${String(value)}, expected ${expected}`);
+  }
+  const { PipelineExecutionStatus: status } = await execution.wait();
+  if (status !== "Succeeded") throw new Error(`execution ${execution.id} ended ${status}`);
+}
+
+interface Case {
+  readonly what: string;
+  readonly baseline: string;
+  readonly target: number;
+  readonly long: boolean;
+  bare(): Promise<void>;
+  stepbox(i: number): Promise<void>;
+}
+
+const cases: Record<string, Case> = {
+  one: {
+    what: "one trivial step (start → result → done)",
+    baseline: "one bare create/start/wait/remove",
+    target: 1.0,
+    long: false,
+    bare: bareLifecycle,
+    stepbox: (i) => throughStepbox([{ output: trivial(i), expected: i }]),
+  },
+  chain: {
+    what: `a ${CHAIN}-step chain, each step taking the previous one's output`,
+    baseline: `${CHAIN} bare lifecycles in sequence`,
+    target: 0.9,
+    long: true,
+    bare: async () => {
+      for (let k = 0; k < CHAIN; k++) await bareLifecycle();
+    },
+    stepbox: (i) => {
+      let output = link(i);
+      for (let k = 1; k < CHAIN; k++) output = link(output);
+      return throughStepbox([{ output, expected: i + CHAIN }]);
+    },
+  },
+  wide: {
+    what: `${WIDE} independent trivial steps at parallelism ${WIDE_PARALLELISM}`,
+    baseline: `${WIDE} bare lifecycles through p-queue(${WIDE_PARALLELISM})`,
+    target: 1.0,
+    long: true,
+    bare: async () => {
+      const queue = new PQueue({ concurrency: WIDE_PARALLELISM });
+      await Promise.all(Array.from({ length: WIDE }, () => queue.add(bareLifecycle)));
+    },
+    stepbox: (i) => throughStepbox(Array.from({ length: WIDE }, (_, k) => ({ output: trivial(i * WIDE + k), expected: i * WIDE + k })), WIDE_PARALLELISM),
+  },
+  twoHosts: {
+    what: "a trivial step on two hosts (private network, 2 containers)",
+    baseline: "one bare create/start/wait/remove",
+    target: 1.5,
+    long: false,
+    bare: bareLifecycle,
+    stepbox: (i) => throughStepbox([{ output: twoHosts(i), expected: i }]),
+  },
+  contract: {
+    what: "a step using the training-job contract: config files, a 10-file channel, model + output archives",
+    baseline: "one bare create/start/wait/remove",
+    target: 1.2,
+    long: false,
+    bare: bareLifecycle,
+    stepbox: (i) => throughStepbox([{ output: contract(i), expected: i }]),
+  },
+};
+const chosen = Object.entries(cases).filter(([name]) => !args.only || args.only.split(",").includes(name));
+if (chosen.length === 0) throw new Error(`--only names none of: ${Object.keys(cases).join(", ")}`);
+
+const timed = async (run: () => Promise<void>): Promise<number> => {
   const started = performance.now();
-  const output = make(i);
-  const execution = await new Pipeline({ name: "overhead", steps: [output], session }).start();
-  const value = await execution.result(getStep(output).name);
-  if (value !== i) throw new Error(`step ${getStep(output).name} returned ${String(value)}, expected ${i}`);
-  await execution.wait();
+  await run();
   return performance.now() - started;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-const kinds = {
-  trivial: (i: number) => trivial(i),
-  contract: (i: number) => contract(i),
-  twoHosts: (i: number) => twoHosts(i),
-};
-// Warm every path: the bundle cache, the image's layers in the page cache.
+// Warm every path once: the bundle cache, the image's layers in the page cache.
 await bareLifecycle();
-for (const make of Object.values(kinds)) await throughStepbox(make, -1);
-const times: Record<"bare" | keyof typeof kinds, number[]> = { bare: [], trivial: [], contract: [], twoHosts: [] };
-for (let i = 0; i < rounds; i++) {
-  times.bare.push(await bareLifecycle());
-  for (const [kind, make] of Object.entries(kinds)) times[kind as keyof typeof kinds].push(await throughStepbox(make, i));
+for (const [, c] of chosen) if (!c.long) await c.stepbox(-1);
+const times = new Map(chosen.map(([name]) => [name, { bare: [] as number[], stepbox: [] as number[] }]));
+for (let round = 0; round < rounds; round++) {
+  for (const [name, c] of chosen) {
+    if (c.long && round >= longRounds) continue;
+    const t = times.get(name)!;
+    // Which side goes first alternates, so neither always runs on a machine the other just warmed.
+    if (round % 2 === 0) {
+      t.bare.push(await timed(c.bare));
+      t.stepbox.push(await timed(() => c.stepbox(round)));
+    } else {
+      t.stepbox.push(await timed(() => c.stepbox(round)));
+      t.bare.push(await timed(c.bare));
+    }
+    progress(`round ${round + 1}/${rounds} ${name}: bare ${t.bare.at(-1)!.toFixed(0)} ms, stepbox ${t.stepbox.at(-1)!.toFixed(0)} ms`);
+  }
 }
 await rm(root, { recursive: true, force: true });
 await rm(BENCH_CHANNEL, { recursive: true, force: true });
 
-const base = median(times.bare);
-const row = (what: string, xs: number[]): string =>
-  `| ${what} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | ${(median(xs) / base).toFixed(2)} |`;
-const table = [
-  "| what | median ms | min ms | max ms | ratio to bare |",
-  "|---|---|---|---|---|",
-  row("bare dockerode create/start/wait/remove (baseline)", times.bare),
-  row("trivial step through stepbox (start → result)", times.trivial),
-  row("step using the training-job contract: config files, a 10-file channel, model + output archives", times.contract),
-  row("trivial step on two hosts (private network, 2 containers)", times.twoHosts),
-  "",
-  `**Trivial step: ${(median(times.trivial) / base).toFixed(2)}× the bare lifecycle** (target ≤ 1.5, goal 1.2). ` +
-    `The contract adds ${(median(times.contract) - median(times.trivial)).toFixed(0)} ms over a trivial step; a second host adds ` +
-    `${(median(times.twoHosts) - median(times.trivial)).toFixed(0)} ms. ${rounds} rounds, alternating.`,
-].join("\n");
-console.log(table);
-await writeBenchmarkSection("Step overhead", table, `npx tsx bench/step-overhead.ts ${rounds}`);
+const ms = (x: number): string => x.toFixed(0);
+const lines = [
+  "| case | side | median ms | min ms | max ms | ratio (median) | ratio (min) | target | met |",
+  "|---|---|---|---|---|---|---|---|---|",
+];
+const verdicts: string[] = [];
+for (const [name, c] of chosen) {
+  const { bare, stepbox } = times.get(name)!;
+  const ratio = median(stepbox) / median(bare);
+  const met = ratio <= c.target;
+  lines.push(`| ${name} | ${c.baseline} (baseline) | ${ms(median(bare))} | ${ms(Math.min(...bare))} | ${ms(Math.max(...bare))} | 1.00 | 1.00 | | |`);
+  lines.push(
+    `| ${name} | ${c.what} | ${ms(median(stepbox))} | ${ms(Math.min(...stepbox))} | ${ms(Math.max(...stepbox))} | ${ratio.toFixed(2)} | ${(Math.min(...stepbox) / Math.min(...bare)).toFixed(2)} | ≤ ${c.target.toFixed(1)} | ${met ? "yes" : "no"} |`,
+  );
+  verdicts.push(targetLine(`${c.what} ≤ ${c.target.toFixed(1)}× ${c.baseline}`, met, `${ratio.toFixed(2)}×, median of ${stepbox.length} rounds`));
+}
+const command = `npx tsx bench/step-overhead.ts --rounds ${rounds} --long-rounds ${longRounds}${args.only ? ` --only ${args.only}` : ""}`;
+const body = [...lines, "", "Ratios are to the same run's bare lifecycles; the sides alternate which goes first each round.", "", ...verdicts].join("\n");
+await writeBenchmarkSection("Step overhead", body, command);

@@ -26,6 +26,11 @@ export const contract = step(
   { inputs: { train: pathToFileURL(BENCH_CHANNEL).href }, hyperparameters: { epochs: 3, lr: 0.1 } },
 );
 
+/** One link of the chain case: each link takes the previous link's output. */
+export const link = step(function link(n: number): number {
+  return n + 1;
+});
+
 export const twoHosts = step(function twoHosts(n: number): number {
   return n;
 }, { instanceCount: 2 });

@@ -14,12 +14,13 @@ import { StepboxError } from "../errors.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
-import { executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
+import { aheadPlan, executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
 import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
+import { StepLookahead } from "./step-lookahead.js";
 import { isTerminal, transition } from "./step-state.js";
 
 /** A step of an earlier execution whose result this execution takes instead of running it. */
@@ -79,6 +80,8 @@ export class ExecutionRun {
   readonly #settled = new Map<string, { promise: Promise<SettledStep>; resolve: (end: SettledStep) => void }>();
   /** Checkpoints outlive a step's attempts, and go when the execution ends. */
   readonly #checkpointsRoot: string;
+  /** Creates the containers of the steps that can start next while earlier ones run. */
+  readonly #lookahead: StepLookahead;
 
   constructor(record: ExecutionRecord, graph: PipelineGraph, services: ExecutionServices) {
     this.#record = record;
@@ -86,7 +89,8 @@ export class ExecutionRun {
     this.#services = services;
     this.#queue = new PQueue({ concurrency: record.ParallelismConfiguration.MaxParallelExecutionSteps });
     this.#cache = new StepCache(services.store, record.PipelineName);
-    this.#schedule = new StepSchedule(graph);
+    // A skipped step (a branch not taken) never runs: containers made ahead for it go at once.
+    this.#schedule = new StepSchedule(graph, (name) => this.#lookahead.ended(name));
     this.#scope = {
       parameters: services.parameters,
       executionId: record.PipelineExecutionId,
@@ -98,6 +102,10 @@ export class ExecutionRun {
     };
     this.events.setMaxListeners(0);
     this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
+    this.#lookahead = new StepLookahead(graph, services.runner, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
+      const s = graph.step(name);
+      return s instanceof FunctionStep && !services.reuse.has(name) ? aheadPlan(s, this.#functionContext(s, 1, () => {})) : undefined;
+    });
     this.done = this.#run();
   }
 
@@ -133,8 +141,10 @@ export class ExecutionRun {
         if (!this.#canStart()) return;
         const s = this.#graph.step(name)!;
         going++;
+        this.#lookahead.queued(name);
         void this.#queue.add(() => this.#runStep(s, log)).then((end) => {
           going--;
+          this.#lookahead.ended(name);
           enqueue(this.#schedule.settle(name, end ?? "Failed"));
           // After settle, which starts what the step unblocked: nothing going means the execution ends next.
           const record = this.#steps.get(name);
@@ -145,6 +155,8 @@ export class ExecutionRun {
     enqueue(this.#schedule.start());
     await waitUntilIdle(this.#queue);
     clearInterval(stopWatch);
+    // Containers made ahead for steps that never ran, and finished ones still being removed.
+    await this.#lookahead.close();
     // Checkpoints are scratch space: one that cannot be removed (a step can lock a folder in it) is
     // logged and left to the temp sweep, never a reason to leave the execution recorded as running.
     await rm(this.#checkpointsRoot, { recursive: true, force: true }).catch((error: unknown) => {
@@ -197,6 +209,7 @@ export class ExecutionRun {
   /** Runs one step to its end. Never throws. */
   async #runStep(s: PipelineStep, log: Logger): Promise<StepEnd> {
     if (!this.#canStart()) return "Stopped";
+    this.#lookahead.started(s.name);
     const stepLog = log.child({ step: s.name });
     const reused = this.#services.reuse.get(s.name);
     if (reused) return this.#reuse(s, reused);
@@ -250,10 +263,14 @@ export class ExecutionRun {
       const started = new Date().toISOString();
       record = { ...record, AttemptCount: attempt };
       this.#setStep(record);
-      const outcome = await executeFunctionStep(s, this.#functionContext(s, attempt, (trainingJob) => {
+      const context = this.#functionContext(s, attempt, (trainingJob) => {
         record = { ...record, Metadata: { TrainingJob: trainingJob } };
         this.#setStep(record);
-      }));
+      });
+      const prepared = attempt === 1 ? this.#lookahead.take(s.name) : undefined;
+      const outcome = await executeFunctionStep(s, { ...context, prepared });
+      // Taken by the runner (then this does nothing), or not needed: a cache hit, a failure before the containers.
+      prepared?.discard();
       attempts.push({
         AttemptCount: attempt,
         StartTime: started,

@@ -12,7 +12,7 @@ import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/code
 import { signPayload, verifyPayload } from "../serialization/signing.js";
 import type { StepBundler } from "../runtime/bundle.js";
 import type { Logger } from "../logging/logger.js";
-import type { HostOutcome, StepJob, StepJobOutcome } from "../runtime/docker-step-runner.js";
+import type { HostOutcome, InputChannel, PreparedContainers, StepContainerPlan, StepJob, StepJobOutcome } from "../runtime/docker-step-runner.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import type { StatusTransition, StepRecord } from "../store/records.js";
@@ -34,7 +34,12 @@ type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
  * (runtime/docker-step-runner.ts) is the one there is.
  */
 export interface StepRunner {
-  run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>): Promise<T>;
+  /** Runs the job in containers `prepare` made for it when their plan matches, else in new ones. */
+  run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>, prepared?: PreparedContainers): Promise<T>;
+  /** Creates, never starts, the containers of a step that may start next; the handle goes to `run` or is discarded. */
+  prepare(plan: StepContainerPlan): PreparedContainers;
+  /** Settles once the containers of the execution's steps (finished or discarded) are removed. */
+  drain(executionId: string): Promise<void>;
 }
 
 export interface FunctionStepContext {
@@ -71,7 +76,14 @@ export interface FunctionStepContext {
   readonly onLogLine: (step: string, line: string, stream: "stdout" | "stderr") => void;
   /** Called with the step's training-job metadata as it changes, for the step's record. */
   readonly onProgress: (trainingJob: TrainingJobMetadata) => void;
+  /** The step's containers, created while earlier steps ran, when they were. */
+  readonly prepared?: PreparedContainers;
 }
+
+type PlanContext = Pick<
+  FunctionStepContext,
+  "pipelineName" | "executionId" | "executionArn" | "image" | "key" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
+>;
 
 export interface FunctionStepOutcome {
   readonly status: "Succeeded" | "Failed" | "Stopped";
@@ -96,6 +108,46 @@ function trainingJobName(stepName: string, executionId: string, attempt = 1): st
  */
 function clientError(info: RemoteErrorInfo): string {
   return `ClientError: ${info.message}`;
+}
+
+const trainingJobArn = (executionArn: string, jobName: string): string => executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`);
+
+/** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
+function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): StepContainerPlan {
+  const o = step.options;
+  const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
+  return {
+    pipelineName: ctx.pipelineName,
+    executionId: ctx.executionId,
+    stepName: step.name,
+    jobName,
+    jobArn: trainingJobArn(ctx.executionArn, jobName),
+    image: ctx.image,
+    definitionKey: step.definition.key,
+    environment: o.environmentVariables ?? {},
+    cpus: ctx.resources.cpus,
+    memoryBytes: ctx.resources.memoryBytes,
+    network: o.network === true,
+    secretKeyHex: ctx.key.toString("hex"),
+    storeUri: ctx.store.uri,
+    owner: ctx.owner,
+    instanceCount: o.instanceCount ?? 1,
+    checkpointsDir: ctx.checkpointsDir,
+    channels,
+  };
+}
+
+/**
+ * The plan of the step's containers as far as it is known before the step starts, for the runner to
+ * create them ahead; undefined when a channel's host folder is only known once it is downloaded.
+ */
+export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionStepContext, "channels">): StepContainerPlan | undefined {
+  const mounts: Array<Pick<InputChannel, "name" | "hostPath">> = [];
+  for (const c of ctx.channels) {
+    if (c.mountPath === undefined) return undefined;
+    mounts.push({ name: c.name, hostPath: c.mountPath });
+  }
+  return containerPlan(step, ctx, mounts);
 }
 
 /** Reads a small file the step left, refusing links so a step cannot make the engine read host files. */
@@ -153,7 +205,7 @@ class TrainingJobStatus {
 /** Runs one function step in its containers and stores what it produced. */
 export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
-  const job = new TrainingJobStatus(jobName, ctx.executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`), ctx.onProgress);
+  const job = new TrainingJobStatus(jobName, trainingJobArn(ctx.executionArn, jobName), ctx.onProgress);
   let cacheMissReason: string | undefined;
   const finish: Finish = (status, secondary, reason, error, exceptionType) => {
     const jobStatus = status === "Succeeded" ? "Completed" : status;
@@ -198,13 +250,23 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
-  await ctx.store.put(functionKeys.code, code);
-  await ctx.store.put(functionKeys.metadata, codeMetadata);
-  await ctx.store.put(
-    functionKeys.manifest,
-    JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
-  );
-  await writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key);
+  // Separate objects, each synced on its own: written together, the syncs overlap. The containers
+  // read their copies from /opt/ml, so the writes go on while they run; the outcome waits for them,
+  // and a write that fails fails the step as it always did.
+  let storeFailure: unknown;
+  const stored = Promise.all([
+    ctx.store.put(functionKeys.code, code),
+    ctx.store.put(functionKeys.metadata, codeMetadata),
+    ctx.store.put(
+      functionKeys.manifest,
+      JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
+    ),
+    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
+  ]).catch((error: unknown) => {
+    storeFailure = error;
+    throw error;
+  });
+  stored.catch(() => undefined);
 
   const o = step.options;
   const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;
@@ -221,48 +283,39 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
             stageChannels(snapshots, ctx.signal, count),
           );
   } catch (error) {
+    await stored;
     if (ctx.signal.aborted) return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" downloaded its input data`);
     return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
   }
   job.secondary("Training", "Training in progress");
   const outcome = await ctx.runner.run(
     {
-      pipelineName: ctx.pipelineName,
-      executionId: ctx.executionId,
-      stepName: step.name,
-      jobName,
-      jobArn: job.metadata.Arn,
-      image: ctx.image,
+      ...containerPlan(step, ctx, staged.channels),
       code,
       codeMetadata,
-      definitionKey: step.definition.key,
       argumentsPayload,
       argumentsMetadata: JSON.stringify(signPayload(argumentsPayload, ctx.key)),
-      secretKeyHex: ctx.key.toString("hex"),
-      environment: o.environmentVariables ?? {},
       instanceType: ctx.resources.instanceType,
-      instanceCount: o.instanceCount ?? 1,
-      cpus: ctx.resources.cpus,
-      memoryBytes: ctx.resources.memoryBytes,
       hyperparameters: o.hyperparameters ?? {},
       channels: staged.channels,
-      network: o.network === true,
       maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
       stopGraceSeconds: ctx.stopGraceSeconds,
       outputLimitBytes,
-      checkpointsDir: ctx.checkpointsDir,
-      storeUri: ctx.store.uri,
-      owner: ctx.owner,
       onLogLine: (host, line, stream) => ctx.onLogLine(o.instanceCount && o.instanceCount > 1 ? `${step.name}/${host}` : step.name, line, stream),
       signal: ctx.signal,
       killSignal: ctx.killSignal,
     },
     async (ended) => {
+      await stored;
       job.secondary("Uploading", "Uploading generated training model");
       await storeArtifacts(step, ctx, ended, job.metadata);
       return judge(step, ctx, ended, outputLimitBytes, finish);
     },
-  ).catch((error: unknown) => {
+    ctx.prepared,
+  ).catch(async (error: unknown) => {
+    // A failed store write is the step's failure, as it was when the writes came first.
+    await stored.catch(() => undefined);
+    if (storeFailure !== undefined) throw storeFailure;
     // The engine failed around the job: a fault of the platform, not of the step's code.
     const info = toRemoteErrorInfo(error);
     const refused = error instanceof ContainerEngineError && / refused /.test(error.message);

@@ -19,6 +19,8 @@ const DOWNLOADS_AT_ONCE = 4;
 export interface ChannelSource {
   readonly name: string;
   readonly uri: string;
+  /** The host folder mounted as the channel, when it is known before staging (a local folder is mounted as it is). */
+  readonly mountPath?: string;
   /** Takes stock of the channel's content now; the cache key and the staged files both come from it. */
   snapshot(): Promise<ChannelSnapshot>;
 }
@@ -50,7 +52,7 @@ function folderChannel(name: string, uri: string, path: string): ChannelSource {
     fingerprint: () => folderListing(path),
     stage: async () => ({ name, hostPath: path, uri, release: async () => {} }),
   };
-  return { name, uri, snapshot: async () => snapshot };
+  return { name, uri, mountPath: path, snapshot: async () => snapshot };
 }
 
 /** The files of a folder by path, size and modification time: a changed file changes the listing. */

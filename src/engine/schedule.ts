@@ -18,9 +18,12 @@ export class StepSchedule {
   readonly #waiting = new Map<string, number>();
   readonly #blocked = new Set<string>();
   readonly #initial: string[] = [];
+  readonly #onSkip: (name: string) => void;
 
-  constructor(graph: Pick<PipelineGraph, "steps" | "upstream" | "downstream">) {
+  /** `onSkip` hears of each step skipped instead of run, as it is skipped. */
+  constructor(graph: Pick<PipelineGraph, "steps" | "upstream" | "downstream">, onSkip: (name: string) => void = () => {}) {
     this.#downstream = graph.downstream;
+    this.#onSkip = onSkip;
     for (const s of graph.steps) {
       const count = graph.upstream.get(s.name)?.length ?? 0;
       this.#waiting.set(s.name, count);
@@ -52,8 +55,12 @@ export class StepSchedule {
         const left = this.#waiting.get(next)! - 1;
         this.#waiting.set(next, left);
         if (left !== 0) continue;
-        if (this.#blocked.has(next)) ended.push({ name: next, skipped: true });
-        else ready.push(next);
+        if (this.#blocked.has(next)) {
+          this.#onSkip(next);
+          ended.push({ name: next, skipped: true });
+        } else {
+          ready.push(next);
+        }
       }
     }
     return ready;

@@ -1,15 +1,13 @@
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { CONTAINER_ENV, CONTAINER_PATHS } from "../container/contract.js";
-import { captureLogs, type CapturedLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
 import { watchEngine } from "./engine-watch.js";
-import { LABEL, managedLabels } from "./labels.js";
+import { fillHost, layoutHost, type HostSetup } from "./host-opt-ml.js";
 import { watchOutputSize } from "./output-limit.js";
-import { tempFolderPrefix } from "./temp-paths.js";
-import { writeTrainingJobConfig } from "./training-job-config.js";
+import { StepContainers, containerCreateOptions, planKey } from "./step-containers.js";
+
+export { jobHosts } from "./step-containers.js";
+export type { HostSetup } from "./host-opt-ml.js";
 
 /** An input channel: a host folder shown read-only at /opt/ml/input/data/<name>. */
 export interface InputChannel {
@@ -117,7 +115,7 @@ export type StepContainerSpec = Omit<StepJobRecord, "instanceType" | "instanceCo
   Pick<StepJob, "secretKeyHex" | "storeUri" | "owner">;
 
 export interface DockerStepRunnerOptions {
-  /** Told what each step's containers are made of, before they are created, to record it. */
+  /** Told what each step's containers are made of, as they start, to record it; the outcome waits for it. */
   readonly onJob?: (record: StepJobRecord) => Promise<void>;
 }
 
@@ -148,23 +146,22 @@ export interface StepJobOutcome {
   readonly endedAt: Date;
 }
 
-/** One host's /opt/ml on this machine, and how it is mounted. */
-export interface HostSetup {
-  readonly host: string;
-  readonly dir: string;
-  readonly binds: string[];
-  readonly writable: string[];
-}
+/**
+ * What a step's containers are created from, known before the step starts: the container spec, the
+ * hosts and the mounts, but not the code, the arguments or anything the step's inputs decide.
+ */
+export type StepContainerPlan = StepContainerSpec & Pick<StepJob, "instanceCount" | "checkpointsDir"> & {
+  readonly channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>;
+};
 
-/** The uid the step runs as: the caller's own, or an unprivileged one when the caller is root. */
-function containerUser(): { uid: number; gid: number } {
-  const uid = process.getuid?.() ?? 1000;
-  const gid = process.getgid?.() ?? 1000;
-  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
+/**
+ * A step's containers created ahead by `prepare`: the runner's own, handed back to `run` or discarded.
+ * A handle that `run` never gets must be discarded, so that its containers are removed.
+ */
+export interface PreparedContainers {
+  /** Removes the containers in the background unless `run` has taken them; safe to call more than once. */
+  discard(): void;
 }
-
-/** The hosts of a job, as SageMaker names them: algo-1..N. */
-export const jobHosts = (instanceCount: number): string[] => Array.from({ length: instanceCount }, (_, i) => `algo-${i + 1}`);
 
 /** The record of a job, for the store: what `StepJobRecord` keeps of it. */
 function stepJobRecord(job: StepJob): StepJobRecord {
@@ -191,179 +188,128 @@ function stepJobRecord(job: StepJob): StepJobRecord {
   };
 }
 
+/** Containers a `prepare` is creating; `run` takes them when its job has the same plan. */
+class WarmContainers implements PreparedContainers {
+  readonly key: string;
+  readonly #made: Promise<StepContainers | undefined>;
+  readonly #onDiscard: (removed: Promise<void>) => void;
+  #taken = false;
+
+  constructor(key: string, made: Promise<StepContainers | undefined>, onDiscard: (removed: Promise<void>) => void) {
+    this.key = key;
+    this.#made = made;
+    this.#onDiscard = onDiscard;
+  }
+
+  /** The containers, once; undefined when their creation failed (the caller creates them again, and sees why). */
+  take(): Promise<StepContainers | undefined> {
+    if (this.#taken) return Promise.resolve(undefined);
+    this.#taken = true;
+    return this.#made;
+  }
+
+  discard(): void {
+    if (this.#taken) return;
+    this.#taken = true;
+    this.#onDiscard(this.#made.then((made) => made?.removeAll()));
+  }
+}
+
 /**
  * Runs a step as training-job containers through dockerode: one per host, sandboxed, each with its
  * own /opt/ml bind-mounted from a private host folder that is removed once `collect` has read it.
+ * Containers are never reused: `prepare` creates a step's own containers ahead, while earlier steps
+ * run, and `run` only fills in the files and starts them. Finished containers are removed in the
+ * background; `drain` waits for an execution's removals.
  * @internal its signatures hold dockerode's types, which stay out of the published declarations
  */
 export class DockerStepRunner {
   readonly #docker: Docker;
   readonly #onJob: DockerStepRunnerOptions["onJob"];
+  /** Removals (of finished or discarded containers) still under way. */
+  readonly #removals = new Set<{ readonly executionId: string; readonly stepName: string; readonly done: Promise<void> }>();
 
   constructor(docker: Docker, options: DockerStepRunnerOptions = {}) {
     this.#docker = docker;
     this.#onJob = options.onJob;
   }
 
-  async run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>): Promise<T> {
-    const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("work")));
-    const containers: Docker.Container[] = [];
-    let network: Docker.Network | undefined;
-    let removed: Promise<void> | undefined;
-    const removeContainers = (): Promise<void> =>
-      (removed ??= (async () => {
-        await Promise.all(containers.map((c) => c.remove({ force: true, v: true }).catch(() => undefined)));
-        await network?.remove().catch(() => undefined);
-      })());
+  /**
+   * Starts creating (never starting) the containers of a step that is about to run, with its mounts
+   * laid out. Give the handle to `run`, or discard it.
+   */
+  prepare(plan: StepContainerPlan): PreparedContainers {
+    // A creation that fails is not this step's failure yet: `run` creates again, and reports that.
+    const made = StepContainers.create(this.#docker, plan).catch(() => undefined);
+    return new WarmContainers(planKey(plan), made, (removed) => this.#inBackground(plan, removed));
+  }
+
+  /** Settles once every container and work folder of the execution's steps is removed. */
+  drain(executionId: string): Promise<void> {
+    return this.#settled((r) => r.executionId === executionId);
+  }
+
+  async run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>, prepared?: PreparedContainers): Promise<T> {
+    const made = await this.#containersFor(job, prepared);
     try {
-      const hosts = jobHosts(job.instanceCount);
-      const setups = await Promise.all(hosts.map((host) => DockerStepRunner.prepareHost(job, workDir, host, hosts)));
-      await this.#onJob?.(stepJobRecord(job));
-      if (job.instanceCount > 1) network = await this.#createNetwork(job);
-      for (const setup of setups) containers.push(await this.#createContainer(job, setup, network));
-      const outcome = await this.#runAll(job, setups, containers);
+      made.listen(job.onLogLine);
+      // The job's record is for readers after the start (`stepbox shell`): it is written while the
+      // containers run, and in before their outcome is.
+      const recorded = Promise.resolve(this.#onJob?.(stepJobRecord(job)));
+      recorded.catch(() => undefined);
+      await made.fill(job);
+      const outcome = await this.#runAll(job, made);
+      await recorded;
       // The containers have exited and what they left is in bind-mounted host folders: removing them
       // while the outputs are collected takes the engine's removal time off every step's wall time.
-      void removeContainers();
+      void made.removeContainers();
       return await collect(outcome);
     } finally {
-      await removeContainers();
-      // A work folder that cannot be removed (a step can lock a folder it wrote) must not turn the
-      // step's outcome into an error: it carries this process's pid, so the temp sweep of a later
-      // session removes it.
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      // The work folder goes once collected; the next step need not wait for that, nor for the engine.
+      this.#inBackground(job, made.removeAll());
     }
   }
 
-  /** Lays out one host's /opt/ml under `workDir`: code, arguments, config files, and folders for the channels and outputs. */
+  /** The containers `prepare` made for this job when its plan is the same, else new ones. */
+  async #containersFor(job: StepJob, prepared: PreparedContainers | undefined): Promise<StepContainers> {
+    if (prepared instanceof WarmContainers && prepared.key === planKey(job)) {
+      const warm = await prepared.take();
+      if (warm) return warm;
+    }
+    prepared?.discard();
+    // An earlier attempt's (or the discarded) containers have the same names: they must be gone first.
+    await this.#settled((r) => r.executionId === job.executionId && r.stepName === job.stepName);
+    return StepContainers.create(this.#docker, job);
+  }
+
+  #inBackground(step: Pick<StepJob, "executionId" | "stepName">, removal: Promise<void>): void {
+    const entry = { executionId: step.executionId, stepName: step.stepName, done: removal.catch(() => undefined) };
+    this.#removals.add(entry);
+    void entry.done.then(() => this.#removals.delete(entry));
+  }
+
+  async #settled(which: (removal: { executionId: string; stepName: string }) => boolean): Promise<void> {
+    for (;;) {
+      const pending = [...this.#removals].filter(which).map((r) => r.done);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  /** Lays out and fills one host's /opt/ml under `workDir`: code, arguments, config files, and folders for the channels and outputs. */
   static async prepareHost(job: OptMlContents, workDir: string, host: string, hosts: readonly string[]): Promise<HostSetup> {
-    const dir = join(workDir, host);
-    const d = {
-      input: join(dir, "input"),
-      code: join(dir, "code"),
-      model: join(dir, "model"),
-      output: join(dir, "output"),
-      checkpoints: join(job.checkpointsDir, host),
-    };
-    await Promise.all([
-      mkdir(join(d.input, "config"), { recursive: true }),
-      mkdir(join(d.input, "stepbox", "arguments"), { recursive: true }),
-      ...job.channels.map((c) => mkdir(join(d.input, "data", c.name), { recursive: true })),
-      mkdir(d.code, { recursive: true }),
-      mkdir(d.model, { recursive: true }),
-      mkdir(join(d.output, "data"), { recursive: true }),
-      mkdir(d.checkpoints, { recursive: true }),
-      mkdir(join(dir, "logs"), { recursive: true }),
-    ]);
-    await Promise.all([
-      writeFile(join(d.code, "code.mjs"), job.code),
-      writeFile(join(d.code, "metadata.json"), job.codeMetadata),
-      writeFile(join(d.input, "stepbox", "arguments", "payload.bin"), job.argumentsPayload),
-      writeFile(join(d.input, "stepbox", "arguments", "metadata.json"), job.argumentsMetadata),
-      writeTrainingJobConfig(join(d.input, "config"), {
-        currentHost: host,
-        hosts,
-        instanceType: job.instanceType,
-        hyperparameters: job.hyperparameters,
-        channels: job.channels.map((c) => ({ name: c.name })),
-      }),
-    ]);
-    const writable = [d.model, d.output, join(d.output, "data"), d.checkpoints];
-    if (process.getuid?.() === 0) {
-      const { uid, gid } = containerUser();
-      await Promise.all(writable.map((w) => chown(w, uid, gid)));
-    }
-    return {
-      host,
-      dir,
-      writable: [d.model, d.output, d.checkpoints],
-      binds: [
-        `${d.input}:/opt/ml/input:ro`,
-        ...job.channels.map((c) => `${c.hostPath}:${CONTAINER_PATHS.inputData}/${c.name}:ro`),
-        `${d.code}:${CONTAINER_PATHS.code}:ro`,
-        `${d.model}:${CONTAINER_PATHS.model}`,
-        `${d.output}:${CONTAINER_PATHS.output}`,
-        `${d.checkpoints}:${CONTAINER_PATHS.checkpoints}`,
-      ],
-    };
-  }
-
-  /** A private network where the hosts resolve each other as algo-1..N; internal unless the step asked for a network. */
-  async #createNetwork(job: StepJob): Promise<Docker.Network> {
-    try {
-      return await this.#docker.createNetwork({
-        Name: `stepbox-${job.executionId}-${job.stepName}`.slice(0, 120),
-        Driver: "bridge",
-        Internal: !job.network,
-        Labels: managedLabels({ [LABEL.execution]: job.executionId, [LABEL.step]: job.stepName, [LABEL.owner]: job.owner }),
-      });
-    } catch (error) {
-      throw engineError(`to create the network of step "${job.stepName}"`, error);
-    }
-  }
-
-  async #createContainer(job: StepJob, setup: HostSetup, network: Docker.Network | undefined): Promise<Docker.Container> {
-    try {
-      return await this.#docker.createContainer(DockerStepRunner.containerOptions(job, setup, network));
-    } catch (error) {
-      throw engineError(`to create the container of step "${job.stepName}" (${setup.host})`, error);
-    }
+    const setup = await layoutHost(job, workDir, host);
+    await fillHost(job, setup, hosts);
+    return setup;
   }
 
   /** How a host's container is created: the training job's environment, labels and the sandbox. */
   static containerOptions(job: StepContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
-    const { uid, gid } = containerUser();
-    const env = {
-      ...job.environment,
-      TRAINING_JOB_NAME: job.jobName,
-      TRAINING_JOB_ARN: job.jobArn,
-      AWS_REGION: job.environment.AWS_REGION ?? "local",
-      [CONTAINER_ENV.stepName]: job.stepName,
-      [CONTAINER_ENV.definitionKey]: job.definitionKey,
-      [CONTAINER_ENV.secretKey]: job.secretKeyHex,
-    };
-    return {
-      name: `stepbox-${job.executionId}-${job.stepName}-${setup.host}`.slice(0, 120),
-      Image: job.image,
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      Labels: managedLabels({
-        [LABEL.pipeline]: job.pipelineName,
-        [LABEL.execution]: job.executionId,
-        [LABEL.step]: job.stepName,
-        [LABEL.host]: setup.host,
-        [LABEL.store]: job.storeUri,
-        [LABEL.owner]: job.owner,
-      }),
-      User: `${uid}:${gid}`,
-      Hostname: setup.host,
-      WorkingDir: CONTAINER_PATHS.code,
-      HostConfig: {
-        // An init as PID 1 passes SIGTERM on to the step, so a stop is graceful, as in SageMaker.
-        Init: true,
-        Binds: setup.binds,
-        ReadonlyRootfs: true,
-        Tmpfs: { "/tmp": "rw,nosuid,nodev" },
-        NetworkMode: network ? network.id : job.network ? "bridge" : "none",
-        CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges"],
-        PidsLimit: 512,
-        Memory: job.memoryBytes,
-        MemorySwap: job.memoryBytes,
-        NanoCpus: Math.round(job.cpus * 1e9),
-      },
-      ...(network ? { NetworkingConfig: { EndpointsConfig: { [network.id]: { Aliases: [setup.host] } } } } : {}),
-    };
+    return containerCreateOptions(job, setup, network);
   }
 
-  async #runAll(job: StepJob, setups: readonly HostSetup[], containers: readonly Docker.Container[]): Promise<StepJobOutcome> {
-    let logs: CapturedLogs[];
-    try {
-      logs = await Promise.all(
-        containers.map((c, i) => captureLogs(c, join(setups[i]!.dir, "logs", "stream.log"), (line, stream) => job.onLogLine(setups[i]!.host, line, stream))),
-      );
-    } catch (error) {
-      throw engineError(`to attach to the containers of step "${job.stepName}"`, error);
-    }
+  async #runAll(job: StepJob, made: StepContainers): Promise<StepJobOutcome> {
+    const { setups, containers, logs } = made;
     let stopped: StopReason | undefined;
     const stopContainers = (graceSeconds: number): void => {
       for (const c of containers) {

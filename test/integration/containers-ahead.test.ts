@@ -1,0 +1,166 @@
+/**
+ * Containers made ahead: stepbox creates a step's containers while the steps before it run. These
+ * tests read stepbox's own containers from the engine (and its event stream): the container made
+ * ahead carries the whole sandbox and is the one the step runs in, and one that never starts (a
+ * branch not taken, a failure, a stop) is removed before the execution's end.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ConditionGreaterThanOrEqualTo, ConditionStep, Pipeline, getStep } from "stepbox";
+import { LABEL } from "../../src/runtime/labels.js";
+import { LOOKAHEAD_GATE, failsAtOnce, heldOpen, neverStarts, ownContainer, quick } from "../fixtures/lookahead-steps.js";
+import { leftoverContainers, testSession } from "../support/session.js";
+
+const docker = new Docker();
+let ctx: Awaited<ReturnType<typeof testSession>>;
+
+beforeAll(async () => {
+  ctx = await testSession();
+});
+afterAll(async () => {
+  await rm(LOOKAHEAD_GATE, { recursive: true, force: true });
+  await ctx.cleanup();
+});
+beforeEach(async () => {
+  await rm(LOOKAHEAD_GATE, { recursive: true, force: true });
+  await mkdir(LOOKAHEAD_GATE, { recursive: true });
+});
+
+/** Checks `ready` every 50 ms until it holds; fails, naming `what`, after a generous limit. */
+async function until<T>(what: string, ready: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await ready();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The container stepbox made for a step of an execution, once it exists. */
+function stepContainer(execution: string, step: string): Promise<Docker.ContainerInfo> {
+  return until(`a container of step ${step}`, async () => {
+    const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL.execution}=${execution}`, `${LABEL.step}=${step}`] } });
+    return found[0];
+  });
+}
+
+interface ContainerEvent {
+  readonly action: string;
+  readonly step: string;
+  readonly execution: string;
+}
+
+/** Docker's container events for stepbox's containers, from now on, as they come. */
+async function watchEvents(): Promise<{ events: ContainerEvent[]; stop: () => void }> {
+  const stream = (await docker.getEvents({ filters: { type: ["container"], label: [`${LABEL.managed}=true`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const events: ContainerEvent[] = [];
+  let pending = "";
+  stream.on("data", (chunk: Buffer) => {
+    const lines = (pending + chunk.toString("utf8")).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines.filter((l) => l.trim())) {
+      const event = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } };
+      events.push({ action: event.Action, step: event.Actor.Attributes[LABEL.step] ?? "", execution: event.Actor.Attributes[LABEL.execution] ?? "" });
+    }
+  });
+  return { events, stop: () => stream.destroy() };
+}
+
+/** What the engine did to a step's containers in an execution, in order, once the step's container is destroyed. */
+async function lifecycle(watch: { events: ContainerEvent[] }, execution: string, step: string): Promise<string[]> {
+  const actions = (): string[] => watch.events.filter((e) => e.execution === execution && e.step === step).map((e) => e.action);
+  // The execution ends after the removal; the event can reach this stream a moment later.
+  await until(`the destroy event of step ${step}`, async () => (actions().includes("destroy") ? true : undefined), 10_000);
+  return actions();
+}
+
+describe("containers made ahead", () => {
+  it("creates the next step's container, sandboxed, while its upstream runs, and runs the step in it", async () => {
+    const held = heldOpen();
+    const next = ownContainer(held);
+    const execution = await new Pipeline({ name: "ahead-sandbox", steps: [next], session: ctx.session }).start();
+
+    const info = await stepContainer(execution.id, getStep(next).name);
+    expect(info.Labels[LABEL.execution]).toBe(execution.id);
+    const made = await docker.getContainer(info.Id).inspect();
+    // Created, not started: the step it belongs to is still waiting for its upstream.
+    expect(made.State.Status).toBe("created");
+    expect((await execution.describe()).PipelineExecutionStatus).toBe("Executing");
+    expect(made.HostConfig.CapDrop).toEqual(["ALL"]);
+    expect(made.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(made.HostConfig.NetworkMode).toBe("none");
+    expect(made.HostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(made.HostConfig.PidsLimit).toBe(512);
+    expect(made.HostConfig.Init).toBe(true);
+    expect(made.HostConfig.Memory).toBeGreaterThan(0);
+    expect(made.HostConfig.MemorySwap).toBe(made.HostConfig.Memory);
+    expect(made.HostConfig.Tmpfs).toEqual({ "/tmp": "rw,nosuid,nodev" });
+    const expectedUser = process.getuid!() === 0 ? "1000:1000" : `${process.getuid!()}:${process.getgid!()}`;
+    expect(made.Config.User).toBe(expectedUser);
+    // No host folder but the step's /opt/ml and its channels (none here) is mounted.
+    expect(made.HostConfig.Binds!.map((b) => b.split(":")[1]).sort()).toEqual(
+      ["/opt/ml/checkpoints", "/opt/ml/code", "/opt/ml/input", "/opt/ml/model", "/opt/ml/output"].sort(),
+    );
+
+    await writeFile(join(LOOKAHEAD_GATE, "open"), "");
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    // The step ran in exactly that container, as the unprivileged user.
+    expect(await execution.result(getStep(next).name)).toEqual({ id: info.Id, uid: Number(expectedUser.split(":")[0]) });
+    expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("removes the container made ahead for a branch not taken, never started", async () => {
+    const watch = await watchEvents();
+    try {
+      const value = quick();
+      const notTaken = neverStarts(value);
+      const taken = ownContainer(value);
+      const check = new ConditionStep({
+        name: "big-enough",
+        conditions: [new ConditionGreaterThanOrEqualTo({ left: value, right: 1 })],
+        ifSteps: [notTaken],
+        elseSteps: [taken],
+      });
+      const execution = await new Pipeline({ name: "ahead-branch", steps: [check], session: ctx.session }).start({ parallelism: 2 });
+      expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+      expect((await execution.listSteps()).map((s) => s.StepName)).not.toContain(getStep(notTaken).name);
+      expect(await leftoverContainers(execution.id)).toEqual([]);
+      // Made ahead while the condition ran, then removed without ever starting.
+      const notTakenActions = await lifecycle(watch, execution.id, getStep(notTaken).name);
+      expect(notTakenActions).toContain("create");
+      expect(notTakenActions).not.toContain("start");
+      expect(await lifecycle(watch, execution.id, getStep(taken).name)).toEqual(expect.arrayContaining(["create", "start", "die", "destroy"]));
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it("removes the container made ahead for a step after one that fails, never started", async () => {
+    const watch = await watchEvents();
+    try {
+      const after = neverStarts(failsAtOnce());
+      const execution = await new Pipeline({ name: "ahead-failure", steps: [after], session: ctx.session }).start();
+      expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
+      expect(await leftoverContainers(execution.id)).toEqual([]);
+      const actions = await lifecycle(watch, execution.id, getStep(after).name);
+      expect(actions).toContain("create");
+      expect(actions).not.toContain("start");
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it("removes the container made ahead when the execution is stopped", async () => {
+    const after = neverStarts(heldOpen());
+    const execution = await new Pipeline({ name: "ahead-stop", steps: [after], session: ctx.session }).start();
+    const info = await stepContainer(execution.id, getStep(after).name);
+    expect(info.State).toBe("created");
+    await execution.stop();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Stopped");
+    expect(await leftoverContainers(execution.id)).toEqual([]);
+    await expect(docker.getContainer(info.Id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
