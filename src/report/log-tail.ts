@@ -29,7 +29,8 @@ export async function readLogTail(store: ArtifactStore, key: string, limit: numb
     }
   }
   const all = Buffer.concat(held);
-  if (all.length <= limit) return { text: all.toString("utf8"), bytes, truncated: false };
+  // Whether the log was cut is a matter of its whole size: what is held may already be trimmed to the limit.
+  if (bytes <= limit) return { text: all.toString("utf8"), bytes, truncated: false };
   return { text: fromLineStart(all.subarray(-limit)).toString("utf8"), bytes, truncated: true };
 }
 

@@ -34,6 +34,7 @@ export interface CapturedLogs {
  * Attaches to a created container's stdout and stderr (before it starts, so no line is lost), and
  * hands every line to `onLine` live, in the order the container wrote them, while writing it to
  * `logFile` up to the limit.
+ * @internal its signature holds dockerode's types, which stay out of the published declarations
  */
 export async function captureLogs(
   container: Docker.Container,

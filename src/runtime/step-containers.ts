@@ -44,7 +44,10 @@ export function planKey(plan: StepContainerPlan): string {
   });
 }
 
-/** How a host's container is created: the training job's environment, labels and the sandbox. */
+/**
+ * How a host's container is created: the training job's environment, labels and the sandbox.
+ * @internal its signature holds dockerode's types, which stay out of the published declarations
+ */
 export function containerCreateOptions(job: StepContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
   const { uid, gid } = containerUser();
   const env = {
@@ -96,6 +99,7 @@ const containerName = (job: Pick<StepContainerSpec, "executionId" | "stepName">,
  * The containers of one attempt of a step: created, attached to and not started, each on its own
  * /opt/ml folders in a private work folder, on a private network when there are several hosts.
  * Everything here can be made before the step's code and arguments exist; `fill` writes those in.
+ * @internal it holds dockerode's types, which stay out of the published declarations
  */
 export class StepContainers {
   readonly workDir: string;

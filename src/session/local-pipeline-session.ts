@@ -8,7 +8,7 @@ import { sweepOrphans } from "../runtime/orphan-sweep.js";
 import { sweepTempPaths } from "../runtime/temp-sweep.js";
 import { markInterrupted } from "../engine/interrupted.js";
 import { DockerStepRunner } from "../runtime/docker-step-runner.js";
-import { ensureRuntimeImage } from "../runtime/image.js";
+import { ensureRuntimeImage, type RuntimeImage } from "../runtime/image.js";
 import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
@@ -134,7 +134,7 @@ export class LocalPipelineSession {
     await this.#sweepOrphans(docker);
     await this.#sweepTempPaths();
     const [image, masterKey] = await Promise.all([
-      ensureRuntimeImage(docker, { logger: this.logger, ...(this.#options.baseImage ? { baseImage: this.#options.baseImage } : {}) }),
+      runtimeImageOnce(docker, this.#options.baseImage, this.logger),
       this.masterKey(),
     ]);
     // Each step's job record lets `stepbox shell` rebuild its container later.
@@ -173,4 +173,23 @@ export class LocalPipelineSession {
       this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
     }
   }
+}
+
+/** The runtime image of each engine and base, once a process has found or built it. */
+const runtimeImages = new Map<string, Promise<RuntimeImage>>();
+
+/**
+ * Finds (or builds) the runtime image once per process for each engine and base image: every later
+ * session of the process (a test file's, runPipeline's) reuses it instead of bundling the runner and
+ * listing images again. A failed attempt is forgotten, so the next session tries again.
+ */
+function runtimeImageOnce(docker: Docker, baseImage: string | undefined, logger: Logger): Promise<RuntimeImage> {
+  const key = JSON.stringify([process.env.DOCKER_HOST ?? "", baseImage || process.env.STEPBOX_BASE_IMAGE || ""]);
+  let image = runtimeImages.get(key);
+  if (!image) {
+    image = ensureRuntimeImage(docker, { logger, ...(baseImage ? { baseImage } : {}) });
+    runtimeImages.set(key, image);
+    image.catch(() => runtimeImages.delete(key));
+  }
+  return image;
 }

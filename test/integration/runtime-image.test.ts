@@ -145,3 +145,23 @@ describe("parseLdd", () => {
     expect(() => parseLdd("\tlibnode.so.108 => not found")).toThrow(/libnode\.so\.108/);
   });
 });
+
+describe("the runtime image in a session", () => {
+  it("is checked once per process: a second session finds it without listing images or bundling the runner again", async () => {
+    const { testSession } = await import("../support/session.js");
+    const first = await testSession();
+    const second = await testSession();
+    const listings = vi.spyOn(Docker.prototype, "listImages");
+    try {
+      const image = (await first.session.runtime()).image;
+      const callsAfterFirst = listings.mock.calls.length;
+      expect(callsAfterFirst).toBeGreaterThan(0);
+      expect((await second.session.runtime()).image).toBe(image);
+      expect(listings.mock.calls.length).toBe(callsAfterFirst);
+    } finally {
+      listings.mockRestore();
+      await first.cleanup();
+      await second.cleanup();
+    }
+  });
+});

@@ -25,13 +25,15 @@ let executionId: string;
 
 /**
  * load → two `augment`s side by side (the parallel pair) → chatty (prints more than a report keeps)
- * and broken (throws) → combine, which never starts because broken failed.
+ * → broken (throws; after chatty, so chatty has always run) → combine, which never starts because
+ * broken failed.
  */
 async function runFailingPipeline(): Promise<void> {
   const rows = load();
   const left = augment(rows, 1500);
   const right = augment(rows, 1500);
-  const done = combine(chatty(4000, left), broken(right));
+  const talk = chatty(4000, left);
+  const done = combine(talk, broken([right, talk]));
   const pipeline = new Pipeline({ name: "report-demo", steps: [done], session: ctx.session });
   const execution = await pipeline.start({ parallelism: 2 });
   executionId = execution.id;
@@ -157,7 +159,8 @@ describe("the report of a run", () => {
         expect(p.width).toBeGreaterThan(50);
         for (const q of boxes.slice(i + 1)) expect(p.x + p.width <= q.x || q.x + q.width <= p.x || p.y + p.height <= q.y || q.y + q.height <= p.y).toBe(true);
       }
-      expect(await page.locator("path.edge").count()).toBe(6);
+      // load → augment ×2, augment → chatty, augment-2 → broken, chatty → broken, chatty and broken → combine.
+      expect(await page.locator("path.edge").count()).toBe(7);
       await page.locator("svg").screenshot({ path: join(OUT, "graph.png") });
       expect(requests).toEqual([]);
       expect(errors).toEqual([]);
