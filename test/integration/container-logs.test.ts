@@ -1,0 +1,77 @@
+/**
+ * What the engine keeps of a container's output, read from a real container: lines in the order each
+ * stream wrote them, a line past the cap split as it arrives, and a log that stops growing at its
+ * limit with a last line saying what was not kept, while the live stream still sees every line.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { captureLogs } from "../../src/runtime/container-logs.js";
+import { ensureRuntimeImage } from "../../src/runtime/image.js";
+import { LABEL, managedLabels } from "../../src/runtime/labels.js";
+
+const docker = new Docker();
+let image: string;
+let dir: string;
+
+beforeAll(async () => {
+  image = (await ensureRuntimeImage(docker)).tag;
+  dir = await mkdtemp(join(tmpdir(), "stepbox-test-logs-"));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `script` with node in a sandboxed container of the runtime image, capturing its logs with `limits`. */
+async function capture(script: string, limits: { maxLineBytes: number; maxLogBytes: number }) {
+  const container = await docker.createContainer({
+    Image: image,
+    Entrypoint: ["/usr/local/bin/node", "-e", script],
+    User: "1000:1000",
+    Labels: managedLabels({ [LABEL.owner]: `${hostname()}:${process.pid}` }),
+    HostConfig: { ReadonlyRootfs: true, NetworkMode: "none", CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"] },
+  });
+  const file = join(dir, `${container.id}.log`);
+  const live: Array<{ line: string; stream: string }> = [];
+  try {
+    const logs = await captureLogs(container, file, (line, stream) => live.push({ line, stream }), limits);
+    await container.start();
+    await container.wait();
+    await logs.done;
+    return { live, kept: await readFile(file, "utf8"), tail: logs.tail };
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+describe("captureLogs", () => {
+  it("keeps each stream's lines in order, splits a line past the cap, and stops the file at its limit with a note", async () => {
+    const script = [
+      "const out = (s) => process.stdout.write(s);",
+      "for (let i = 0; i < 50; i++) { out(`out ${i}\\n`); process.stderr.write(`err ${i}\\n`); }",
+      "out('x'.repeat(2500) + '\\n');", // 2500 bytes, no newline before the end: three pieces of at most 1000
+      "for (let i = 0; i < 2000; i++) out(`filler ${i} ${'.'.repeat(40)}\\n`);",
+      "out('last line\\n');",
+    ].join("\n");
+    const { live, kept, tail } = await capture(script, { maxLineBytes: 1000, maxLogBytes: 8 * 1024 });
+
+    const ofStream = (name: string) => live.filter((l) => l.stream === name).map((l) => l.line);
+    expect(ofStream("stderr")).toEqual(Array.from({ length: 50 }, (_, i) => `err ${i}`));
+    expect(ofStream("stdout").slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => `out ${i}`));
+    expect(ofStream("stdout").slice(50, 53)).toEqual(["x".repeat(1000), "x".repeat(1000), "x".repeat(500)]);
+    // The live stream and the tail see every line, the kept log does not.
+    expect(live.at(-1)).toEqual({ line: "last line", stream: "stdout" });
+    expect(tail.at(-1)).toBe("last line");
+
+    expect(Buffer.byteLength(kept)).toBeLessThan(8 * 1024 + 200);
+    const keptLines = kept.trimEnd().split("\n");
+    expect(keptLines.at(-1)).toMatch(/^\[stepbox\] log limit of 8192 bytes reached: \d+ bytes in \d+ lines were not kept$/);
+    expect(kept).not.toContain("last line");
+    const dropped = /: (\d+) bytes in (\d+) lines/.exec(keptLines.at(-1)!)!;
+    // Every line the container printed is either kept or counted.
+    expect(keptLines.length - 1 + Number(dropped[2])).toBe(live.length);
+  });
+});
