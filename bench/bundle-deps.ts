@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalPipelineSession, Pipeline, getStep, type DelayedReturn } from "stepbox";
+import { LocalPipelineSession, Pipeline, type DelayedReturn } from "stepbox";
 import * as plain from "./fixtures/plain.js";
 import * as withDeps from "./fixtures/with-deps.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
@@ -34,8 +34,9 @@ async function run(steps: Steps, cacheDir: string): Promise<number> {
   const session = new LocalPipelineSession({ artifactRoot: join(root, "store"), secret: "bench", onLog: () => {} });
   const totals = steps.batchTotals(10);
   const day: DelayedReturn = steps.schedule(totals);
-  const execution = await new Pipeline({ name: "bundle-deps", steps: [day], session }).start();
-  const value = await execution.result(getStep(day).name);
+  const pipeline = new Pipeline({ name: "bundle-deps", steps: [day], session });
+  const execution = await pipeline.start();
+  const value = await execution.result(pipeline.stepName(day));
   await execution.wait();
   const elapsed = performance.now() - started;
   if (value !== expected) throw new Error(`the pipeline returned ${String(value)}, expected ${expected}`);

@@ -18,7 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import PQueue from "p-queue";
-import { LocalPipelineSession, Pipeline, getStep, type DelayedReturn } from "stepbox";
+import { LocalPipelineSession, Pipeline, type DelayedReturn } from "stepbox";
 import { BENCH_CHANNEL, contract, link, trivial, twoHosts } from "./trivial-step.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
 import { LABEL, managedLabels } from "../src/runtime/labels.js";
@@ -73,8 +73,9 @@ async function throughStepbox(outputs: ReadonlyArray<{ output: DelayedReturn; ex
   const pipeline = new Pipeline({ name: "overhead", steps: outputs.map((o) => o.output), session });
   const execution = await pipeline.start(parallelism ? { parallelism } : {});
   for (const { output, expected } of outputs) {
-    const value = await execution.result(getStep(output).name);
-    if (value !== expected) throw new Error(`step ${getStep(output).name} returned ${String(value)}, expected ${expected}`);
+    const name = pipeline.stepName(output);
+    const value = await execution.result(name);
+    if (value !== expected) throw new Error(`step ${name} returned ${String(value)}, expected ${expected}`);
   }
   const { PipelineExecutionStatus: status } = await execution.wait();
   if (status !== "Succeeded") throw new Error(`execution ${execution.id} ended ${status}`);
