@@ -247,7 +247,10 @@ export class ExecutionRun {
     }
     this.#setStep(record);
     stepLog.info({ event: "step.ended", status: record.StepStatus }, `step ${record.StepStatus}`);
-    if (record.StepStatus === "Failed" && this.#failure === undefined) {
+    // A step stopped by anything but the execution's own stop (its max runtime) fails the execution, as
+    // SageMaker's does: it never reads Succeeded with a step that did not finish.
+    const endsExecution = record.StepStatus === "Failed" || (record.StepStatus === "Stopped" && !this.#abort.signal.aborted);
+    if (endsExecution && this.#failure === undefined) {
       this.#failure = `Step '${s.name}' failed with message: ${record.FailureReason ?? "unknown"}`.slice(0, 1024);
     }
     return record.StepStatus as StepEnd;

@@ -83,6 +83,10 @@ describe("the training-job contract", () => {
     expect(job.SecondaryStatus).toBe("MaxRuntimeExceeded");
     const model = await archiveEntries(join(ctx.root, "max-runtime", execution.id, "sleeper", "output", "model.tar.gz"));
     expect(model.get("partial.txt")?.content).toBe("saved before the stop");
+    // The execution does not read Succeeded with a step that was cut short: it fails, naming the step.
+    const described = await execution.wait();
+    expect(described.PipelineExecutionStatus).toBe("Failed");
+    expect(described.FailureReason).toMatch(/^Step 'sleeper' failed with message: MaxRuntimeExceeded/);
   });
 
   it("stops a running execution: Stopping, then every step Stopped, and nothing new starts", async () => {
