@@ -21,7 +21,8 @@ export type StepboxErrorCode =
   | "IMAGE_BUILD"
   | "CONTAINER_ENGINE"
   | "STORE"
-  | "NOT_FOUND";
+  | "NOT_FOUND"
+  | "STEP_OUTPUT";
 
 export interface StepboxErrorOptions {
   cause?: unknown;
@@ -192,5 +193,20 @@ export class NotFoundError extends StepboxError {
   constructor(key: string, where: string) {
     super("NOT_FOUND", `${key} is not in ${where}`);
     this.key = key;
+  }
+}
+
+/**
+ * A file a step left where the engine reads its outcome is not one it can read as data: a link, a
+ * named pipe or another non-regular file, or larger than its limit. The step fails with this reason.
+ */
+export class StepOutputError extends StepboxError {
+  /** The file, as the step's container saw it (`/opt/ml/output/...`). */
+  readonly path: string;
+  constructor(path: string, problem: string) {
+    super("STEP_OUTPUT", `${path} ${problem}; the engine reads only regular files there`, {
+      hint: "write plain files under /opt/ml/output: no links, pipes or devices",
+    });
+    this.path = path;
   }
 }

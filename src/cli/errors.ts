@@ -34,6 +34,7 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   IMAGE_BUILD: false,
   CONTAINER_ENGINE: false,
   STORE: false,
+  STEP_OUTPUT: false,
 };
 
 /** Whether the error is about what the user typed or pointed at, rather than a fault. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream";
 import { createGzip } from "node:zlib";
 import tar from "tar-fs";
-import { ContainerEngineError, StepboxError, type RemoteErrorInfo } from "../errors.js";
+import { ContainerEngineError, StepboxError, StepOutputError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import { SageMakerJobExceptionType, type ExceptionType } from "../dsl/retry-policies.js";
 import { OUTPUT_FILES } from "../container/contract.js";
@@ -19,6 +19,7 @@ import type { StatusTransition, StepRecord } from "../store/records.js";
 import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
 import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { readStepOutputFile } from "./step-output-file.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
 import { counted, trackTransfer } from "./transfer-progress.js";
@@ -148,22 +149,6 @@ export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionSt
     mounts.push({ name: c.name, hostPath: c.mountPath });
   }
   return containerPlan(step, ctx, mounts);
-}
-
-/** Reads a small file the step left, refusing links so a step cannot make the engine read host files. */
-async function readStepFile(path: string): Promise<Buffer | undefined> {
-  let handle;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined;
-  }
-  try {
-    const info = await handle.stat();
-    return info.isFile() ? await handle.readFile() : undefined;
-  } finally {
-    await handle.close();
-  }
 }
 
 async function hasEntries(dir: string): Promise<boolean> {
@@ -309,7 +294,13 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       await stored;
       job.secondary("Uploading", "Uploading generated training model");
       await storeArtifacts(step, ctx, ended, job.metadata);
-      return judge(step, ctx, ended, outputLimitBytes, finish);
+      try {
+        return await judge(step, ctx, ended, outputLimitBytes, finish);
+      } catch (error) {
+        // What the step left where its outcome is read cannot be read as data: the step's fault.
+        if (error instanceof StepOutputError) return finish("Failed", "Failed", `ClientError: ${error.detail}`, toRemoteErrorInfo(error));
+        throw error;
+      }
     },
     ctx.prepared,
   ).catch(async (error: unknown) => {
@@ -400,6 +391,14 @@ function transferLog(ctx: FunctionStepContext): Logger {
   return ctx.logger.child({ execution: ctx.executionId });
 }
 
+/** The most the engine reads of each file a step leaves: anything larger fails the step. */
+const READ_LIMITS = {
+  failure: 1024 * 1024,
+  metadata: 1024 * 1024,
+  exception: 64 * 1024 * 1024,
+  result: 1024 * 1024 * 1024,
+} as const;
+
 type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo, exceptionType?: ExceptionType) => FunctionStepOutcome;
 
 async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
@@ -436,15 +435,15 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: Step
     );
   }
   if (outcome.firstFailedHost !== undefined) {
-    const failureText = (await readStepFile(join(failedHost.outputDir, OUTPUT_FILES.failure)))?.toString("utf8");
+    const failureText = (await readStepOutputFile(failedHost.outputDir, OUTPUT_FILES.failure, READ_LIMITS.failure))?.toString("utf8");
     const reason = failureText?.trim()
       ? failureText
       : `AlgorithmError: exit code ${failedHost.exitCode}${onHost}. Last lines of the log:\n${failedHost.lastLogLines.slice(-10).join("\n")}`;
     return finish("Failed", "Failed", reason, error);
   }
 
-  const payload = await readStepFile(join(primary.outputDir, OUTPUT_FILES.resultsPayload));
-  const metadata = await readStepFile(join(primary.outputDir, OUTPUT_FILES.resultsMetadata));
+  const payload = await readStepOutputFile(primary.outputDir, OUTPUT_FILES.resultsPayload, READ_LIMITS.result);
+  const metadata = await readStepOutputFile(primary.outputDir, OUTPUT_FILES.resultsMetadata, READ_LIMITS.metadata);
   if (!payload || !metadata) return finish("Failed", "Failed", `ClientError: step "${step.name}" exited 0 but left no result`);
   try {
     verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the result of step "${step.name}"`);
@@ -462,8 +461,8 @@ async function readVerifiedError(
   host: HostOutcome,
   at: { pipeline: string; execution: string; step: string },
 ): Promise<RemoteErrorInfo | undefined> {
-  const payload = await readStepFile(join(host.outputDir, OUTPUT_FILES.exceptionPayload));
-  const metadata = await readStepFile(join(host.outputDir, OUTPUT_FILES.exceptionMetadata));
+  const payload = await readStepOutputFile(host.outputDir, OUTPUT_FILES.exceptionPayload, READ_LIMITS.exception);
+  const metadata = await readStepOutputFile(host.outputDir, OUTPUT_FILES.exceptionMetadata, READ_LIMITS.metadata);
   if (!payload || !metadata) return undefined;
   try {
     verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the error of step "${at.step}"`);
