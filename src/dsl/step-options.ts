@@ -1,6 +1,9 @@
 import { ValidationError } from "../errors.js";
 import { closestNames } from "./closest-names.js";
 
+/** An environment variable's name, as SageMaker's CreateTrainingJob accepts it. */
+const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,511}$/;
+
 /**
  * The options of `step(fn, options)`. Every SageMaker `@step` keyword is accepted under its camelCase
  * name so that code ported from SageMaker reads the same; the ones stepbox does not act on yet are
@@ -146,6 +149,10 @@ export function validateStepOptions(fnName: string, options: unknown): StepOptio
   positiveInteger(fnName, "keepAlivePeriodInSeconds", o.keepAlivePeriodInSeconds, 0);
   if (o.environmentVariables !== undefined) {
     for (const [k, v] of Object.entries(o.environmentVariables)) {
+      // SageMaker's Environment keys: a name a shell can export. "A=B" would set another variable than it names.
+      if (!ENVIRONMENT_NAME.test(k)) {
+        fail(fnName, `environmentVariables has the name ${JSON.stringify(k)}, which is not a variable name`, "use letters, digits and _ (not starting with a digit), at most 512 characters: { MY_SETTING: \"1\" }");
+      }
       if (typeof v !== "string") {
         fail(fnName, `environmentVariables.${k} must be a string, got ${typeof v}`, `write it as a string: { ${k}: "${String(v)}" }`);
       }
