@@ -391,8 +391,10 @@ export class Pipeline {
 
   /** The recorded executions, newest first, as ListPipelineExecutions. */
   async listExecutions(): Promise<{ PipelineExecutionSummaries: PipelineExecutionSummary[] }> {
-    const ids = await this.session.records.listExecutionIds(this.name);
-    const records = await Promise.all(ids.map((id) => this.#live.get(id)?.record ?? this.session.records.readExecution(this.name, id)));
+    const recorded = await this.session.records.readExecutions(this.name, (damaged) =>
+      this.session.logger.warn({ event: "record.damaged", key: damaged.key }, `skipped ${damaged.detail}`),
+    );
+    const records = recorded.map((r) => this.#live.get(r.PipelineExecutionId)?.record ?? r);
     return {
       PipelineExecutionSummaries: records
         .map((r) => ({

@@ -1,6 +1,7 @@
 import { StoreError, UnknownExecutionError, NotFoundError, type RemoteErrorInfo } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { layout } from "./layout.js";
+import { recordShapes } from "./record-shapes.js";
 
 export type ExecutionStatus = "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
 
@@ -96,16 +97,29 @@ export interface PipelineRecord {
   LastModifiedTime: string;
 }
 
-async function readJson<T>(store: ArtifactStore, key: string, what: string): Promise<T> {
-  const bytes = await store.get(key);
-  try {
-    return JSON.parse(bytes.toString("utf8")) as T;
-  } catch (cause) {
-    throw new StoreError(`the ${what} at ${store.uri}/${key} is not valid JSON`, {
-      cause,
-      hint: "the record was damaged outside stepbox; delete that execution's folder",
+/** A record that is not valid JSON, or not of its kind's shape: named by its key, never half-read. */
+export class DamagedRecordError extends StoreError {
+  readonly key: string;
+  constructor(key: string, where: string, what: string, problem: string, cause?: unknown) {
+    super(`the ${what} at ${where}/${key} is damaged: ${problem}`, {
+      ...(cause !== undefined ? { cause } : {}),
+      hint: "it was changed outside stepbox; restore it, or delete that execution's folder",
     });
+    this.key = key;
   }
+}
+
+async function readJson<T>(store: ArtifactStore, key: string, what: string, shapeProblem: (value: unknown) => string | undefined): Promise<T> {
+  const bytes = await store.get(key);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch (cause) {
+    throw new DamagedRecordError(key, store.uri, what, "it is not valid JSON", cause);
+  }
+  const problem = shapeProblem(value);
+  if (problem !== undefined) throw new DamagedRecordError(key, store.uri, what, problem);
+  return value as T;
 }
 
 function writeJson(store: ArtifactStore, key: string, value: unknown): Promise<void> {
@@ -122,7 +136,7 @@ export class RecordStore {
 
   async readPipeline(pipeline: string): Promise<PipelineRecord | undefined> {
     try {
-      return await readJson<PipelineRecord>(this.store, layout.pipeline(pipeline), "pipeline record");
+      return await readJson<PipelineRecord>(this.store, layout.pipeline(pipeline), "pipeline record", recordShapes.pipeline);
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;
@@ -135,7 +149,7 @@ export class RecordStore {
 
   async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
     try {
-      return await readJson<ExecutionRecord>(this.store, layout.execution(pipeline, execution), "execution record");
+      return await readJson<ExecutionRecord>(this.store, layout.execution(pipeline, execution), "execution record", recordShapes.execution);
     } catch (error) {
       if (error instanceof NotFoundError) throw new UnknownExecutionError(execution, `${this.store.uri} for pipeline "${pipeline}"`);
       throw error;
@@ -150,6 +164,23 @@ export class RecordStore {
       if (await this.store.exists(layout.execution(pipeline, child))) ids.push(child);
     }
     return ids;
+  }
+
+  /**
+   * Every readable execution record of a pipeline. A damaged one is skipped and handed to `onDamaged`,
+   * so one broken record does not hide every other execution.
+   */
+  async readExecutions(pipeline: string, onDamaged: (error: DamagedRecordError) => void): Promise<ExecutionRecord[]> {
+    const records: ExecutionRecord[] = [];
+    for (const id of await this.listExecutionIds(pipeline)) {
+      try {
+        records.push(await this.readExecution(pipeline, id));
+      } catch (error) {
+        if (!(error instanceof DamagedRecordError)) throw error;
+        onDamaged(error);
+      }
+    }
+    return records;
   }
 
   /** The names of every pipeline recorded in the store. */
@@ -168,7 +199,7 @@ export class RecordStore {
 
   async readStep(pipeline: string, execution: string, step: string): Promise<StepRecord | undefined> {
     try {
-      return await readJson<StepRecord>(this.store, layout.step(pipeline, execution, step), "step record");
+      return await readJson<StepRecord>(this.store, layout.step(pipeline, execution, step), "step record", recordShapes.step);
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;

@@ -21,7 +21,7 @@ export function executionsCommand(program: Command): void {
         const pipelines = pipelineQuery !== undefined ? [await resolvePipelineName(session, pipelineQuery)] : await session.records.listPipelines();
         const records = [];
         for (const pipeline of pipelines) {
-          for (const id of await session.records.listExecutionIds(pipeline)) records.push(await session.records.readExecution(pipeline, id));
+          records.push(...(await session.records.readExecutions(pipeline, (damaged) => process.stderr.write(`warning: skipped ${damaged.detail}\n`))));
         }
         records.sort((a, b) => Date.parse(b.CreationTime) - Date.parse(a.CreationTime));
         if (options.json) {

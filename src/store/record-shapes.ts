@@ -1,0 +1,92 @@
+/**
+ * The shapes of the JSON records in the store, checked when they are read: a record that is valid
+ * JSON but not a record (null, an array, a number where a status belongs) is named as damaged
+ * instead of giving raw TypeErrors or wrong answers further on. Each check returns what is wrong, or
+ * undefined when the record has the shape its readers rely on.
+ */
+
+const EXECUTION_STATUSES = new Set(["Executing", "Stopping", "Stopped", "Failed", "Succeeded"]);
+const STEP_STATUSES = new Set(["Starting", "Executing", "Stopping", "Stopped", "Failed", "Succeeded"]);
+
+type Check = (value: Record<string, unknown>) => string | undefined;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const string =
+  (field: string, optional = false): Check =>
+  (r) =>
+    (optional && r[field] === undefined) || typeof r[field] === "string" ? undefined : `${field} is not a string`;
+
+const oneOf =
+  (field: string, allowed: ReadonlySet<string>): Check =>
+  (r) =>
+    typeof r[field] === "string" && allowed.has(r[field]) ? undefined : `${field} is ${JSON.stringify(r[field])}, not one of ${[...allowed].join(", ")}`;
+
+const array =
+  (field: string, item: (value: unknown) => boolean, what: string): Check =>
+  (r) =>
+    Array.isArray(r[field]) && r[field].every(item) ? undefined : `${field} is not a list of ${what}`;
+
+const object =
+  (field: string, optional = false): Check =>
+  (r) =>
+    (optional && r[field] === undefined) || isObject(r[field]) ? undefined : `${field} is not an object`;
+
+function checkAll(value: unknown, checks: readonly Check[]): string | undefined {
+  if (!isObject(value)) return `it is ${value === null ? "null" : Array.isArray(value) ? "a list" : `a ${typeof value}`}, not an object`;
+  for (const check of checks) {
+    const problem = check(value);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+const EXECUTION_CHECKS: readonly Check[] = [
+  string("PipelineName"),
+  string("PipelineArn"),
+  string("PipelineExecutionId"),
+  string("PipelineExecutionArn"),
+  string("PipelineExecutionDisplayName"),
+  oneOf("PipelineExecutionStatus", EXECUTION_STATUSES),
+  string("FailureReason", true),
+  string("CreationTime"),
+  string("LastModifiedTime"),
+  (r) =>
+    isObject(r.ParallelismConfiguration) && Number.isInteger(r.ParallelismConfiguration.MaxParallelExecutionSteps)
+      ? undefined
+      : "ParallelismConfiguration.MaxParallelExecutionSteps is not an integer",
+  array("PipelineParameters", (p) => isObject(p) && typeof p.Name === "string" && typeof p.Value === "string", "{ Name, Value } strings"),
+  object("ParameterValues"),
+  array("StepNames", (n) => typeof n === "string", "strings"),
+  string("Owner"),
+];
+
+const STEP_CHECKS: readonly Check[] = [
+  string("StepName"),
+  string("StepDisplayName"),
+  string("StepDescription"),
+  oneOf("StepStatus", STEP_STATUSES),
+  string("StartTime", true),
+  string("EndTime", true),
+  (r) => (Number.isInteger(r.AttemptCount) ? undefined : "AttemptCount is not an integer"),
+  string("FailureReason", true),
+  object("Metadata"),
+  (r) => (r.Attempts === undefined || Array.isArray(r.Attempts) ? undefined : "Attempts is not a list"),
+];
+
+const PIPELINE_CHECKS: readonly Check[] = [
+  string("PipelineName"),
+  string("PipelineArn"),
+  string("PipelineDisplayName"),
+  string("PipelineDefinition"),
+  string("CreationTime"),
+  string("LastModifiedTime"),
+];
+
+export const recordShapes = {
+  execution: (value: unknown) => checkAll(value, EXECUTION_CHECKS),
+  step: (value: unknown) => checkAll(value, STEP_CHECKS),
+  pipeline: (value: unknown) => checkAll(value, PIPELINE_CHECKS),
+} as const;
