@@ -56,7 +56,8 @@ export async function captureLogs(
   const tail: string[] = [];
   const record = (line: string, stream: "stdout" | "stderr"): void => {
     const bytes = Buffer.byteLength(line) + 1;
-    if (keptBytes + bytes <= limits.maxLogBytes) {
+    // Once a line does not fit, nothing after it is kept either: the log is a prefix of the output, never one with holes.
+    if (droppedLines === 0 && keptBytes + bytes <= limits.maxLogBytes) {
       keptBytes += bytes;
       file.write(`${line}\n`);
     } else {

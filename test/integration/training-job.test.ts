@@ -193,6 +193,7 @@ describe("the sandbox", () => {
       "/etc/evil": "EROFS",
       "/usr/local/bin/evil": "EROFS",
       "/opt/stepbox/evil": "EROFS",
+      "/dev/shm/evil": "ENOENT",
       "/tmp/ok": "written",
       "/opt/ml/model/ok": "written",
     });
