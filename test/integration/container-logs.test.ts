@@ -74,4 +74,10 @@ describe("captureLogs", () => {
     // Every line the container printed is either kept or counted.
     expect(keptLines.length - 1 + Number(dropped[2])).toBe(live.length);
   });
+
+  it("keeps a prefix of the output: after a line that does not fit, a shorter one is not kept either", async () => {
+    const { live, kept } = await capture("process.stdout.write('a'.repeat(100) + '\\nb\\n');", { maxLineBytes: 1000, maxLogBytes: 64 });
+    expect(live.map((l) => l.line)).toEqual(["a".repeat(100), "b"]);
+    expect(kept).toBe("[stepbox] log limit of 64 bytes reached: 103 bytes in 2 lines were not kept\n");
+  });
 });
