@@ -4,14 +4,13 @@
  * at once with a reason naming the path; it never hangs the engine or makes it read elsewhere.
  */
 import { execFileSync } from "node:child_process";
-import { readdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline } from "stepbox";
-import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { linksResultsFolder, waitsForHost } from "../fixtures/hostile-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers, testSession, workFolders } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -22,14 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx.cleanup();
 });
-
-/** This process's step work folders in the temp folder. */
-async function workFolders(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => {
-    const owner = parseTempName(name);
-    return owner?.kind === "work" && owner.pid === process.pid;
-  });
-}
 
 /**
  * Runs `waitsForHost(code)`; once the step says it is ready, puts a named pipe at `relativePath`

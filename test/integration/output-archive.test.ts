@@ -3,14 +3,12 @@
  * it never takes the engine process down with it (an unhandled stream error would).
  */
 import { execFileSync } from "node:child_process";
-import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline } from "stepbox";
-import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { napper } from "../fixtures/training-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers, testSession, workFolders } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -21,14 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx.cleanup();
 });
-
-/** This process's step work folders in the temp folder. */
-async function workFolders(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => {
-    const owner = parseTempName(name);
-    return owner?.kind === "work" && owner.pid === process.pid;
-  });
-}
 
 describe("the output archives", () => {
   it("fail the step, not the engine, when the model folder holds what tar cannot pack (a FIFO)", async () => {

@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { LocalPipelineSession, type StepLogLine } from "stepbox";
 import { LABEL } from "../../src/runtime/labels.js";
+import { parseTempName } from "../../src/runtime/temp-paths.js";
 
 /** A session on a fresh temporary store with a fixed secret, that keeps the steps' output lines. */
 export async function testSession(): Promise<{
@@ -28,4 +29,12 @@ export async function leftoverContainers(executionId?: string): Promise<string[]
   const filters = { label: [executionId ? `${LABEL.execution}=${executionId}` : `${LABEL.managed}=true`] };
   const containers = await new Docker().listContainers({ all: true, filters });
   return containers.map((c) => c.Names.join(","));
+}
+
+/** This process's step work folders in the temp folder (each step's /opt/ml lives in one while it runs). */
+export async function workFolders(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => {
+    const owner = parseTempName(name);
+    return owner?.kind === "work" && owner.pid === process.pid;
+  });
 }
