@@ -124,8 +124,9 @@ describe("reading records", () => {
   });
 
   it("takes a unique prefix, and lists the candidates of an ambiguous one", async () => {
-    // A second execution whose id shares the first six characters with the succeeded one.
-    const twin = `${hello.slice(0, 6)}zzzzzz`;
+    // A second execution whose id shares the first six characters with the succeeded one, and not the
+    // seventh (ids are random: a fixed filler would share it once in 36 runs).
+    const twin = `${hello.slice(0, 6)}${(hello[6] === "z" ? "y" : "z").repeat(6)}`;
     await cp(join(ctx.store, "cli-hello", hello), join(ctx.store, "cli-hello", twin), { recursive: true });
     const record = join(ctx.store, "cli-hello", twin, "execution.json");
     await writeFile(record, (await readFile(record, "utf8")).replaceAll(hello, twin));
