@@ -14,7 +14,7 @@ import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
 import { ReconcilingRecordStore } from "./reconciling-records.js";
-import { writeStepJob } from "./step-job-record.js";
+import { writeJobRecord } from "../store/job-records.js";
 
 /** A line a step's container printed. */
 export interface StepLogLine {
@@ -138,7 +138,7 @@ export class LocalPipelineSession {
       this.masterKey(),
     ]);
     // Each step's job record lets `stepbox shell` rebuild its container later.
-    const runner = new DockerStepRunner(docker, { onJob: (record) => writeStepJob(this.store, record) });
+    const runner = new DockerStepRunner(docker, { onJob: (record) => writeJobRecord(this.store, record) });
     return { docker, runner, image: image.tag, imageId: image.id, masterKey };
   }
 

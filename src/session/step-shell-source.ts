@@ -7,7 +7,7 @@ import type { ChannelListing, InputChannel, OptMlContents, StepJobRecord } from 
 import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
-import { readStepJob } from "./step-job-record.js";
+import { readJobRecord } from "../store/job-records.js";
 
 /** What a shell into a step is made from: the step's job record, its code and arguments, and the key they verify under. */
 export interface StepShellSource {
@@ -33,7 +33,7 @@ export async function readStepShellSource(session: LocalPipelineSession, pipelin
     // The shell's container carries the execution's labels: were this process to die while the run goes on, the orphan sweep would fail the run.
     throw new ValidationError(`step "${stepName}" of execution ${executionId} is still ${step.StepStatus}`, { hint: "wait for it to end, then open the shell" });
   }
-  const job = await readStepJob(session.store, pipelineName, executionId, stepName);
+  const job = await readJobRecord(session.store, pipelineName, executionId, stepName);
   if (!job) {
     const ran = await stepsWithJobs(session, pipelineName, executionId, execution.StepNames);
     const others = { hint: ran.length > 0 ? `steps of it that ran a container: ${ran.join(", ")}` : "no step of this execution ran a container" };

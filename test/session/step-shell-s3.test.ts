@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, ValidationError, type PipelineExecution } from "stepbox";
 import { parseTempName } from "../../src/runtime/temp-paths.js";
 import { pipedShell } from "../support/shell.js";
-import { readStepJob, writeStepJob } from "../../src/session/step-job-record.js";
+import { readJobRecord, writeJobRecord } from "../../src/store/job-records.js";
 import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 import { checkS3Rows, SHELL_BUCKET } from "../fixtures/s3-shell-steps.js";
@@ -57,7 +57,7 @@ function shell(commands: string): Promise<{ code: number; out: string; err: stri
 describe("openStepShell on a step with an s3:// channel", () => {
   it("records the channel's URI and listing with the step", async () => {
     expect((await execution.describe()).PipelineExecutionStatus).toBe("Failed");
-    const job = await readStepJob(ctx.session.store, "shell-s3", execution.id, "checkS3Rows");
+    const job = await readJobRecord(ctx.session.store, "shell-s3", execution.id, "checkS3Rows");
     expect(job?.channels).toEqual([
       { name: "train", hostPath: expect.any(String), uri: `s3://${SHELL_BUCKET}/shell/train`, listing: { objects: 2, bytes: 16, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
     ]);
@@ -121,14 +121,14 @@ describe("openStepShell on a step with an s3:// channel", () => {
   });
 
   it("refuses a job record that predates channel URIs, since the step's download is gone", async () => {
-    const job = (await readStepJob(ctx.session.store, "shell-s3", execution.id, "checkS3Rows"))!;
-    await writeStepJob(ctx.session.store, { ...job, channels: job.channels.map(({ name, hostPath }) => ({ name, hostPath })) });
+    const job = (await readJobRecord(ctx.session.store, "shell-s3", execution.id, "checkS3Rows"))!;
+    await writeJobRecord(ctx.session.store, { ...job, channels: job.channels.map(({ name, hostPath }) => ({ name, hostPath })) });
     try {
       const error = await shell("exit\n").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as Error).message).toMatch(/^input channel "train" of step "checkS3Rows" was the folder \/\S+, which no longer exists\n  hint: .*predates stepbox keeping where a channel came from/);
     } finally {
-      await writeStepJob(ctx.session.store, job);
+      await writeJobRecord(ctx.session.store, job);
     }
   });
 });
