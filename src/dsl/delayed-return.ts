@@ -21,6 +21,9 @@ const PROBED = new Set(["then", "size", "asymmetricMatch", "$$typeof", "nodeType
 
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
 
+/** The path of a DelayedReturn that stands for the whole output: one shared empty list, not one per step call. */
+const WHOLE_OUTPUT: readonly PathKey[] = Object.freeze([]);
+
 /**
  * Plain JavaScript lets `const { loss } = train()` through: it reads `undefined` and quietly drops
  * the step from the pipeline. Reading a property a DelayedReturn does not have throws instead, and
@@ -49,7 +52,7 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
   /** The keys selected inside the step's output, outermost first. */
   readonly path: readonly PathKey[];
 
-  constructor(step: FunctionStep, path: readonly PathKey[] = []) {
+  constructor(step: FunctionStep, path: readonly PathKey[] = WHOLE_OUTPUT) {
     this.step = step;
     this.path = path;
     Object.defineProperty(this, PIPELINE_VALUE, { value: { kind: "DelayedReturn" }, enumerable: false });

@@ -54,7 +54,8 @@ export class FunctionStep implements PipelineStep {
   readonly args: readonly unknown[];
   /** Counts the step calls this process made, from 1: a pipeline names repeated calls of a step function in this order. */
   readonly callNumber: number;
-  readonly #dependsOn: StepReference[] = [];
+  /** Made on the first explicit dependency: most calls have none, and a pipeline may hold a million. */
+  #dependsOn: StepReference[] | undefined;
 
   constructor(definition: StepDefinition, args: readonly unknown[], placement?: StepPlacement) {
     this.definition = definition;
@@ -63,7 +64,7 @@ export class FunctionStep implements PipelineStep {
     this.name = placement?.name ?? definition.baseName;
     this.displayName = definition.options.displayName ?? defaultDisplayName(definition);
     this.description = placement?.description ?? definition.options.description ?? definition.baseName;
-    if (placement) this.#dependsOn.push(...placement.dependsOn);
+    if (placement && placement.dependsOn.length > 0) this.#dependsOn = [...placement.dependsOn];
   }
 
   get options(): StepOptions {
@@ -83,26 +84,37 @@ export class FunctionStep implements PipelineStep {
           hint: "pass steps, DelayedReturns or step names",
         });
       }
-      this.#dependsOn.push(ref);
+      (this.#dependsOn ??= []).push(ref);
     }
   }
 
   /** The explicit dependencies added with `addDependsOn`. */
   get dependsOn(): readonly StepReference[] {
-    return [...this.#dependsOn];
+    return this.#dependsOn ? [...this.#dependsOn] : [];
   }
 
   /** The steps whose outputs the arguments use. */
   dataDependencies(): FunctionStep[] {
-    const found = new Set<FunctionStep>();
+    const found: FunctionStep[] = [];
+    // A set only once there are two: most calls take one upstream output, or none.
+    let seen: Set<FunctionStep> | undefined;
     forEachPipelineValue(this.args, (value) => {
-      if (isDelayedReturn(value)) found.add(value.step);
+      if (!isDelayedReturn(value)) return;
+      if (found.length === 0) {
+        found.push(value.step);
+        return;
+      }
+      seen ??= new Set(found);
+      if (seen.has(value.step)) return;
+      seen.add(value.step);
+      found.push(value.step);
     });
-    return [...found];
+    return found;
   }
 
   upstream(): StepReference[] {
-    return [...this.dataDependencies(), ...this.#dependsOn];
+    const data = this.dataDependencies();
+    return this.#dependsOn ? [...data, ...this.#dependsOn] : data;
   }
 
   [inspect.custom](): string {
@@ -110,10 +122,17 @@ export class FunctionStep implements PipelineStep {
   }
 }
 
+/** Each definition's default display name, made once: a pipeline makes a copy of every call it holds. */
+const displayNames = new WeakMap<StepDefinition, string>();
+
 function defaultDisplayName(definition: StepDefinition): string {
-  if (!definition.sourceFile) return definition.baseName;
-  const file = definition.sourceFile.split("/").pop() ?? definition.sourceFile;
-  return `${file.replace(/\.[cm]?[jt]sx?$/, "")}.${definition.baseName}`;
+  let name = displayNames.get(definition);
+  if (name === undefined) {
+    const file = definition.sourceFile?.split("/").pop();
+    name = file ? `${file.replace(/\.[cm]?[jt]sx?$/, "")}.${definition.baseName}` : definition.baseName;
+    displayNames.set(definition, name);
+  }
+  return name;
 }
 
 export function isPipelineStep(value: unknown): value is PipelineStep {

@@ -23,13 +23,22 @@ function isPlainObject(value: object): boolean {
 }
 
 /** Calls `visit` for every pipeline value inside `value` (top level, arrays and plain objects). */
-export function forEachPipelineValue(value: unknown, visit: (found: PipelineValue) => void, seen = new Set<object>()): void {
+export function forEachPipelineValue(value: unknown, visit: (found: PipelineValue) => void, seen?: Set<object>): void {
   if (typeof value !== "object" || value === null) return;
   if (isPipelineValue(value)) {
     visit(value);
     const children = (value as { [PIPELINE_CHILDREN]?: readonly unknown[] })[PIPELINE_CHILDREN];
     if (children) forEachPipelineValue(children, visit, seen);
     return;
+  }
+  // The set that guards against cycles is made only once there is a container inside a container:
+  // most step calls pass a flat list of arguments, and a pipeline of a million calls walks them all.
+  if (seen === undefined) {
+    if (Array.isArray(value) && value.every((item) => typeof item !== "object" || item === null || isPipelineValue(item))) {
+      for (const item of value) forEachPipelineValue(item, visit);
+      return;
+    }
+    seen = new Set<object>();
   }
   if (seen.has(value)) return;
   seen.add(value);

@@ -163,14 +163,34 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
     order.map((i) => discovered[i]!),
     { names, branches },
   );
-  const placedByName = new Map([...placed].map(([original, copy]) => [names.get(original)!, copy]));
+  return pipelineGraph(
+    order.map((i) => placed.get(discovered[i]!)!),
+    { upstream, downstream, branches, names, placed },
+  );
+}
+
+/**
+ * The compiled graph. Built apart from compilePipeline's scope, so that the graph holds only what it
+ * answers from, not the discovery's own maps and lists (a closure there would keep them all alive).
+ */
+function pipelineGraph(
+  steps: readonly PipelineStep[],
+  parts: Pick<PipelineGraph, "upstream" | "downstream" | "branches"> & {
+    names: Map<PipelineStep, string>;
+    placed: ReadonlyMap<PipelineStep, PipelineStep>;
+  },
+): PipelineGraph {
+  const { upstream, downstream, branches, names, placed } = parts;
+  const byName = new Map<string, PipelineStep>();
+  for (const s of steps) byName.set(s.name, s);
+  // A placed copy is named as its original: nameOf answers for both.
   for (const [original, copy] of placed) names.set(copy, names.get(original)!);
   return {
-    steps: order.map((i) => placedByName.get(nameAt[i]!)!),
+    steps,
     upstream,
     downstream,
     branches,
-    step: (name) => placedByName.get(name),
+    step: (name) => byName.get(name),
     nameOf: (ref) => names.get(isDelayedReturn(ref) ? ref.step : ref),
   };
 }
