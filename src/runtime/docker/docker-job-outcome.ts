@@ -9,7 +9,7 @@ import { packFolders } from "./output-archive.js";
 import { readStepOutputFile } from "./step-output-file.js";
 
 /** The most the engine reads of each file a step leaves: anything larger fails the step. */
-export const READ_LIMITS = {
+const READ_LIMITS = {
   failure: 1024 * 1024,
   metadata: 1024 * 1024,
   exception: 64 * 1024 * 1024,
