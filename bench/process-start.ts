@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
-import { LABEL } from "../src/runtime/labels.js";
+import { LABEL } from "../src/runtime/docker/labels.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
 
 const rounds = Number(process.argv[2] ?? 5);

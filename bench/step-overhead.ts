@@ -21,7 +21,8 @@ import PQueue from "p-queue";
 import { LocalPipelineSession, Pipeline, type DelayedReturn } from "stepbox";
 import { BENCH_CHANNEL, contract, link, trivial, twoHosts } from "./trivial-step.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
-import { LABEL, managedLabels } from "../src/runtime/labels.js";
+import { connectDocker } from "../src/runtime/docker/docker-engine.js";
+import { LABEL, managedLabels } from "../src/runtime/docker/labels.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -41,9 +42,11 @@ await mkdir(BENCH_CHANNEL, { recursive: true });
 for (let i = 0; i < 10; i++) await writeFile(join(BENCH_CHANNEL, `part-${i}.csv`), "a,b\n1,2\n".repeat(100));
 const session = new LocalPipelineSession({ artifactRoot: root, secret: "bench", onLog: () => {} });
 const runtime = await session.runtime();
+// The baseline talks to the engine directly: a bare container, none of stepbox's steps around it.
+const docker = await connectDocker();
 
 async function bareLifecycle(): Promise<void> {
-  const container = await runtime.docker.createContainer({
+  const container = await docker.createContainer({
     Image: runtime.image,
     Entrypoint: ["/usr/local/bin/node", "-e", "0"],
     // stepbox's labels, owned by this live process: other sessions' orphan sweeps leave it alone.

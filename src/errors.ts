@@ -173,10 +173,18 @@ export class ImageBuildError extends StepboxError {
   }
 }
 
+/**
+ * How a container engine failed: it never answered (`unreachable`), answered a request with an error
+ * (`refused`: a bad request, or one it has no capacity for now), or went away while stepbox used it (`lost`).
+ */
+export type ContainerEngineFailure = "unreachable" | "refused" | "lost";
+
 /** The Docker engine is missing, refused a request or went away. */
 export class ContainerEngineError extends StepboxError {
-  constructor(message: string, options: StepboxErrorOptions = {}) {
+  readonly reason: ContainerEngineFailure;
+  constructor(message: string, options: StepboxErrorOptions & { reason: ContainerEngineFailure }) {
     super("CONTAINER_ENGINE", message, options);
+    this.reason = options.reason;
   }
 }
 

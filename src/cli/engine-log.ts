@@ -54,7 +54,7 @@ export function cliLogger(listener: EngineLogListener, verbose: boolean): Logger
       // Transfers report their bytes at debug level; the sink shows those in the table and drops the
       // other debug events unless --verbose.
       level: "debug",
-      redact: { paths: ["secret", "secretKeyHex", "*.secretKeyHex", "env.STEPBOX_SECRET_KEY", "*.STEPBOX_SECRET_KEY"], censor: "[redacted]" },
+      redact: { paths: ["secret"], censor: "[redacted]" },
     },
     sink,
   );

@@ -4,6 +4,7 @@
  */
 export const CONTAINER_PATHS = {
   root: "/opt/ml",
+  input: "/opt/ml/input",
   inputConfig: "/opt/ml/input/config",
   inputData: "/opt/ml/input/data",
   code: "/opt/ml/code",
@@ -12,29 +13,42 @@ export const CONTAINER_PATHS = {
   outputData: "/opt/ml/output/data",
   checkpoints: "/opt/ml/checkpoints",
   failure: "/opt/ml/output/failure",
-  /** The step's bundled module and the HMAC of it. */
+  /** The step's bundled module and its digest. */
   codeBundle: "/opt/ml/code/code.mjs",
   codeMetadata: "/opt/ml/code/metadata.json",
-  /** The serialized arguments, under the read-only input tree. */
+  /** The serialized arguments and their digest, under the read-only input tree. */
+  arguments: "/opt/ml/input/stepbox/arguments",
   argumentsPayload: "/opt/ml/input/stepbox/arguments/payload.bin",
   argumentsMetadata: "/opt/ml/input/stepbox/arguments/metadata.json",
-  /** Where the runner leaves the serialized result, or the serialized error. */
+  /** Where the runner leaves the serialized result, or the serialized error, each with its digest. */
   results: "/opt/ml/output/stepbox/results",
+  resultsPayload: "/opt/ml/output/stepbox/results/payload.bin",
+  resultsMetadata: "/opt/ml/output/stepbox/results/metadata.json",
   exception: "/opt/ml/output/stepbox/exception",
+  exceptionPayload: "/opt/ml/output/stepbox/exception/payload.bin",
+  exceptionMetadata: "/opt/ml/output/stepbox/exception/metadata.json",
 } as const;
 
-/** Relative to the host folder mounted at /opt/ml/output. */
+/** `path` relative to `folder` (both container paths, `path` inside `folder`): where it is in a host folder mounted there. */
+export function pathUnder(folder: string, path: string): string {
+  if (!path.startsWith(`${folder}/`)) throw new Error(`${path} is not under ${folder}`);
+  return path.slice(folder.length + 1);
+}
+
+/** Relative to the host folder mounted at /opt/ml/output: the files the engine reads back. */
 export const OUTPUT_FILES = {
-  resultsPayload: "stepbox/results/payload.bin",
-  resultsMetadata: "stepbox/results/metadata.json",
-  exceptionPayload: "stepbox/exception/payload.bin",
-  exceptionMetadata: "stepbox/exception/metadata.json",
-  failure: "failure",
+  resultsPayload: pathUnder(CONTAINER_PATHS.output, CONTAINER_PATHS.resultsPayload),
+  resultsMetadata: pathUnder(CONTAINER_PATHS.output, CONTAINER_PATHS.resultsMetadata),
+  exceptionPayload: pathUnder(CONTAINER_PATHS.output, CONTAINER_PATHS.exceptionPayload),
+  exceptionMetadata: pathUnder(CONTAINER_PATHS.output, CONTAINER_PATHS.exceptionMetadata),
+  failure: pathUnder(CONTAINER_PATHS.output, CONTAINER_PATHS.failure),
 } as const;
 
+/**
+ * The environment a step's container gets from stepbox, besides SageMaker's own. Nothing secret: a
+ * step can read its whole environment (/proc/1/environ), so payloads carry digests, not signatures.
+ */
 export const CONTAINER_ENV = {
-  /** Hex of the per-execution HMAC key. The runner removes it from process.env before user code runs. */
-  secretKey: "STEPBOX_SECRET_KEY",
   /** Which `step()` definition in the bundle to call. */
   definitionKey: "STEPBOX_DEFINITION_KEY",
   stepName: "STEPBOX_STEP_NAME",
@@ -50,6 +64,6 @@ export const CONTAINER_GLOBALS = {
 export const RUNNER_EXIT = {
   success: 0,
   stepError: 1,
-  /** The runner itself could not set the step up: missing key, bad payload, definition not found. */
+  /** The runner itself could not set the step up: a torn or missing payload, the definition not found. */
   setupError: 2,
 } as const;

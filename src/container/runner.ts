@@ -1,7 +1,8 @@
 /**
  * The entry point of every step container (ENTRYPOINT of the runtime image). It verifies and loads
- * the step's bundle and arguments, calls the one step function it was asked for, and leaves the
- * signed result, or the signed error and /opt/ml/output/failure, for the engine to collect.
+ * the step's bundle and arguments against their digests, calls the one step function it was asked
+ * for, and leaves the result, or the error and /opt/ml/output/failure, each with its digest, for the
+ * engine to collect. It holds no key: the engine signs what it keeps, on the host.
  *
  * Loading the bundle evaluates the module that defined the step; its own `pipeline.start()` runs
  * against the container build of stepbox, where starting a pipeline does nothing.
@@ -11,7 +12,7 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { StepDefinition } from "../dsl/function-step.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
-import { signPayload, verifyPayload } from "../serialization/signing.js";
+import { checkDigestText, digestOf } from "../serialization/digest.js";
 import { CONTAINER_ENV, CONTAINER_GLOBALS, CONTAINER_PATHS, RUNNER_EXIT } from "./contract.js";
 
 /** SageMaker returns the first 1024 characters of the failure file as FailureReason. */
@@ -21,29 +22,17 @@ class SetupError extends Error {
   override name = "StepboxSetupError";
 }
 
-function takeSecretKey(): Buffer {
-  const hex = process.env[CONTAINER_ENV.secretKey];
-  delete process.env[CONTAINER_ENV.secretKey];
-  if (!hex || !/^[0-9a-f]{64}$/.test(hex)) throw new SetupError(`${CONTAINER_ENV.secretKey} is missing or malformed`);
-  return Buffer.from(hex, "hex");
-}
-
-async function readVerified(payloadPath: string, metadataPath: string, key: Buffer, what: string): Promise<Buffer> {
+async function readChecked(payloadPath: string, metadataPath: string, what: string): Promise<Buffer> {
   const [payload, metadataText] = await Promise.all([readFile(payloadPath), readFile(metadataPath, "utf8")]);
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(metadataText);
-  } catch {
-    metadata = undefined;
-  }
-  verifyPayload(payload, metadata, key, what);
+  // A digest that does not match is a torn or partial write of the engine's: the step cannot run on it.
+  checkDigestText(payload, metadataText, what);
   return payload;
 }
 
-async function writeSigned(folder: string, payload: Buffer, key: Buffer): Promise<void> {
-  await mkdir(folder, { recursive: true });
-  await writeFile(`${folder}/payload.bin`, payload);
-  await writeFile(`${folder}/metadata.json`, JSON.stringify(signPayload(payload, key)));
+async function writeWithDigest(payloadPath: string, metadataPath: string, payload: Buffer): Promise<void> {
+  await mkdir(dirname(payloadPath), { recursive: true });
+  await writeFile(payloadPath, payload);
+  await writeFile(metadataPath, JSON.stringify(digestOf(payload)));
 }
 
 /** Loads the bundle and waits until it has registered the wanted definition (or finished loading without it). */
@@ -82,20 +71,13 @@ async function writeFailure(error: { name: string; message: string }): Promise<v
 }
 
 async function main(): Promise<number> {
-  let key: Buffer;
   let fn: StepDefinition["fn"];
   let args: unknown[];
   try {
-    key = takeSecretKey();
     const definitionKey = process.env[CONTAINER_ENV.definitionKey];
     if (!definitionKey) throw new SetupError(`${CONTAINER_ENV.definitionKey} is not set`);
-    await readVerified(CONTAINER_PATHS.codeBundle, CONTAINER_PATHS.codeMetadata, key, "the step's code bundle");
-    const argumentBytes = await readVerified(
-      CONTAINER_PATHS.argumentsPayload,
-      CONTAINER_PATHS.argumentsMetadata,
-      key,
-      "the step's arguments",
-    );
+    await readChecked(CONTAINER_PATHS.codeBundle, CONTAINER_PATHS.codeMetadata, "the step's code bundle");
+    const argumentBytes = await readChecked(CONTAINER_PATHS.argumentsPayload, CONTAINER_PATHS.argumentsMetadata, "the step's arguments");
     args = deserialize(argumentBytes) as unknown[];
     fn = await loadStepFunction(definitionKey);
   } catch (error) {
@@ -117,17 +99,17 @@ async function main(): Promise<number> {
     } catch {
       payload = serialize(info, "error");
     }
-    await writeSigned(CONTAINER_PATHS.exception, payload, key);
+    await writeWithDigest(CONTAINER_PATHS.exceptionPayload, CONTAINER_PATHS.exceptionMetadata, payload);
     await writeFailure(info);
     return RUNNER_EXIT.stepError;
   }
 
   try {
-    await writeSigned(CONTAINER_PATHS.results, serialize(result, "result"), key);
+    await writeWithDigest(CONTAINER_PATHS.resultsPayload, CONTAINER_PATHS.resultsMetadata, serialize(result, "result"));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
     process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
-    await writeSigned(CONTAINER_PATHS.exception, serialize(info, "error"), key);
+    await writeWithDigest(CONTAINER_PATHS.exceptionPayload, CONTAINER_PATHS.exceptionMetadata, serialize(info, "error"));
     await writeFailure(info);
     return RUNNER_EXIT.stepError;
   }

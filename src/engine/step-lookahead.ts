@@ -1,6 +1,5 @@
 import type { PipelineGraph } from "../graph/compile.js";
-import type { PreparedContainers, StepContainerPlan } from "../runtime/docker-step-runner.js";
-import type { StepRunner } from "./function-step-executor.js";
+import type { JobPlan, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 
 /**
  * Has the runner create the containers of the steps that can start next while earlier steps run, so
@@ -11,21 +10,21 @@ import type { StepRunner } from "./function-step-executor.js";
  */
 export class StepLookahead {
   readonly #graph: PipelineGraph;
-  readonly #runner: StepRunner;
+  readonly #runner: StepRuntime;
   readonly #executionId: string;
   readonly #limit: number;
   /** The plan of a step's first attempt, or undefined for a step that runs no containers or cannot be planned ahead. */
-  readonly #plan: (name: string) => StepContainerPlan | undefined;
+  readonly #plan: (name: string) => JobPlan | undefined;
   readonly #running = new Set<string>();
   readonly #ended = new Set<string>();
   /** Steps that can start next and have no containers yet, in the order they became so. */
   readonly #candidates = new Set<string>();
-  readonly #prepared = new Map<string, PreparedContainers>();
+  readonly #prepared = new Map<string, PreparedJob>();
   /** Steps never to prepare again: planned once (taken or not), ended, or not plannable. */
   readonly #done = new Set<string>();
   #closed = false;
 
-  constructor(graph: PipelineGraph, runner: StepRunner, executionId: string, limit: number, plan: (name: string) => StepContainerPlan | undefined) {
+  constructor(graph: PipelineGraph, runner: StepRuntime, executionId: string, limit: number, plan: (name: string) => JobPlan | undefined) {
     this.#graph = graph;
     this.#runner = runner;
     this.#executionId = executionId;
@@ -50,7 +49,7 @@ export class StepLookahead {
   }
 
   /** The containers made ahead for the step's first attempt, when there are. */
-  take(name: string): PreparedContainers | undefined {
+  take(name: string): PreparedJob | undefined {
     const prepared = this.#prepared.get(name);
     this.#prepared.delete(name);
     this.#done.add(name);
@@ -86,7 +85,7 @@ export class StepLookahead {
     for (const name of this.#candidates) {
       if (this.#closed || this.#prepared.size >= this.#limit) return;
       this.#candidates.delete(name);
-      let plan: StepContainerPlan | undefined;
+      let plan: JobPlan | undefined;
       try {
         plan = this.#plan(name);
       } catch {

@@ -11,7 +11,7 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
     {
       name: "stepbox",
       level: env.STEPBOX_LOG_LEVEL ?? "warn",
-      redact: { paths: ["secret", "secretKeyHex", "*.secretKeyHex", "env.STEPBOX_SECRET_KEY", "*.STEPBOX_SECRET_KEY"], censor: "[redacted]" },
+      redact: { paths: ["secret"], censor: "[redacted]" },
     },
     pino.destination(2),
   );

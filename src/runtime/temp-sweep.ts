@@ -1,7 +1,7 @@
 import { lstat, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isAlive } from "./orphan-sweep.js";
+import { isAlive } from "./owner-process.js";
 import { HOST_TAG, parseTempName, type TempKind } from "./temp-paths.js";
 
 /** A temp path that a stepbox process which no longer runs left behind. */

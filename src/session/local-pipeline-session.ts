@@ -1,20 +1,17 @@
 import { availableParallelism, hostname } from "node:os";
-import type Docker from "dockerode";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { StepBundler } from "../runtime/bundle.js";
-import { connectDocker } from "../runtime/docker-engine.js";
-import { sweepOrphans } from "../runtime/orphan-sweep.js";
+import type { OrphanedExecution } from "../runtime/docker/orphan-sweep.js";
+import { startDockerRuntime } from "../runtime/docker/start-docker-runtime.js";
+import type { StepRuntime } from "../runtime/step-runtime.js";
 import { sweepTempPaths } from "../runtime/temp-sweep.js";
 import { markInterrupted } from "../engine/interrupted.js";
-import { DockerStepRunner } from "../runtime/docker-step-runner.js";
-import { ensureRuntimeImage, type RuntimeImage } from "../runtime/image.js";
 import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
 import { ReconcilingRecordStore } from "./reconciling-records.js";
-import { writeJobRecord } from "../store/job-records.js";
 
 /** A line a step's container printed. */
 export interface StepLogLine {
@@ -53,13 +50,9 @@ export interface LocalPipelineSessionOptions {
   logger?: Logger;
 }
 
-/**
- * What a started session holds: a live engine, the image, the key. Made once, on first use.
- * @internal dockerode's types stay out of the published declarations, which a user compiles without them.
- */
+/** What a started session holds: what runs its steps, the image, the key. Made once, on first use. */
 export interface SessionRuntime {
-  readonly docker: Docker;
-  readonly runner: DockerStepRunner;
+  readonly stepRuntime: StepRuntime;
   readonly image: string;
   /** The image's content id: part of every step's cache key. */
   readonly imageId: string;
@@ -112,10 +105,7 @@ export class LocalPipelineSession {
     this.outputLimitBytes = options.outputLimitBytes;
   }
 
-  /**
-   * Connects to Docker, makes sure the runtime image exists and loads the key; once per session.
-   * @internal its result holds dockerode's types (see {@link SessionRuntime})
-   */
+  /** Connects to Docker, makes sure the runtime image exists and loads the key; once per session. */
   runtime(): Promise<SessionRuntime> {
     this.#runtime ??= this.#startRuntime().catch((error: unknown) => {
       this.#runtime = undefined;
@@ -130,21 +120,15 @@ export class LocalPipelineSession {
   }
 
   async #startRuntime(): Promise<SessionRuntime> {
-    const docker = await connectDocker();
-    await this.#sweepOrphans(docker);
+    const [started, masterKey] = await Promise.all([startDockerRuntime({ baseImage: this.#options.baseImage, logger: this.logger }), this.masterKey()]);
+    await this.#markOrphans(started.orphans);
     await this.#sweepTempPaths();
-    const [image, masterKey] = await Promise.all([
-      runtimeImageOnce(docker, this.#options.baseImage, this.logger),
-      this.masterKey(),
-    ]);
-    // Each step's job record lets `stepbox shell` rebuild its container later.
-    const runner = new DockerStepRunner(docker, { onJob: (record) => writeJobRecord(this.store, record) });
-    return { docker, runner, image: image.tag, imageId: image.id, masterKey };
+    return { stepRuntime: started.runtime, image: started.image, imageId: started.imageId, masterKey };
   }
 
-  /** Removes what killed engine processes left behind and marks their executions Failed. */
-  async #sweepOrphans(docker: Docker): Promise<void> {
-    for (const orphan of await sweepOrphans(docker)) {
+  /** Marks Failed the executions of killed engine processes, whose containers the runtime removed. */
+  async #markOrphans(orphans: readonly OrphanedExecution[]): Promise<void> {
+    for (const orphan of orphans) {
       // A plain record store: the sweep itself ends the execution, with a reason that counts its containers.
       const records = new RecordStore(orphan.storeUri === this.store.uri ? this.store : openArtifactStore(orphan.storeUri));
       try {
@@ -173,23 +157,4 @@ export class LocalPipelineSession {
       this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
     }
   }
-}
-
-/** The runtime image of each engine and base, once a process has found or built it. */
-const runtimeImages = new Map<string, Promise<RuntimeImage>>();
-
-/**
- * Finds (or builds) the runtime image once per process for each engine and base image: every later
- * session of the process (a test file's, runPipeline's) reuses it instead of bundling the runner and
- * listing images again. A failed attempt is forgotten, so the next session tries again.
- */
-function runtimeImageOnce(docker: Docker, baseImage: string | undefined, logger: Logger): Promise<RuntimeImage> {
-  const key = JSON.stringify([process.env.DOCKER_HOST ?? "", baseImage || process.env.STEPBOX_BASE_IMAGE || ""]);
-  let image = runtimeImages.get(key);
-  if (!image) {
-    image = ensureRuntimeImage(docker, { logger, ...(baseImage ? { baseImage } : {}) });
-    runtimeImages.set(key, image);
-    image.catch(() => runtimeImages.delete(key));
-  }
-  return image;
 }

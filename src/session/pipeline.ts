@@ -361,7 +361,7 @@ export class Pipeline {
       records: this.session.records,
       store: this.session.store,
       logger: this.session.logger,
-      runner: runtime.runner,
+      runner: runtime.stepRuntime,
       bundler: this.session.bundler,
       image: runtime.image,
       imageId: runtime.imageId,

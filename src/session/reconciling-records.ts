@@ -1,5 +1,5 @@
 import { markInterrupted } from "../engine/interrupted.js";
-import { ownerIsGone } from "../runtime/orphan-sweep.js";
+import { ownerIsGone } from "../runtime/owner-process.js";
 import { executionEnded, RecordStore, type ExecutionRecord } from "../store/records.js";
 
 /**

@@ -3,21 +3,21 @@ import { pathToFileURL } from "node:url";
 import { IntegrityError, NotFoundError, StepboxError, UnknownStepError, ValidationError } from "../errors.js";
 import { checkedChannel, type ChannelSnapshot } from "../engine/input-channels.js";
 import { isTerminal } from "../engine/step-state.js";
-import type { ChannelListing, InputChannel, OptMlContents, StepJobRecord } from "../runtime/docker-step-runner.js";
+import type { ChannelListing, InputChannel, JobRecord } from "../runtime/step-runtime.js";
 import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import { readJobRecord } from "../store/job-records.js";
 
-/** What a shell into a step is made from: the step's job record, its code and arguments, and the key they verify under. */
+/** What a shell into a step is made from: the step's job record, and its code and arguments, verified. */
 export interface StepShellSource {
-  readonly job: StepJobRecord;
-  readonly contents: Omit<OptMlContents, "checkpointsDir" | "channels">;
+  readonly job: JobRecord;
+  readonly code: Buffer;
+  readonly arguments: Buffer;
   /** The step's input channels as they are now, in its order, to stage for the shell. */
   readonly channels: readonly ChannelSnapshot[];
   /** One warning for each S3 channel whose objects changed since the step ran. */
   readonly changed: readonly string[];
-  readonly key: Buffer;
 }
 
 /**
@@ -58,20 +58,7 @@ export async function readStepShellSource(session: LocalPipelineSession, pipelin
   verifyWithHint(code, codeMetadata, key, `the code of step "${stepName}" in execution ${executionId}`);
   verifyWithHint(argumentsPayload, argumentsMetadata, key, `the arguments of step "${stepName}" in execution ${executionId}`);
   const { channels, changed } = await currentChannels(job);
-  return {
-    job,
-    key,
-    channels,
-    changed,
-    contents: {
-      code,
-      codeMetadata: codeMetadata.toString("utf8"),
-      argumentsPayload,
-      argumentsMetadata: argumentsMetadata.toString("utf8"),
-      instanceType: job.instanceType,
-      hyperparameters: job.hyperparameters,
-    },
-  };
+  return { job, code, arguments: argumentsPayload, channels, changed };
 }
 
 async function stepsWithJobs(session: LocalPipelineSession, pipeline: string, execution: string, steps: readonly string[]): Promise<string[]> {
@@ -91,7 +78,7 @@ async function readStored(session: LocalPipelineSession, key: string, stepName: 
   }
 }
 
-/** The container verifies both again; checking here turns a wrong secret into one clear error before anything starts. */
+/** Only the engine holds the key: what the store keeps is verified here, before it goes into the shell's container. */
 function verifyWithHint(payload: Buffer, metadata: Buffer, key: Buffer, what: string): void {
   try {
     verifyPayload(payload, JSON.parse(metadata.toString("utf8")) as unknown, key, what);
@@ -109,7 +96,7 @@ function verifyWithHint(payload: Buffer, metadata: Buffer, key: Buffer, what: st
  * the objects again, and its listing, compared with the one the step's download was checked against,
  * tells whether they are still what the step saw.
  */
-async function currentChannels(job: StepJobRecord): Promise<{ channels: ChannelSnapshot[]; changed: string[] }> {
+async function currentChannels(job: JobRecord): Promise<{ channels: ChannelSnapshot[]; changed: string[] }> {
   const channels: ChannelSnapshot[] = [];
   const changed: string[] = [];
   for (const channel of job.channels) {
@@ -133,7 +120,7 @@ function listingChange(then: ChannelListing, now: ChannelListing): string | unde
   return brief(then) === brief(now) ? `${brief(now)} as then, but an object was rewritten or renamed` : `${brief(then)} then, ${brief(now)} now`;
 }
 
-async function requireFolder(job: StepJobRecord, channel: InputChannel): Promise<void> {
+async function requireFolder(job: JobRecord, channel: InputChannel): Promise<void> {
   const info = await stat(channel.hostPath).catch(() => undefined);
   if (info?.isDirectory()) return;
   const what = `input channel "${channel.name}" of step "${job.stepName}"`;

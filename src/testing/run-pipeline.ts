@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LABEL } from "../runtime/labels.js";
+import { removeExecutionContainers } from "../runtime/docker/orphan-sweep.js";
 import { LocalPipelineSession, type StepLogLine } from "../session/local-pipeline-session.js";
 import type { Pipeline, StartOptions } from "../session/pipeline.js";
 import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
@@ -67,7 +67,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunPipelineOption
   });
   let execution: PipelineExecution | undefined;
   let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> => (cleaned ??= removeRun(session, artifactRoot, execution));
+  const cleanup = (): Promise<void> => (cleaned ??= removeRun(artifactRoot, execution));
   try {
     execution = await pipeline.withSession(session).start(start);
     const description = await execution.wait();
@@ -84,7 +84,7 @@ export async function runPipeline(pipeline: Pipeline, options: RunPipelineOption
 }
 
 /** Everything a run made: a run still going is stopped first, so no container outlives the test. */
-async function removeRun(session: LocalPipelineSession, artifactRoot: string, execution: PipelineExecution | undefined): Promise<void> {
+async function removeRun(artifactRoot: string, execution: PipelineExecution | undefined): Promise<void> {
   try {
     if (execution) {
       const { PipelineExecutionStatus: status } = await execution.describe();
@@ -92,19 +92,10 @@ async function removeRun(session: LocalPipelineSession, artifactRoot: string, ex
         await execution.stop();
         await execution.wait();
       }
-      await removeLabelled(session, execution.id);
+      // The engine removes its containers itself; this catches what a crash of it would leave.
+      await removeExecutionContainers(execution.id);
     }
   } finally {
     await rm(artifactRoot, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
-}
-
-/** The engine removes its containers itself; this catches what a crash of it would leave. */
-async function removeLabelled(session: LocalPipelineSession, executionId: string): Promise<void> {
-  const { docker } = await session.runtime();
-  const filters = { label: [`${LABEL.execution}=${executionId}`] };
-  for (const c of await docker.listContainers({ all: true, filters })) {
-    await docker.getContainer(c.Id).remove({ force: true, v: true });
-  }
-  for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove();
 }

@@ -6,7 +6,7 @@ import { access, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { LABEL } from "../../src/runtime/labels.js";
+import { LABEL } from "../../src/runtime/docker/labels.js";
 import { leftoverContainers } from "../support/session.js";
 import { cli, cliTestStore, FIXTURES, startCli, startedExecution, tempStore } from "./cli.js";
 

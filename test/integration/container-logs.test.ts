@@ -8,9 +8,9 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { captureLogs } from "../../src/runtime/container-logs.js";
-import { ensureRuntimeImage } from "../../src/runtime/image.js";
-import { LABEL, managedLabels } from "../../src/runtime/labels.js";
+import { captureLogs } from "../../src/runtime/docker/container-logs.js";
+import { ensureRuntimeImage } from "../../src/runtime/docker/image.js";
+import { LABEL, managedLabels } from "../../src/runtime/docker/labels.js";
 
 const docker = new Docker();
 let image: string;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ConditionGreaterThanOrEqualTo, ConditionStep, Pipeline, getStep } from "stepbox";
-import { LABEL } from "../../src/runtime/labels.js";
+import { LABEL } from "../../src/runtime/docker/labels.js";
 import { LOOKAHEAD_GATE, failsAtOnce, heldOpen, neverStarts, ownContainer, quick } from "../fixtures/lookahead-steps.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 

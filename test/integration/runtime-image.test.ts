@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { describe, expect, it, vi } from "vitest";
-import { ensureRuntimeImage, parseLdd } from "../../src/runtime/image.js";
-import { LABEL, managedLabels } from "../../src/runtime/labels.js";
+import { ensureRuntimeImage, parseLdd } from "../../src/runtime/docker/image.js";
+import { LABEL, managedLabels } from "../../src/runtime/docker/labels.js";
 
 const probe = fileURLToPath(new URL("../fixtures/runtime-image-probe.ts", import.meta.url));
 const changedProbe = fileURLToPath(new URL("../fixtures/runtime-image-probe-changed.ts", import.meta.url));

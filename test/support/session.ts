@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { LocalPipelineSession, type StepLogLine } from "stepbox";
-import { LABEL } from "../../src/runtime/labels.js";
+import { LABEL } from "../../src/runtime/docker/labels.js";
 import { parseTempName } from "../../src/runtime/temp-paths.js";
 
 /** A session on a fresh temporary store with a fixed secret, that keeps the steps' output lines. */

@@ -3,7 +3,7 @@
  * (offline), the official node image wherever that node is not a binary a Linux container can run.
  */
 import { describe, expect, it } from "vitest";
-import { defaultBaseImage } from "../../src/runtime/image.js";
+import { defaultBaseImage } from "../../src/runtime/docker/image.js";
 
 describe("defaultBaseImage", () => {
   it("imports this machine's node on Linux", () => {

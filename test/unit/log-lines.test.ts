@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LineSplitter } from "../../src/runtime/log-lines.js";
+import { LineSplitter } from "../../src/runtime/docker/log-lines.js";
 
 function split(chunks: readonly (string | Buffer)[], max: number): string[] {
   const lines: string[] = [];

@@ -1,7 +1,7 @@
-import { hostname } from "node:os";
 import type Docker from "dockerode";
-import { engineError } from "./docker-engine.js";
+import { connectDocker, engineError } from "./docker-engine.js";
 import { LABEL } from "./labels.js";
+import { ownerIsGone } from "../owner-process.js";
 
 /** An execution whose engine process died and left containers behind. */
 export interface OrphanedExecution {
@@ -10,27 +10,6 @@ export interface OrphanedExecution {
   readonly execution: string;
   readonly owner: string;
   readonly containers: number;
-}
-
-/** Whether a process with this pid runs on this machine. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Whether the owner label (`<hostname>:<pid>`) names a process of this machine that no longer runs. */
-export function ownerIsGone(owner: string | undefined): boolean {
-  if (!owner) return true;
-  const at = owner.lastIndexOf(":");
-  const host = owner.slice(0, at);
-  const pid = Number(owner.slice(at + 1));
-  if (host !== hostname() || !Number.isInteger(pid)) return false;
-  return pid !== process.pid && !isAlive(pid);
 }
 
 /**
@@ -75,4 +54,21 @@ export async function sweepOrphans(docker: Docker): Promise<OrphanedExecution[]>
     }
   }
   return [...orphans.values()];
+}
+
+/**
+ * Removes every container and network labelled with the execution, whoever owns them: what a crash
+ * of the engine running it would leave (the engine removes its own).
+ */
+export async function removeExecutionContainers(executionId: string): Promise<void> {
+  const docker = await connectDocker();
+  const filters = { label: [`${LABEL.execution}=${executionId}`] };
+  try {
+    for (const c of await docker.listContainers({ all: true, filters })) {
+      await docker.getContainer(c.Id).remove({ force: true, v: true });
+    }
+    for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove();
+  } catch (error) {
+    throw engineError(`to remove the containers of execution ${executionId}`, error);
+  }
 }

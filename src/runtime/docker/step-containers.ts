@@ -2,15 +2,24 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { CONTAINER_ENV, CONTAINER_PATHS } from "../container/contract.js";
+import { CONTAINER_ENV, CONTAINER_PATHS } from "../../container/contract.js";
 import { captureLogs, type CapturedLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
-import type { StepContainerPlan, StepContainerSpec } from "./docker-step-runner.js";
-import { containerUser, fillHost, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
+import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
 import { LABEL, managedLabels } from "./labels.js";
-import { tempFolderPrefix } from "./temp-paths.js";
+import type { JobPlan, LogStreamName } from "../step-runtime.js";
+import { tempFolderPrefix } from "../temp-paths.js";
 
-type LogSink = (host: string, line: string, stream: "stdout" | "stderr") => void;
+type LogSink = (host: string, line: string, stream: LogStreamName) => void;
+
+/**
+ * What a host's container is created from, besides its /opt/ml: the job's identity, image,
+ * environment and sandbox, and the marks for sweeps. A shell into a step makes its container from it.
+ */
+export type ContainerSpec = Pick<
+  JobPlan,
+  "pipelineName" | "executionId" | "stepName" | "jobName" | "jobArn" | "image" | "definitionKey" | "environment" | "cpus" | "memoryBytes" | "network" | "storeUri" | "owner"
+>;
 
 /** The hosts of a job, as SageMaker names them: algo-1..N. */
 export const jobHosts = (instanceCount: number): string[] => Array.from({ length: instanceCount }, (_, i) => `algo-${i + 1}`);
@@ -19,9 +28,9 @@ export const jobHosts = (instanceCount: number): string[] => Array.from({ length
  * A plan in one canonical form: two plans with the same key make identical containers, so a step's
  * containers created ahead from one plan can run the job that has the other.
  */
-export function planKey(plan: StepContainerPlan): string {
+export function planKey(plan: JobPlan): string {
   const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, cpus, memoryBytes, network } = plan;
-  const { secretKeyHex, storeUri, owner, instanceCount, checkpointsDir } = plan;
+  const { storeUri, owner, instanceCount, checkpointsDir } = plan;
   const channels = plan.channels.map(({ name, hostPath }) => ({ name, hostPath }));
   return JSON.stringify({
     pipelineName,
@@ -35,7 +44,6 @@ export function planKey(plan: StepContainerPlan): string {
     cpus,
     memoryBytes,
     network,
-    secretKeyHex,
     storeUri,
     owner,
     instanceCount,
@@ -48,7 +56,7 @@ export function planKey(plan: StepContainerPlan): string {
  * How a host's container is created: the training job's environment, labels and the sandbox.
  * @internal its signature holds dockerode's types, which stay out of the published declarations
  */
-export function containerCreateOptions(job: StepContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
+export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
   const { uid, gid } = containerUser();
   const env = {
     ...job.environment,
@@ -57,7 +65,6 @@ export function containerCreateOptions(job: StepContainerSpec, setup: HostSetup,
     AWS_REGION: job.environment.AWS_REGION ?? "local",
     [CONTAINER_ENV.stepName]: job.stepName,
     [CONTAINER_ENV.definitionKey]: job.definitionKey,
-    [CONTAINER_ENV.secretKey]: job.secretKeyHex,
   };
   return {
     name: containerName(job, setup.host),
@@ -95,7 +102,7 @@ export function containerCreateOptions(job: StepContainerSpec, setup: HostSetup,
   };
 }
 
-const containerName = (job: Pick<StepContainerSpec, "executionId" | "stepName">, host: string): string =>
+const containerName = (job: Pick<ContainerSpec, "executionId" | "stepName">, host: string): string =>
   `stepbox-${job.executionId}-${job.stepName}-${host}`.slice(0, 120);
 
 /**
@@ -125,7 +132,7 @@ export class StepContainers {
   }
 
   /** Makes the work folder, the network and every host's container, and attaches to their output. */
-  static async create(docker: Docker, plan: StepContainerPlan): Promise<StepContainers> {
+  static async create(docker: Docker, plan: JobPlan): Promise<StepContainers> {
     const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("work")));
     let made: StepContainers | undefined;
     try {
@@ -140,7 +147,7 @@ export class StepContainers {
     }
   }
 
-  async #create(plan: StepContainerPlan): Promise<void> {
+  async #create(plan: JobPlan): Promise<void> {
     if (plan.instanceCount > 1) this.#network = await this.#createNetwork(plan);
     // Hosts are created together: each creation is a round trip the others need not wait for.
     const created = await Promise.allSettled(this.setups.map((setup) => this.#createContainer(plan, setup)));
@@ -150,8 +157,8 @@ export class StepContainers {
     try {
       this.#logs = await Promise.all(
         this.#containers.map((c, i) => {
-          const { host, dir } = this.setups[i]!;
-          return captureLogs(c, join(dir, "logs", "stream.log"), (line, stream) => this.#onLine?.(host, line, stream));
+          const setup = this.setups[i]!;
+          return captureLogs(c, hostLogFile(setup), (line, stream) => this.#onLine?.(setup.host, line, stream));
         }),
       );
     } catch (error) {
@@ -160,7 +167,7 @@ export class StepContainers {
   }
 
   /** A private network where the hosts resolve each other as algo-1..N; internal unless the step asked for a network. */
-  async #createNetwork(plan: StepContainerPlan): Promise<Docker.Network> {
+  async #createNetwork(plan: JobPlan): Promise<Docker.Network> {
     try {
       return await this.#docker.createNetwork({
         Name: `stepbox-${plan.executionId}-${plan.stepName}`.slice(0, 120),
@@ -173,7 +180,7 @@ export class StepContainers {
     }
   }
 
-  async #createContainer(plan: StepContainerPlan, setup: HostSetup): Promise<Docker.Container> {
+  async #createContainer(plan: JobPlan, setup: HostSetup): Promise<Docker.Container> {
     try {
       return await this.#docker.createContainer(containerCreateOptions(plan, setup, this.#network));
     } catch (error) {

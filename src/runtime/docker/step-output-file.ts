@@ -1,10 +1,11 @@
 import { constants } from "node:fs";
 import { lstat, open } from "node:fs/promises";
 import { join } from "node:path";
-import { StepOutputError } from "../errors.js";
+import { CONTAINER_PATHS } from "../../container/contract.js";
+import { StepOutputError } from "../../errors.js";
 
 /** Where the host folder of a step's /opt/ml/output is seen inside its container. */
-const CONTAINER_OUTPUT = "/opt/ml/output";
+const CONTAINER_OUTPUT = CONTAINER_PATHS.output;
 
 /**
  * Reads a file a step left under its /opt/ml/output, as hostile input: undefined when it is not

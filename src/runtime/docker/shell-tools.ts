@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { access, realpath } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type Docker from "dockerode";
-import { ContainerEngineError } from "../errors.js";
+import { ContainerEngineError } from "../../errors.js";
 import { engineError } from "./docker-engine.js";
 import { linkedLibraries } from "./image.js";
 import { LABEL, managedLabels } from "./labels.js";
@@ -33,6 +33,8 @@ export async function imageShell(docker: Docker, image: string, owner: string): 
     if (!shell) {
       throw new ContainerEngineError(`the image ${image} has no shell (${IMAGE_SHELLS.join(", ")}), and this machine has neither bash nor sh to lend it`, {
         hint: "set STEPBOX_BASE_IMAGE to an image with a shell (node:20-bookworm-slim) and rerun the pipeline",
+        // The engine did what it was asked; what it has cannot do this.
+        reason: "refused",
       });
     }
     const tools = [shell, ...(await Promise.all(HOST_TOOLS.map((t) => firstOnHost([t])))).filter((t) => t !== undefined)];

@@ -1,8 +1,8 @@
-import { CONTAINER_PATHS } from "../container/contract.js";
-import type { StepJobRecord } from "./docker-step-runner.js";
+import { CONTAINER_PATHS } from "../../container/contract.js";
+import type { JobRecord } from "../step-runtime.js";
 
 /** Where a shell into a step stands: which step, where its inputs are, and the command that reruns it. */
-export function shellHint(job: StepJobRecord, host: string, rerun: string): string {
+export function shellHint(job: JobRecord, host: string, rerun: string): string {
   const channels = job.channels.map((c) => `${CONTAINER_PATHS.inputData}/${c.name} (${c.hostPath})`);
   const sandbox = job.network ? "with the network it asked for" : "no network";
   return [

@@ -1,7 +1,7 @@
 import { createWriteStream } from "node:fs";
 import { Writable } from "node:stream";
 import type Docker from "dockerode";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../../errors.js";
 import { LineSplitter } from "./log-lines.js";
 
 const TAIL_LINES = 20;

@@ -8,11 +8,11 @@ import { promisify } from "node:util";
 import type Docker from "dockerode";
 import type { Message } from "esbuild";
 import tar from "tar-fs";
-import { ContainerEngineError, ImageBuildError } from "../errors.js";
+import { ContainerEngineError, ImageBuildError } from "../../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
 import { LABEL, managedLabels } from "./labels.js";
-import { stepboxPackage } from "./package-manifest.js";
-import { tempFolderPrefix } from "./temp-paths.js";
+import { stepboxPackage } from "../package-manifest.js";
+import { tempFolderPrefix } from "../temp-paths.js";
 
 /** The image steps run in, ready on the engine. */
 export interface RuntimeImage {
@@ -78,9 +78,9 @@ const MAX_LINE = 160;
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
-/** The container runner next to this module: runner.ts beside image.ts, runner.js beside image.js. */
+/** The container runner of this build: src/container/runner.ts for image.ts, its .js for image.js. */
 function defaultRunnerEntry(): string {
-  return join(dirname(THIS_FILE), "..", "container", `runner${extname(THIS_FILE)}`);
+  return join(dirname(THIS_FILE), "..", "..", "container", `runner${extname(THIS_FILE)}`);
 }
 
 /**

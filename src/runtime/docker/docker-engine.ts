@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { ContainerEngineError } from "../errors.js";
+import { ContainerEngineError } from "../../errors.js";
 
 /** What starts an engine, on the machines stepbox supports. */
 const ENGINE_HINT =
@@ -20,7 +20,7 @@ export async function connectDocker(): Promise<Docker> {
   try {
     await docker.ping();
   } catch (cause) {
-    throw new ContainerEngineError(`${describeEngine()} does not answer`, { cause, hint: ENGINE_HINT });
+    throw new ContainerEngineError(`${describeEngine()} does not answer`, { cause, hint: ENGINE_HINT, reason: "unreachable" });
   }
   return docker;
 }
@@ -34,8 +34,8 @@ export function isEngineUnreachable(error: unknown): boolean {
 /** Wraps a dockerode failure at the runtime boundary, so nothing above looks at HTTP status codes. */
 export function engineError(action: string, cause: unknown): ContainerEngineError {
   if (isEngineUnreachable(cause)) {
-    return new ContainerEngineError(`${describeEngine()} went away when stepbox tried ${action}`, { cause, hint: ENGINE_HINT });
+    return new ContainerEngineError(`${describeEngine()} went away when stepbox tried ${action}`, { cause, hint: ENGINE_HINT, reason: "lost" });
   }
   const message = (cause as { json?: { message?: string } } | undefined)?.json?.message ?? String((cause as Error)?.message ?? cause);
-  return new ContainerEngineError(`${describeEngine()} refused ${action}: ${message}`, { cause });
+  return new ContainerEngineError(`${describeEngine()} refused ${action}: ${message}`, { cause, reason: "refused" });
 }

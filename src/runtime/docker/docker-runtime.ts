@@ -1,0 +1,195 @@
+import { stat } from "node:fs/promises";
+import type Docker from "dockerode";
+import type { JobOutcome, JobPlan, JobSpec, PreparedJob, StepRuntime, StopReason } from "../step-runtime.js";
+import { engineError } from "./docker-engine.js";
+import { DockerJobOutcome, type EndedHost } from "./docker-job-outcome.js";
+import { watchEngine } from "./engine-watch.js";
+import { hostLogFile } from "./host-opt-ml.js";
+import { watchOutputSize } from "./output-limit.js";
+import { StepContainers, planKey } from "./step-containers.js";
+
+/** Containers a `prepare` is creating; `run` takes them when its job has the same plan. */
+class WarmContainers implements PreparedJob {
+  readonly key: string;
+  readonly #made: Promise<StepContainers | undefined>;
+  readonly #onDiscard: (removed: Promise<void>) => void;
+  #taken = false;
+
+  constructor(key: string, made: Promise<StepContainers | undefined>, onDiscard: (removed: Promise<void>) => void) {
+    this.key = key;
+    this.#made = made;
+    this.#onDiscard = onDiscard;
+  }
+
+  /** The containers, once; undefined when their creation failed (the caller creates them again, and sees why). */
+  take(): Promise<StepContainers | undefined> {
+    if (this.#taken) return Promise.resolve(undefined);
+    this.#taken = true;
+    return this.#made;
+  }
+
+  discard(): void {
+    if (this.#taken) return;
+    this.#taken = true;
+    this.#onDiscard(this.#made.then((made) => made?.removeAll()));
+  }
+}
+
+/**
+ * Runs a step's job as training-job containers through dockerode: one per host, sandboxed, each with
+ * its own /opt/ml bind-mounted from a private host folder that is removed once `collect` has read it.
+ * Containers are never reused: `prepare` creates a step's own containers ahead, while earlier steps
+ * run, and `run` only fills in the files and starts them. Finished containers are removed in the
+ * background; `drain` waits for an execution's removals.
+ * @internal its constructor takes dockerode's client, whose types stay out of the published declarations
+ */
+export class DockerRuntime implements StepRuntime {
+  readonly #docker: Docker;
+  /** Removals (of finished or discarded containers) still under way. */
+  readonly #removals = new Set<{ readonly executionId: string; readonly stepName: string; readonly done: Promise<void> }>();
+
+  constructor(docker: Docker) {
+    this.#docker = docker;
+  }
+
+  prepare(plan: JobPlan): PreparedJob {
+    // A creation that fails is not this step's failure yet: `run` creates again, and reports that.
+    const made = StepContainers.create(this.#docker, plan).catch(() => undefined);
+    return new WarmContainers(planKey(plan), made, (removed) => this.#inBackground(plan, removed));
+  }
+
+  drain(executionId: string): Promise<void> {
+    return this.#settled((r) => r.executionId === executionId);
+  }
+
+  async run<T>(job: JobSpec, collect: (outcome: JobOutcome) => Promise<T>, prepared?: PreparedJob): Promise<T> {
+    const made = await this.#containersFor(job, prepared);
+    let outcome: DockerJobOutcome | undefined;
+    try {
+      made.listen(job.onLogLine);
+      await made.fill({ code: job.code, arguments: job.arguments, instanceType: job.instanceType, hyperparameters: job.hyperparameters, channels: job.channels });
+      outcome = await this.#runAll(job, made);
+      // The containers have exited and what they left is in bind-mounted host folders: removing them
+      // while the outputs are collected takes the engine's removal time off every step's wall time.
+      void made.removeContainers();
+      return await collect(outcome);
+    } finally {
+      outcome?.close();
+      // The work folder goes once collected; the next step need not wait for that, nor for the engine.
+      this.#inBackground(job, made.removeAll());
+    }
+  }
+
+  /** The containers `prepare` made for this job when its plan is the same, else new ones. */
+  async #containersFor(job: JobSpec, prepared: PreparedJob | undefined): Promise<StepContainers> {
+    if (prepared instanceof WarmContainers && prepared.key === planKey(job)) {
+      const warm = await prepared.take();
+      if (warm) return warm;
+    }
+    prepared?.discard();
+    // An earlier attempt's (or the discarded) containers have the same names: they must be gone first.
+    await this.#settled((r) => r.executionId === job.executionId && r.stepName === job.stepName);
+    return StepContainers.create(this.#docker, job);
+  }
+
+  #inBackground(step: Pick<JobPlan, "executionId" | "stepName">, removal: Promise<void>): void {
+    const entry = { executionId: step.executionId, stepName: step.stepName, done: removal.catch(() => undefined) };
+    this.#removals.add(entry);
+    void entry.done.then(() => this.#removals.delete(entry));
+  }
+
+  async #settled(which: (removal: { executionId: string; stepName: string }) => boolean): Promise<void> {
+    for (;;) {
+      const pending = [...this.#removals].filter(which).map((r) => r.done);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  async #runAll(job: JobSpec, made: StepContainers): Promise<DockerJobOutcome> {
+    const { setups, containers, logs } = made;
+    let stopped: StopReason | undefined;
+    const stopContainers = (graceSeconds: number): void => {
+      for (const c of containers) {
+        const ending = graceSeconds === 0 ? c.kill() : c.stop({ t: graceSeconds });
+        ending.catch(() => {
+          // It exited on its own in the meantime.
+        });
+      }
+    };
+    const stopAll = (reason: StopReason, graceSeconds: number): void => {
+      stopped ??= reason;
+      stopContainers(graceSeconds);
+    };
+    const timer = setTimeout(() => stopAll("MaxRuntimeExceeded", job.stopGraceSeconds), job.maxRuntimeSeconds * 1000);
+    const onAbort = (): void => stopAll("Stopped", job.stopGraceSeconds);
+    const onKill = (): void => stopAll("Stopped", 0);
+    job.signal.addEventListener("abort", onAbort);
+    job.killSignal.addEventListener("abort", onKill);
+    // A step that writes past its cap is killed at once: waiting would let it fill the disk.
+    const sizeWatch = watchOutputSize(setups.flatMap((s) => s.writable), job.outputLimitBytes, () => stopAll("OutputLimitExceeded", 0));
+
+    const startedAt = new Date();
+    const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
+    try {
+      try {
+        await Promise.all(containers.map((c) => c.start()));
+      } catch (error) {
+        throw engineError(`to start the containers of step "${job.stepName}"`, error);
+      }
+      if (job.signal.aborted) onAbort();
+      if (job.killSignal.aborted) onKill();
+      // A host that fails ends the job: the others are stopped, as SageMaker does.
+      let firstFailedHost: string | undefined;
+      const exits = await Promise.race([engine.lost, Promise.all(
+        containers.map(async (c, i) => {
+          let result: { StatusCode: number };
+          try {
+            result = (await c.wait()) as { StatusCode: number };
+          } catch (error) {
+            throw engineError(`to wait for the containers of step "${job.stepName}"`, error);
+          }
+          if (result.StatusCode !== 0 && firstFailedHost === undefined) {
+            firstFailedHost = setups[i]!.host;
+            if (containers.length > 1) stopContainers(job.stopGraceSeconds);
+          }
+          return result.StatusCode;
+        }),
+      )]);
+      await Promise.all(logs.map((l) => l.done));
+      const outputBytes = await sizeWatch.stop();
+      const hosts: EndedHost[] = [];
+      for (const [i, c] of containers.entries()) {
+        // Only a container that failed can have been killed for memory (the kernel's kill exits 137):
+        // a clean exit needs no inspect round trip to the engine.
+        let state: { ExitCode?: number; OOMKilled?: boolean } = { ExitCode: exits[i] };
+        if (exits[i] !== 0) {
+          try {
+            state = (await c.inspect()).State;
+          } catch (error) {
+            throw engineError(`to inspect the containers of step "${job.stepName}"`, error);
+          }
+        }
+        const setup = setups[i]!;
+        hosts.push({
+          exit: {
+            host: setup.host,
+            exitCode: state.ExitCode ?? exits[i] ?? -1,
+            oomKilled: state.OOMKilled === true,
+            logStream: `${job.jobName}/${setup.host}-${Math.floor(startedAt.getTime() / 1000)}`,
+            lastLogLines: logs[i]!.tail,
+          },
+          setup,
+          logBytes: (await stat(hostLogFile(setup))).size,
+        });
+      }
+      return new DockerJobOutcome({ stepName: job.stepName, hosts, stopped, firstFailedHost, outputBytes, startedAt, endedAt: new Date() });
+    } finally {
+      engine.stop();
+      clearTimeout(timer);
+      job.signal.removeEventListener("abort", onAbort);
+      job.killSignal.removeEventListener("abort", onKill);
+      await sizeWatch.stop();
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { chown, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CONTAINER_PATHS, pathUnder } from "../../container/contract.js";
+import { digestOf } from "../../serialization/digest.js";
+import { writeTrainingJobConfig } from "./training-job-config.js";
+
+/** One host's /opt/ml on this machine, and how it is mounted. */
+export interface HostSetup {
+  readonly host: string;
+  readonly dir: string;
+  readonly binds: string[];
+  readonly writable: string[];
+}
+
+/** What a host's folders and mounts are made from: known before the step's code and arguments are. */
+export interface HostLayoutSource {
+  readonly channels: ReadonlyArray<{ readonly name: string; readonly hostPath: string }>;
+  /** Host folder whose `algo-<i>` subfolders are /opt/ml/checkpoints; it outlives the attempt. */
+  readonly checkpointsDir: string;
+}
+
+/** What a host's /opt/ml is filled with just before its container starts. */
+export interface HostFiles {
+  readonly code: Buffer;
+  readonly arguments: Buffer;
+  readonly instanceType: string;
+  readonly hyperparameters: Readonly<Record<string, unknown>>;
+  readonly channels: ReadonlyArray<{ readonly name: string }>;
+}
+
+/** The uid the step runs as: the caller's own, or an unprivileged one when the caller is root. */
+export function containerUser(): { uid: number; gid: number } {
+  const uid = process.getuid?.() ?? 1000;
+  const gid = process.getgid?.() ?? 1000;
+  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
+}
+
+/** Where a path of the container's /opt/ml is in the host folder `dir` that mirrors it. */
+export function onHost(dir: string, containerPath: string): string {
+  return join(dir, pathUnder(CONTAINER_PATHS.root, containerPath));
+}
+
+/**
+ * Makes one host's /opt/ml folders under `workDir` (empty: the files come with `fillHost`) and says
+ * how they are mounted. A container can be created on them before the step's inputs are known.
+ */
+export async function layoutHost(source: HostLayoutSource, workDir: string, host: string): Promise<HostSetup> {
+  const dir = join(workDir, host);
+  const at = (containerPath: string): string => onHost(dir, containerPath);
+  const checkpoints = join(source.checkpointsDir, host);
+  await Promise.all([
+    mkdir(at(CONTAINER_PATHS.inputConfig), { recursive: true }),
+    mkdir(at(CONTAINER_PATHS.arguments), { recursive: true }),
+    ...source.channels.map((c) => mkdir(join(at(CONTAINER_PATHS.inputData), c.name), { recursive: true })),
+    mkdir(at(CONTAINER_PATHS.code), { recursive: true }),
+    mkdir(at(CONTAINER_PATHS.model), { recursive: true }),
+    mkdir(at(CONTAINER_PATHS.outputData), { recursive: true }),
+    mkdir(checkpoints, { recursive: true }),
+    mkdir(logFolder(dir), { recursive: true }),
+  ]);
+  const writable = [at(CONTAINER_PATHS.model), at(CONTAINER_PATHS.output), checkpoints];
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = containerUser();
+    await Promise.all([...writable, at(CONTAINER_PATHS.outputData)].map((w) => chown(w, uid, gid)));
+  }
+  return {
+    host,
+    dir,
+    writable,
+    binds: [
+      `${at(CONTAINER_PATHS.input)}:${CONTAINER_PATHS.input}:ro`,
+      ...source.channels.map((c) => `${c.hostPath}:${CONTAINER_PATHS.inputData}/${c.name}:ro`),
+      `${at(CONTAINER_PATHS.code)}:${CONTAINER_PATHS.code}:ro`,
+      `${at(CONTAINER_PATHS.model)}:${CONTAINER_PATHS.model}`,
+      `${at(CONTAINER_PATHS.output)}:${CONTAINER_PATHS.output}`,
+      `${checkpoints}:${CONTAINER_PATHS.checkpoints}`,
+    ],
+  };
+}
+
+/** Beside the host's /opt/ml folders, never mounted: where its container's output is captured. */
+const logFolder = (dir: string): string => join(dir, "logs");
+
+/** The file that holds everything a host's container printed. */
+export const hostLogFile = (setup: Pick<HostSetup, "dir">): string => join(logFolder(setup.dir), "stream.log");
+
+/**
+ * Writes the code, the arguments (each with its digest) and the config files into a host's laid-out
+ * /opt/ml. The folders are bind mounts, so a container created on them before sees the files when it starts.
+ */
+export async function fillHost(files: HostFiles, setup: HostSetup, hosts: readonly string[]): Promise<void> {
+  const at = (containerPath: string): string => onHost(setup.dir, containerPath);
+  await Promise.all([
+    writeFile(at(CONTAINER_PATHS.codeBundle), files.code),
+    writeFile(at(CONTAINER_PATHS.codeMetadata), JSON.stringify(digestOf(files.code))),
+    writeFile(at(CONTAINER_PATHS.argumentsPayload), files.arguments),
+    writeFile(at(CONTAINER_PATHS.argumentsMetadata), JSON.stringify(digestOf(files.arguments))),
+    writeTrainingJobConfig(at(CONTAINER_PATHS.inputConfig), {
+      currentHost: setup.host,
+      hosts,
+      instanceType: files.instanceType,
+      hyperparameters: files.hyperparameters,
+      channels: files.channels.map((c) => ({ name: c.name })),
+    }),
+  ]);
+}
