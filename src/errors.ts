@@ -173,10 +173,18 @@ export class ImageBuildError extends StepboxError {
   }
 }
 
+/**
+ * Why the container engine failed a request: it could not be reached, it refused the request (no
+ * room for the containers: a capacity error, which retry policies may retry), or it went away mid-job.
+ */
+export type ContainerEngineFailure = "unreachable" | "refused" | "lost";
+
 /** The Docker engine is missing, refused a request or went away. */
 export class ContainerEngineError extends StepboxError {
-  constructor(message: string, options: StepboxErrorOptions = {}) {
+  readonly reason: ContainerEngineFailure;
+  constructor(message: string, options: StepboxErrorOptions & { reason?: ContainerEngineFailure } = {}) {
     super("CONTAINER_ENGINE", message, options);
+    this.reason = options.reason ?? "unreachable";
   }
 }
 
