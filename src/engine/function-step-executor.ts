@@ -1,25 +1,18 @@
-import { constants, createReadStream } from "node:fs";
-import { lstat, open, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { pipeline } from "node:stream";
-import { createGzip } from "node:zlib";
-import tar from "tar-fs";
-import { ContainerEngineError, StepboxError, StepOutputError, type RemoteErrorInfo } from "../errors.js";
+import { ContainerEngineError, IntegrityError, StepboxError, StepOutputError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import { SageMakerJobExceptionType, type ExceptionType } from "../dsl/retry-policies.js";
-import { OUTPUT_FILES } from "../container/contract.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
-import { signPayload, verifyPayload } from "../serialization/signing.js";
+import { signPayload } from "../serialization/signing.js";
 import type { StepBundler } from "../runtime/bundle.js";
 import type { Logger } from "../logging/logger.js";
-import type { HostOutcome, InputChannel, PreparedContainers, StepContainerPlan, StepJob, StepJobOutcome } from "../runtime/docker-step-runner.js";
+import type { InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
+import { writeJobRecord } from "../store/job-records.js";
 import { layout } from "../store/layout.js";
 import type { StatusTransition, StepRecord } from "../store/records.js";
 import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
 import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
-import { readStepOutputFile } from "./step-output-file.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
 import { counted, trackTransfer } from "./transfer-progress.js";
@@ -30,19 +23,6 @@ const MiB = 1024 ** 2;
 
 type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
 
-/**
- * What runs a step's job in its containers: all the engine asks of a runner. The Docker runner
- * (runtime/docker-step-runner.ts) is the one there is.
- */
-export interface StepRunner {
-  /** Runs the job in containers `prepare` made for it when their plan matches, else in new ones. */
-  run<T>(job: StepJob, collect: (outcome: StepJobOutcome) => Promise<T>, prepared?: PreparedContainers): Promise<T>;
-  /** Creates, never starts, the containers of a step that may start next; the handle goes to `run` or is discarded. */
-  prepare(plan: StepContainerPlan): PreparedContainers;
-  /** Settles once the containers of the execution's steps (finished or discarded) are removed. */
-  drain(executionId: string): Promise<void>;
-}
-
 export interface FunctionStepContext {
   readonly pipelineName: string;
   readonly executionId: string;
@@ -50,9 +30,10 @@ export interface FunctionStepContext {
   readonly store: ArtifactStore;
   /** Where the step's transfers (input data down, artifacts up) are logged as they move. */
   readonly logger: Logger;
-  readonly runner: StepRunner;
+  readonly runtime: StepRuntime;
   readonly bundler: StepBundler;
   readonly image: string;
+  /** Signs what the engine writes into the store; it never reaches a step's containers. */
   readonly key: Buffer;
   readonly owner: string;
   readonly stopGraceSeconds: number;
@@ -78,12 +59,12 @@ export interface FunctionStepContext {
   /** Called with the step's training-job metadata as it changes, for the step's record. */
   readonly onProgress: (trainingJob: TrainingJobMetadata) => void;
   /** The step's containers, created while earlier steps ran, when they were. */
-  readonly prepared?: PreparedContainers;
+  readonly prepared?: PreparedJob;
 }
 
 type PlanContext = Pick<
   FunctionStepContext,
-  "pipelineName" | "executionId" | "executionArn" | "image" | "key" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
+  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
 >;
 
 export interface FunctionStepOutcome {
@@ -114,7 +95,7 @@ function clientError(info: RemoteErrorInfo): string {
 const trainingJobArn = (executionArn: string, jobName: string): string => executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`);
 
 /** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
-function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): StepContainerPlan {
+function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
   const o = step.options;
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   return {
@@ -129,7 +110,6 @@ function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyA
     cpus: ctx.resources.cpus,
     memoryBytes: ctx.resources.memoryBytes,
     network: o.network === true,
-    secretKeyHex: ctx.key.toString("hex"),
     storeUri: ctx.store.uri,
     owner: ctx.owner,
     instanceCount: o.instanceCount ?? 1,
@@ -139,21 +119,41 @@ function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyA
 }
 
 /**
- * The plan of the step's containers as far as it is known before the step starts, for the runner to
+ * The plan of the step's containers as far as it is known before the step starts, for the runtime to
  * create them ahead; undefined when a channel's host folder is only known once it is downloaded.
  */
-export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionStepContext, "channels">): StepContainerPlan | undefined {
+export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionStepContext, "channels">): JobPlan | undefined {
   const mounts: Array<Pick<InputChannel, "name" | "hostPath">> = [];
   for (const c of ctx.channels) {
     if (c.mountPath === undefined) return undefined;
     mounts.push({ name: c.name, hostPath: c.mountPath });
   }
-  return containerPlan(step, ctx, mounts);
+  return jobPlan(step, ctx, mounts);
 }
 
-async function hasEntries(dir: string): Promise<boolean> {
-  const info = await lstat(dir).catch(() => undefined);
-  return info?.isDirectory() === true && (await readdir(dir)).length > 0;
+/** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
+function jobRecord(job: JobSpec): JobRecord {
+  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, instanceType, instanceCount } = job;
+  const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
+  return {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    environment,
+    instanceType,
+    instanceCount,
+    cpus,
+    memoryBytes,
+    hyperparameters,
+    channels: channels.map(({ name, hostPath, uri, listing }) => ({ name, hostPath, uri, listing })),
+    network,
+    maxRuntimeSeconds,
+    outputLimitBytes,
+  };
 }
 
 /** Tracks the training job's statuses, as DescribeTrainingJob's SecondaryStatusTransitions show them. */
@@ -273,24 +273,28 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
   }
   job.secondary("Training", "Training in progress");
-  const outcome = await ctx.runner.run(
-    {
-      ...containerPlan(step, ctx, staged.channels),
-      code,
-      codeMetadata,
-      argumentsPayload,
-      argumentsMetadata: JSON.stringify(signPayload(argumentsPayload, ctx.key)),
-      instanceType: ctx.resources.instanceType,
-      hyperparameters: o.hyperparameters ?? {},
-      channels: staged.channels,
-      maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
-      stopGraceSeconds: ctx.stopGraceSeconds,
-      outputLimitBytes,
-      onLogLine: (host, line, stream) => ctx.onLogLine(o.instanceCount && o.instanceCount > 1 ? `${step.name}/${host}` : step.name, line, stream),
-      signal: ctx.signal,
-      killSignal: ctx.killSignal,
-    },
+  const spec: JobSpec = {
+    ...jobPlan(step, ctx, staged.channels),
+    code,
+    arguments: argumentsPayload,
+    instanceType: ctx.resources.instanceType,
+    hyperparameters: o.hyperparameters ?? {},
+    channels: staged.channels,
+    maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
+    stopGraceSeconds: ctx.stopGraceSeconds,
+    outputLimitBytes,
+    onLogLine: (host, line, stream) => ctx.onLogLine(o.instanceCount && o.instanceCount > 1 ? `${step.name}/${host}` : step.name, line, stream),
+    signal: ctx.signal,
+    killSignal: ctx.killSignal,
+  };
+  // The job's record is for readers after the start (`stepbox shell`): it is written while the job
+  // runs, and in before its outcome is; a write that fails fails the step.
+  const recorded = writeJobRecord(ctx.store, jobRecord(spec));
+  recorded.catch(() => undefined);
+  const outcome = await ctx.runtime.run(
+    spec,
     async (ended) => {
+      await recorded;
       await stored;
       job.secondary("Uploading", "Uploading generated training model");
       await storeArtifacts(step, ctx, ended, job.metadata);
@@ -309,7 +313,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     if (storeFailure !== undefined) throw storeFailure;
     // The engine failed around the job: a fault of the platform, not of the step's code.
     const info = toRemoteErrorInfo(error);
-    const refused = error instanceof ContainerEngineError && / refused /.test(error.message);
+    const refused = error instanceof ContainerEngineError && error.reason === "refused";
     return finish("Failed", "Failed", `InternalServerError: ${info.message}`, undefined, refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR);
   }).finally(() => staged.release());
   if (outcome.status === "Succeeded" && caching && cacheParts) {
@@ -342,41 +346,40 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
 }
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
-async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, metadata: TrainingJobMetadata): Promise<void> {
-  const logBytes = (await Promise.all(outcome.hosts.map((h) => stat(h.logStream.file)))).reduce((sum, s) => sum + s.size, 0);
+async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
+  const logs = outcome.hosts.map((h) => ({ name: h.logStream, log: outcome.log(h.host) }));
+  const logBytes = logs.reduce((sum, l) => sum + l.log.bytes, 0);
   await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
-    for (const host of outcome.hosts) {
-      const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, host.logStream.name);
-      await ctx.store.putStream(key, counted(createReadStream(host.logStream.file), count));
+    for (const { name, log } of logs) {
+      const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, name);
+      await ctx.store.putStream(key, counted(log.open(), count));
     }
   });
-  metadata.LogStreams = outcome.hosts.map((h) => h.logStream.name);
+  metadata.LogStreams = outcome.hosts.map((h) => h.logStream);
   if (outcome.stopped === "OutputLimitExceeded") return;
-  const model = await archive(ctx, step, "model.tar.gz", outcome.hosts.map((h) => h.modelDir));
+  const model = await storeArchive(ctx, step, outcome, "model");
   if (model) metadata.ModelArtifacts = { S3ModelArtifacts: model };
-  const data = await archive(ctx, step, "output.tar.gz", outcome.hosts.map((h) => join(h.outputDir, "data")));
+  const data = await storeArchive(ctx, step, outcome, "output");
   if (data) metadata.OutputDataArtifacts = data;
 }
 
-/** Packs the folders into one gzipped tar in the store. Links are stored as links, never followed. */
-async function archive(ctx: FunctionStepContext, step: FunctionStep, file: "model.tar.gz" | "output.tar.gz", dirs: readonly string[]): Promise<string | undefined> {
-  const filled: string[] = [];
-  for (const dir of dirs) if (await hasEntries(dir)) filled.push(dir);
-  if (filled.length === 0) return undefined;
-  const pack = tar.pack(filled[0]!, { finalize: filled.length === 1 });
-  for (const [i, dir] of filled.slice(1).entries()) {
-    tar.pack(dir, { pack, finalize: i === filled.length - 2 });
-  }
+const ARCHIVES = {
+  model: { file: "model.tar.gz", folder: "/opt/ml/model" },
+  output: { file: "output.tar.gz", folder: "/opt/ml/output/data" },
+} as const;
+
+/** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
+async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
+  const { file, folder } = ARCHIVES[kind];
+  const archive = await outcome.archive(kind);
+  if (!archive) return undefined;
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
-  // The archive is packed as it goes up, so its size is known only at the end: no total.
-  // pipeline, not pipe: a file the packer cannot read (a step can chmod 000 what it leaves) must fail
-  // the upload, not crash the process with an unhandled stream error or leave the gzip waiting forever.
-  const gzipped = pipeline(pack, createGzip(), () => {});
+  // The archive is packed as it goes up, so its size is known only at the end: no total. A file the
+  // runtime cannot pack (a step can chmod 000 what it leaves) errors the stream and fails the upload.
   await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
-    ctx.store.putStream(key, counted(gzipped, count)).catch((error: unknown) => {
-      pack.destroy();
+    ctx.store.putStream(key, counted(archive, count)).catch((error: unknown) => {
+      archive.destroy();
       if (error instanceof StepboxError) throw error;
-      const folder = file === "model.tar.gz" ? "/opt/ml/model" : "/opt/ml/output/data";
       throw new StepboxError("STORE", `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
         cause: error,
         hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
@@ -391,21 +394,13 @@ function transferLog(ctx: FunctionStepContext): Logger {
   return ctx.logger.child({ execution: ctx.executionId });
 }
 
-/** The most the engine reads of each file a step leaves: anything larger fails the step. */
-const READ_LIMITS = {
-  failure: 1024 * 1024,
-  metadata: 1024 * 1024,
-  exception: 64 * 1024 * 1024,
-  result: 1024 * 1024 * 1024,
-} as const;
-
 type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo, exceptionType?: ExceptionType) => FunctionStepOutcome;
 
-async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: StepJobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
+async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
-  const error = await readVerifiedError(ctx, failedHost, at);
+  const error = await storeStepError(ctx, outcome, failedHost.host, at);
   const onHost = outcome.hosts.length > 1 ? ` on ${failedHost.host}` : "";
 
   switch (outcome.stopped) {
@@ -435,40 +430,45 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: Step
     );
   }
   if (outcome.firstFailedHost !== undefined) {
-    const failureText = (await readStepOutputFile(failedHost.outputDir, OUTPUT_FILES.failure, READ_LIMITS.failure))?.toString("utf8");
+    const failureText = await outcome.failure(failedHost.host);
     const reason = failureText?.trim()
       ? failureText
       : `AlgorithmError: exit code ${failedHost.exitCode}${onHost}. Last lines of the log:\n${failedHost.lastLogLines.slice(-10).join("\n")}`;
     return finish("Failed", "Failed", reason, error);
   }
 
-  const payload = await readStepOutputFile(primary.outputDir, OUTPUT_FILES.resultsPayload, READ_LIMITS.result);
-  const metadata = await readStepOutputFile(primary.outputDir, OUTPUT_FILES.resultsMetadata, READ_LIMITS.metadata);
-  if (!payload || !metadata) return finish("Failed", "Failed", `ClientError: step "${step.name}" exited 0 but left no result`);
+  let payload: Buffer | undefined;
   try {
-    verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the result of step "${step.name}"`);
+    payload = await outcome.result();
   } catch (cause) {
+    // A result whose digest does not check out was altered after the step left it: the step's fault.
+    if (!(cause instanceof IntegrityError)) throw cause;
     const info = toRemoteErrorInfo(cause);
     return finish("Failed", "Failed", clientError(info), info);
   }
+  if (!payload) return finish("Failed", "Failed", `ClientError: step "${step.name}" exited 0 but left no result`);
   await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
   return finish("Succeeded", "Completed");
 }
 
-/** The step's own error, when its function threw and the runner signed it. */
-async function readVerifiedError(
+/**
+ * The step's own error, when its function threw: signed into the store and read back as data. An
+ * error whose digest does not check out is no evidence of anything, and is left out.
+ */
+async function storeStepError(
   ctx: FunctionStepContext,
-  host: HostOutcome,
+  outcome: JobOutcome,
+  host: string,
   at: { pipeline: string; execution: string; step: string },
 ): Promise<RemoteErrorInfo | undefined> {
-  const payload = await readStepOutputFile(host.outputDir, OUTPUT_FILES.exceptionPayload, READ_LIMITS.exception);
-  const metadata = await readStepOutputFile(host.outputDir, OUTPUT_FILES.exceptionMetadata, READ_LIMITS.metadata);
-  if (!payload || !metadata) return undefined;
+  let payload: Buffer | undefined;
   try {
-    verifyPayload(payload, JSON.parse(metadata.toString("utf8")), ctx.key, `the error of step "${at.step}"`);
-  } catch {
-    return undefined;
+    payload = await outcome.error(host);
+  } catch (error) {
+    if (error instanceof IntegrityError) return undefined;
+    throw error;
   }
+  if (!payload) return undefined;
   await writePayload(ctx.store, { ...at, kind: "exception" }, payload, ctx.key);
   return toRemoteErrorInfo(deserialize(payload));
 }

@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import type { ChannelListing, InputChannel } from "../runtime/docker-step-runner.js";
+import type { ChannelListing, InputChannel } from "../runtime/step-runtime.js";
 import { tempFolderPrefix } from "../runtime/temp-paths.js";
 import { S3Prefix, type S3PrefixObject } from "../store/s3-prefix.js";
 import type { CountBytes } from "./transfer-progress.js";
