@@ -9,12 +9,12 @@ import { sweepTempPaths } from "../runtime/temp-sweep.js";
 import { markInterrupted } from "../engine/interrupted.js";
 import { DockerStepRunner } from "../runtime/docker-step-runner.js";
 import { ensureRuntimeImage, type RuntimeImage } from "../runtime/image.js";
+import type { StepRuntime } from "../runtime/step-runtime.js";
 import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
 import { ReconcilingRecordStore } from "./reconciling-records.js";
-import { writeJobRecord } from "../store/job-records.js";
 
 /** A line a step's container printed. */
 export interface StepLogLine {
@@ -51,7 +51,17 @@ export interface LocalPipelineSessionOptions {
   baseImage?: string;
   /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
   logger?: Logger;
+  /**
+   * What runs the steps' jobs, instead of local Docker: the session then needs no container engine
+   * and builds no runtime image, and records the image (and its id, part of each cache key) as
+   * "in-process". `stepbox shell` and anything else that needs Docker itself is refused.
+   * @default containers on the local Docker engine
+   */
+  runtime?: StepRuntime;
 }
+
+/** The image name (and id) a session records when its steps run on a runtime it was given. */
+export const GIVEN_RUNTIME_IMAGE = "in-process";
 
 /**
  * What a started session holds: a live engine, the image, the key. Made once, on first use.
@@ -59,7 +69,7 @@ export interface LocalPipelineSessionOptions {
  */
 export interface SessionRuntime {
   readonly docker: Docker;
-  readonly runner: DockerStepRunner;
+  readonly stepRuntime: StepRuntime;
   readonly image: string;
   /** The image's content id: part of every step's cache key. */
   readonly imageId: string;
@@ -90,7 +100,7 @@ export class LocalPipelineSession {
   #runtime: Promise<SessionRuntime> | undefined;
 
   constructor(options: LocalPipelineSessionOptions = {}) {
-    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger"];
+    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger", "runtime"];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) {
         throw new ValidationError(`new LocalPipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
@@ -102,6 +112,7 @@ export class LocalPipelineSession {
     if (options.outputLimitBytes !== undefined && !(Number.isInteger(options.outputLimitBytes) && options.outputLimitBytes > 0)) {
       throw new ValidationError(`new LocalPipelineSession(): outputLimitBytes must be a whole number of bytes > 0, got ${String(options.outputLimitBytes)}`);
     }
+    if (options.runtime !== undefined) checkGivenRuntime(options);
     this.#options = options;
     this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
     this.store = openArtifactStore(this.artifactRoot);
@@ -130,6 +141,8 @@ export class LocalPipelineSession {
   }
 
   async #startRuntime(): Promise<SessionRuntime> {
+    const given = this.#options.runtime;
+    if (given) return givenRuntime(given, await this.masterKey());
     const docker = await connectDocker();
     await this.#sweepOrphans(docker);
     await this.#sweepTempPaths();
@@ -137,9 +150,9 @@ export class LocalPipelineSession {
       runtimeImageOnce(docker, this.#options.baseImage, this.logger),
       this.masterKey(),
     ]);
-    // Each step's job record lets `stepbox shell` rebuild its container later.
-    const runner = new DockerStepRunner(docker, { onJob: (record) => writeJobRecord(this.store, record) });
-    return { docker, runner, image: image.tag, imageId: image.id, masterKey };
+    // Merge glue: the Docker side's DockerRuntime implements StepRuntime and takes this line's place.
+    const stepRuntime = new DockerStepRunner(docker) as unknown as StepRuntime;
+    return { docker, stepRuntime, image: image.tag, imageId: image.id, masterKey };
   }
 
   /** Removes what killed engine processes left behind and marks their executions Failed. */
@@ -173,6 +186,37 @@ export class LocalPipelineSession {
       this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
     }
   }
+}
+
+/** Refuses a `runtime` option that is not a StepRuntime, or that comes with options only Docker uses. */
+function checkGivenRuntime(options: LocalPipelineSessionOptions): void {
+  const runtime = options.runtime as Partial<Record<keyof StepRuntime, unknown>> | null;
+  const missing = (["run", "prepare", "drain"] as const).filter((m) => typeof runtime?.[m] !== "function");
+  if (missing.length > 0) {
+    throw new ValidationError(`new LocalPipelineSession(): runtime must be a StepRuntime, but it has no ${missing.join(", ")} method`, {
+      hint: "pass an object that implements StepRuntime (src/runtime/step-runtime.ts), or leave runtime out to run the steps on local Docker",
+    });
+  }
+  if (options.baseImage !== undefined) {
+    throw new ValidationError("new LocalPipelineSession(): baseImage builds the Docker runtime image, which a session given a runtime does not use", {
+      hint: "leave out either baseImage or runtime",
+    });
+  }
+}
+
+/** A started session whose steps run on the runtime it was given: no engine, no image. */
+function givenRuntime(stepRuntime: StepRuntime, masterKey: Buffer): SessionRuntime {
+  return {
+    get docker(): Docker {
+      throw new ValidationError("this session runs its steps on the runtime it was given, so it has no Docker engine to open a shell or read containers with", {
+        hint: "use a session without the runtime option for stepbox shell",
+      });
+    },
+    stepRuntime,
+    image: GIVEN_RUNTIME_IMAGE,
+    imageId: GIVEN_RUNTIME_IMAGE,
+    masterKey,
+  };
 }
 
 /** The runtime image of each engine and base, once a process has found or built it. */
