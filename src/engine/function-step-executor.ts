@@ -235,9 +235,9 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
-  // Separate objects, each synced on its own: written together, the syncs overlap. The containers
-  // read their copies from /opt/ml, so the writes go on while they run; the outcome waits for them,
-  // and a write that fails fails the step as it always did.
+  // Separate objects, each synced on its own: written together, the syncs overlap. The job gets its
+  // own copies of the code and arguments, so the writes go on while it runs; the outcome waits for
+  // them, and a write that fails fails the step as it always did.
   let storeFailure: unknown;
   const stored = Promise.all([
     ctx.store.put(functionKeys.code, code),

@@ -16,6 +16,7 @@ import { Readable } from "node:stream";
 import { format } from "node:util";
 import { pathToFileURL } from "node:url";
 import { CONTAINER_GLOBALS } from "../../src/container/contract.js";
+import { ContainerEngineError } from "../../src/errors.js";
 import type { StepDefinition } from "../../src/dsl/function-step.js";
 import type { HostExit, JobOutcome, JobPlan, JobSpec, LogStreamName, PreparedJob, StepRuntime, StopReason } from "../../src/runtime/step-runtime.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serialization/codec.js";
@@ -156,6 +157,15 @@ async function runHost(job: JobSpec, host: string, bundlePath: string, onCall: (
   }
 }
 
+export interface InProcessRuntimeOptions {
+  /**
+   * How many jobs to refuse first, as a container engine with no room for their containers refuses
+   * them (a ContainerEngineError with reason "refused"): the engine's capacity errors, on demand.
+   * @default 0
+   */
+  readonly refuse?: number;
+}
+
 /** Runs every step function of a pipeline in this process, as if each were a training job. */
 export class InProcessRuntime implements StepRuntime {
   /** Every job run, in the order they started. */
@@ -164,6 +174,11 @@ export class InProcessRuntime implements StepRuntime {
   peakRunning = 0;
   #running = 0;
   readonly #waiters: Array<{ stepName: string; resolve: (running: RunningJob) => void }> = [];
+  #refusals: number;
+
+  constructor(options: InProcessRuntimeOptions = {}) {
+    this.#refusals = options.refuse ?? 0;
+  }
 
   /** Nothing is made ahead: a job here starts as fast as `prepare` would make it start. */
   prepare(_plan: JobPlan): PreparedJob {
@@ -182,6 +197,10 @@ export class InProcessRuntime implements StepRuntime {
 
   async run<T>(job: JobSpec, collect: (outcome: JobOutcome) => Promise<T>, prepared?: PreparedJob): Promise<T> {
     prepared?.discard();
+    if (this.#refusals > 0) {
+      this.#refusals--;
+      throw new ContainerEngineError(`the in-process runtime refused to start job ${job.jobName}: it was told to refuse it`, { reason: "refused" });
+    }
     this.jobs.push(job);
     this.peakRunning = Math.max(this.peakRunning, ++this.#running);
     let ended!: () => void;

@@ -19,7 +19,7 @@ import {
   type StepLogLine,
 } from "stepbox";
 import { readJobRecord } from "../../src/store/job-records.js";
-import { add, alert, boom, cached, flakyOtherPolicy, flakyRetried, hang, meet, register, score } from "../fixtures/scheduler-steps.js";
+import { add, alert, boom, cached, capacityRetried, flakyOtherPolicy, flakyRetried, hang, meet, register, score } from "../fixtures/scheduler-steps.js";
 import { InProcessRuntime } from "../support/in-process-runtime.js";
 
 let root: string;
@@ -46,6 +46,13 @@ describe("a session given a runtime", () => {
 
   it("refuses a base image, which only the Docker runtime uses", () => {
     expect(() => new LocalPipelineSession({ runtime: new InProcessRuntime(), baseImage: "node:20" })).toThrow(/leave out either baseImage or runtime/);
+  });
+
+  it("starts without Docker, and refuses what needs a Docker engine with a clear error", async () => {
+    const { session } = inProcess();
+    const started = await session.runtime();
+    expect(started).toMatchObject({ image: "in-process", imageId: "in-process" });
+    expect(() => started.docker).toThrow(/runs its steps on the runtime it was given, so it has no Docker engine/);
   });
 
   it("runs a step on it, records its job without any key, and stores its logs", async () => {
@@ -128,6 +135,29 @@ describe("retries", () => {
     const execution = await new Pipeline({ name: "not-retried", steps: [output], session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
     expect(runtime.jobs).toHaveLength(1);
+  });
+});
+
+describe("capacity errors", () => {
+  const pipelineOn = (runtime: InProcessRuntime, name: string): Pipeline =>
+    new Pipeline({ name, steps: [capacityRetried()], session: new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime }) });
+
+  it("retries a job the runtime refused, under a policy for CAPACITY_ERROR", async () => {
+    const runtime = new InProcessRuntime({ refuse: 2 });
+    const execution = await pipelineOn(runtime, "capacity").start();
+    expect(await execution.result("roomy")).toBe("ran");
+    const [s] = await execution.listSteps();
+    expect(s!.Attempts!.map((a) => a.StepStatus)).toEqual(["Failed", "Failed", "Succeeded"]);
+    expect(s!.Attempts![0]!.FailureReason).toMatch(/^InternalServerError: the in-process runtime refused to start job roomy-/);
+  });
+
+  it("gives up once the policy's attempts are used", async () => {
+    const runtime = new InProcessRuntime({ refuse: 3 });
+    const execution = await pipelineOn(runtime, "no-capacity").start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
+    expect(runtime.jobs).toHaveLength(0);
+    const [s] = await execution.listSteps();
+    expect(s!.AttemptCount).toBe(3);
   });
 });
 
