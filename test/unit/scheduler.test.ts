@@ -234,6 +234,46 @@ describe("failure propagation", () => {
   });
 });
 
+describe("retry and selective execution", () => {
+  /** add, then a step that fails its first run, then add-2 on its output. */
+  const build = (session: LocalPipelineSession, name: string) => {
+    const first = add(1, 2);
+    const flaky = flakyOtherPolicy(join(root, `${name}-counter`), 2);
+    getStep(flaky).addDependsOn([first]);
+    return new Pipeline({ name, steps: [add(flaky, 1)], session });
+  };
+
+  it("retries a failed execution: takes what succeeded, runs the rest", async () => {
+    const { session, runtime } = inProcess();
+    const pipeline = build(session, "retried");
+    const failed = await pipeline.start();
+    expect((await failed.wait()).PipelineExecutionStatus).toBe("Failed");
+    const retry = await pipeline.retryExecution(failed.id);
+    expect(await retry.result("add-2")).toBe(3);
+    expect(stepNamesRun(runtime)).toEqual(["add", "flaky-other", "flaky-other", "add-2"]);
+    const described = await retry.describe();
+    expect(described.SelectiveExecutionConfig).toEqual({
+      SourcePipelineExecutionArn: (await failed.describe()).PipelineExecutionArn,
+      SelectedSteps: [{ StepName: "flaky-other" }, { StepName: "add-2" }],
+    });
+    const steps = new Map((await retry.listSteps()).map((s) => [s.StepName, s]));
+    expect(steps.get("add")!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: (await failed.describe()).PipelineExecutionArn });
+  });
+
+  it("refuses a selective execution whose selected steps need a result the source lacks, naming the step to add", async () => {
+    const { session, runtime } = inProcess();
+    const pipeline = build(session, "selective");
+    const failed = await pipeline.start();
+    await failed.wait();
+    await expect(pipeline.start({ selectiveExecution: { sourceExecutionId: failed.id, steps: ["add-2"] } })).rejects.toThrow(
+      /step "flaky-other" is not selected, and execution \w+ has no result of it[\s\S]*select it too: steps: \["add-2", "flaky-other"\]/,
+    );
+    const selective = await pipeline.start({ selectiveExecution: { sourceExecutionId: failed.id, steps: ["flaky-other", "add-2"] } });
+    expect(await selective.result("add-2")).toBe(3);
+    expect(stepNamesRun(runtime)).toEqual(["add", "flaky-other", "flaky-other", "add-2"]);
+  });
+});
+
 describe("stop()", () => {
   it("stops the running step, starts nothing after it, and ends the execution Stopped", async () => {
     const { session, runtime } = inProcess();
