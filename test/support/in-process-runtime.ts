@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { format } from "node:util";
 import { pathToFileURL } from "node:url";
-import { CONTAINER_GLOBALS } from "../../src/container/contract.js";
+import { CONTAINER_GLOBALS, RUNNER_EXIT } from "../../src/container/contract.js";
 import { ContainerEngineError } from "../../src/errors.js";
 import type { StepDefinition } from "../../src/dsl/function-step.js";
 import type { HostExit, JobOutcome, JobPlan, JobSpec, LogStreamName, PreparedJob, StepRuntime, StopReason } from "../../src/runtime/step-runtime.js";
@@ -23,8 +23,8 @@ import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serializati
 
 /** SageMaker keeps the first 1024 characters of the failure file, as the container's runner writes it. */
 const FAILURE_LIMIT = 1024;
-/** Exit codes of the container's runner (container/contract.ts RUNNER_EXIT), and of a killed container. */
-const EXIT = { success: 0, stepError: 1, setupError: 2, killed: 137 } as const;
+/** Exit codes of the container's runner, and of a killed container (128 + SIGKILL). */
+const EXIT = { ...RUNNER_EXIT, killed: 137 } as const;
 const TAIL_LINES = 10;
 
 /** What one host's run of the step function left. */
