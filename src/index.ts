@@ -9,4 +9,16 @@ export { Pipeline, type PipelineOptions, type StartOptions, type PipelineSummary
 export { LocalPipelineSession, type LocalPipelineSessionOptions, type StepLogLine } from "./session/local-pipeline-session.js";
 export { PipelineExecution, type PipelineExecutionDefinition, type PipelineExecutionDescription, type PipelineExecutionStep } from "./session/pipeline-execution.js";
 export type { ArtifactStore } from "./store/artifact-store.js";
+export type {
+  StepRuntime,
+  JobPlan,
+  JobSpec,
+  JobOutcome,
+  PreparedJob,
+  HostExit,
+  InputChannel,
+  ChannelListing,
+  StopReason,
+  LogStreamName,
+} from "./runtime/step-runtime.js";
 export * from "./errors.js";

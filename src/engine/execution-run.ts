@@ -32,7 +32,7 @@ export interface ReusedStep {
 
 /** What an execution needs from its session, beyond the graph. */
 export interface ExecutionServices
-  extends Pick<FunctionStepContext, "store" | "runner" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"> {
+  extends Pick<FunctionStepContext, "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"> {
   readonly records: RecordStore;
   readonly logger: Logger;
   /** Each function step's resources and channels, checked before the execution was recorded. */
@@ -102,7 +102,7 @@ export class ExecutionRun {
     };
     this.events.setMaxListeners(0);
     this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
-    this.#lookahead = new StepLookahead(graph, services.runner, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
+    this.#lookahead = new StepLookahead(graph, services.runtime, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
       const s = graph.step(name);
       return s instanceof FunctionStep && !services.reuse.has(name) ? aheadPlan(s, this.#functionContext(s, 1, () => {})) : undefined;
     });
@@ -272,7 +272,7 @@ export class ExecutionRun {
       });
       const prepared = attempt === 1 ? this.#lookahead.take(s.name) : undefined;
       const outcome = await executeFunctionStep(s, { ...context, prepared });
-      // Taken by the runner (then this does nothing), or not needed: a cache hit, a failure before the containers.
+      // Taken by the runtime (then this does nothing), or not needed: a cache hit, a failure before the containers.
       prepared?.discard();
       attempts.push({
         AttemptCount: attempt,

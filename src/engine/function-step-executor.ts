@@ -30,9 +30,10 @@ export interface FunctionStepContext {
   readonly store: ArtifactStore;
   /** Where the step's transfers (input data down, artifacts up) are logged as they move. */
   readonly logger: Logger;
-  readonly runner: StepRuntime;
+  readonly runtime: StepRuntime;
   readonly bundler: StepBundler;
   readonly image: string;
+  /** Signs what the engine writes into the store; it never reaches a step's containers. */
   readonly key: Buffer;
   readonly owner: string;
   readonly stopGraceSeconds: number;
@@ -63,7 +64,7 @@ export interface FunctionStepContext {
 
 type PlanContext = Pick<
   FunctionStepContext,
-  "pipelineName" | "executionId" | "executionArn" | "image" | "key" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
+  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
 >;
 
 export interface FunctionStepOutcome {
@@ -94,7 +95,7 @@ function clientError(info: RemoteErrorInfo): string {
 const trainingJobArn = (executionArn: string, jobName: string): string => executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`);
 
 /** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
-function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
+function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
   const o = step.options;
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   return {
@@ -118,7 +119,7 @@ function containerPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyA
 }
 
 /**
- * The plan of the step's containers as far as it is known before the step starts, for the runner to
+ * The plan of the step's containers as far as it is known before the step starts, for the runtime to
  * create them ahead; undefined when a channel's host folder is only known once it is downloaded.
  */
 export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionStepContext, "channels">): JobPlan | undefined {
@@ -127,11 +128,11 @@ export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionSt
     if (c.mountPath === undefined) return undefined;
     mounts.push({ name: c.name, hostPath: c.mountPath });
   }
-  return containerPlan(step, ctx, mounts);
+  return jobPlan(step, ctx, mounts);
 }
 
-/** What the store keeps of a job, for `stepbox shell` to make the same container again. */
-function jobRecordOf(job: JobSpec): JobRecord {
+/** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
+function jobRecord(job: JobSpec): JobRecord {
   const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, instanceType, instanceCount } = job;
   const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
   return {
@@ -234,9 +235,9 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
 
   const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
-  // Separate objects, each synced on its own: written together, the syncs overlap. The containers
-  // read their copies from /opt/ml, so the writes go on while they run; the outcome waits for them,
-  // and a write that fails fails the step as it always did.
+  // Separate objects, each synced on its own: written together, the syncs overlap. The job gets its
+  // own copies of the code and arguments, so the writes go on while it runs; the outcome waits for
+  // them, and a write that fails fails the step as it always did.
   let storeFailure: unknown;
   const stored = Promise.all([
     ctx.store.put(functionKeys.code, code),
@@ -273,7 +274,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   }
   job.secondary("Training", "Training in progress");
   const spec: JobSpec = {
-    ...containerPlan(step, ctx, staged.channels),
+    ...jobPlan(step, ctx, staged.channels),
     code,
     arguments: argumentsPayload,
     instanceType: ctx.resources.instanceType,
@@ -286,11 +287,11 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     signal: ctx.signal,
     killSignal: ctx.killSignal,
   };
-  // The job's record is for readers after the start (`stepbox shell`): it is written while the
-  // containers run, and in before their outcome is.
-  const recorded = writeJobRecord(ctx.store, jobRecordOf(spec));
+  // The job's record is for readers after the start (`stepbox shell`): it is written while the job
+  // runs, and in before its outcome is; a write that fails fails the step.
+  const recorded = writeJobRecord(ctx.store, jobRecord(spec));
   recorded.catch(() => undefined);
-  const outcome = await ctx.runner.run(
+  const outcome = await ctx.runtime.run(
     spec,
     async (ended) => {
       await recorded;
@@ -346,33 +347,39 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
 async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
-  const logBytes = outcome.hosts.reduce((sum, h) => sum + outcome.log(h.host).bytes, 0);
+  const logs = outcome.hosts.map((h) => ({ name: h.logStream, log: outcome.log(h.host) }));
+  const logBytes = logs.reduce((sum, l) => sum + l.log.bytes, 0);
   await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
-    for (const host of outcome.hosts) {
-      const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, host.logStream);
-      await ctx.store.putStream(key, counted(outcome.log(host.host).open(), count));
+    for (const { name, log } of logs) {
+      const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, name);
+      await ctx.store.putStream(key, counted(log.open(), count));
     }
   });
   metadata.LogStreams = outcome.hosts.map((h) => h.logStream);
   if (outcome.stopped === "OutputLimitExceeded") return;
-  const model = await archive(ctx, step, outcome, "model");
+  const model = await storeArchive(ctx, step, outcome, "model");
   if (model) metadata.ModelArtifacts = { S3ModelArtifacts: model };
-  const data = await archive(ctx, step, outcome, "output");
+  const data = await storeArchive(ctx, step, outcome, "output");
   if (data) metadata.OutputDataArtifacts = data;
 }
 
-/** Uploads the hosts' merged model or output data as one gzipped tar; undefined when they left none. */
-async function archive(ctx: FunctionStepContext, step: FunctionStep, outcome: JobOutcome, kind: "model" | "output"): Promise<string | undefined> {
-  const gzipped = await outcome.archive(kind);
-  if (!gzipped) return undefined;
-  const file = kind === "model" ? "model.tar.gz" : "output.tar.gz";
+const ARCHIVES = {
+  model: { file: "model.tar.gz", folder: "/opt/ml/model" },
+  output: { file: "output.tar.gz", folder: "/opt/ml/output/data" },
+} as const;
+
+/** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
+async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
+  const { file, folder } = ARCHIVES[kind];
+  const archive = await outcome.archive(kind);
+  if (!archive) return undefined;
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
-  // The archive is packed as it goes up, so its size is known only at the end: no total.
+  // The archive is packed as it goes up, so its size is known only at the end: no total. A file the
+  // runtime cannot pack (a step can chmod 000 what it leaves) errors the stream and fails the upload.
   await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
-    ctx.store.putStream(key, counted(gzipped, count)).catch((error: unknown) => {
-      gzipped.destroy();
+    ctx.store.putStream(key, counted(archive, count)).catch((error: unknown) => {
+      archive.destroy();
       if (error instanceof StepboxError) throw error;
-      const folder = kind === "model" ? "/opt/ml/model" : "/opt/ml/output/data";
       throw new StepboxError("STORE", `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
         cause: error,
         hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
@@ -393,7 +400,7 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobO
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
-  const error = await readStepError(ctx, outcome, failedHost.host, at);
+  const error = await storeStepError(ctx, outcome, failedHost.host, at);
   const onHost = outcome.hosts.length > 1 ? ` on ${failedHost.host}` : "";
 
   switch (outcome.stopped) {
@@ -434,6 +441,7 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobO
   try {
     payload = await outcome.result();
   } catch (cause) {
+    // A result whose digest does not check out was altered after the step left it: the step's fault.
     if (!(cause instanceof IntegrityError)) throw cause;
     const info = toRemoteErrorInfo(cause);
     return finish("Failed", "Failed", clientError(info), info);
@@ -443,8 +451,11 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobO
   return finish("Succeeded", "Completed");
 }
 
-/** The step's own error, when its function threw and the runner left it whole; signed into the store under the execution's key. */
-async function readStepError(
+/**
+ * The step's own error, when its function threw: signed into the store and read back as data. An
+ * error whose digest does not check out is no evidence of anything, and is left out.
+ */
+async function storeStepError(
   ctx: FunctionStepContext,
   outcome: JobOutcome,
   host: string,
@@ -454,7 +465,6 @@ async function readStepError(
   try {
     payload = await outcome.error(host);
   } catch (error) {
-    // A torn error payload is no reason to hide how the step ended: the failure text still tells.
     if (error instanceof IntegrityError) return undefined;
     throw error;
   }

@@ -2,15 +2,15 @@ import type { PipelineGraph } from "../graph/compile.js";
 import type { JobPlan, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 
 /**
- * Has the runner create the containers of the steps that can start next while earlier steps run, so
+ * Has the runtime create the containers of the steps that can start next while earlier steps run, so
  * that starting a step costs a start, not a create. A step can start next once it is queued, or once
  * every step it waits for has ended or is running. At most `limit` steps hold containers made ahead
  * and not yet taken, the first candidates first; whatever is not taken is discarded (a branch not
- * taken, a failure, a stop), and `close` waits until the runner has removed it all.
+ * taken, a failure, a stop), and `close` waits until the runtime has removed it all.
  */
 export class StepLookahead {
   readonly #graph: PipelineGraph;
-  readonly #runner: StepRuntime;
+  readonly #runtime: StepRuntime;
   readonly #executionId: string;
   readonly #limit: number;
   /** The plan of a step's first attempt, or undefined for a step that runs no containers or cannot be planned ahead. */
@@ -24,9 +24,9 @@ export class StepLookahead {
   readonly #done = new Set<string>();
   #closed = false;
 
-  constructor(graph: PipelineGraph, runner: StepRuntime, executionId: string, limit: number, plan: (name: string) => JobPlan | undefined) {
+  constructor(graph: PipelineGraph, runtime: StepRuntime, executionId: string, limit: number, plan: (name: string) => JobPlan | undefined) {
     this.#graph = graph;
-    this.#runner = runner;
+    this.#runtime = runtime;
     this.#executionId = executionId;
     this.#limit = limit;
     this.#plan = plan;
@@ -74,7 +74,7 @@ export class StepLookahead {
     this.#closed = true;
     for (const prepared of this.#prepared.values()) prepared.discard();
     this.#prepared.clear();
-    return this.#runner.drain(this.#executionId);
+    return this.#runtime.drain(this.#executionId);
   }
 
   #offer(name: string): void {
@@ -92,7 +92,7 @@ export class StepLookahead {
         // The step itself reports what is wrong with it when it runs.
         plan = undefined;
       }
-      if (plan) this.#prepared.set(name, this.#runner.prepare(plan));
+      if (plan) this.#prepared.set(name, this.#runtime.prepare(plan));
       else this.#done.add(name);
     }
   }

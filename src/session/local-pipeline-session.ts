@@ -48,7 +48,17 @@ export interface LocalPipelineSessionOptions {
   baseImage?: string;
   /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
   logger?: Logger;
+  /**
+   * What runs the steps' jobs, instead of local Docker: the session then needs no container engine
+   * and builds no runtime image, and records the image (and its id, part of each cache key) as
+   * "in-process". `stepbox shell`, which opens a Docker container itself, needs the default.
+   * @default containers on the local Docker engine
+   */
+  runtime?: StepRuntime;
 }
+
+/** The image name (and id) a session records when its steps run on a runtime it was given. */
+export const GIVEN_RUNTIME_IMAGE = "in-process";
 
 /** What a started session holds: what runs its steps, the image, the key. Made once, on first use. */
 export interface SessionRuntime {
@@ -83,7 +93,7 @@ export class LocalPipelineSession {
   #runtime: Promise<SessionRuntime> | undefined;
 
   constructor(options: LocalPipelineSessionOptions = {}) {
-    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger"];
+    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger", "runtime"];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) {
         throw new ValidationError(`new LocalPipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
@@ -95,6 +105,7 @@ export class LocalPipelineSession {
     if (options.outputLimitBytes !== undefined && !(Number.isInteger(options.outputLimitBytes) && options.outputLimitBytes > 0)) {
       throw new ValidationError(`new LocalPipelineSession(): outputLimitBytes must be a whole number of bytes > 0, got ${String(options.outputLimitBytes)}`);
     }
+    if (options.runtime !== undefined) checkGivenRuntime(options);
     this.#options = options;
     this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
     this.store = openArtifactStore(this.artifactRoot);
@@ -120,6 +131,8 @@ export class LocalPipelineSession {
   }
 
   async #startRuntime(): Promise<SessionRuntime> {
+    const given = this.#options.runtime;
+    if (given) return { stepRuntime: given, image: GIVEN_RUNTIME_IMAGE, imageId: GIVEN_RUNTIME_IMAGE, masterKey: await this.masterKey() };
     const [started, masterKey] = await Promise.all([startDockerRuntime({ baseImage: this.#options.baseImage, logger: this.logger }), this.masterKey()]);
     await this.#markOrphans(started.orphans);
     await this.#sweepTempPaths();
@@ -156,5 +169,21 @@ export class LocalPipelineSession {
     for (const left of sweep.failed) {
       this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
     }
+  }
+}
+
+/** Refuses a `runtime` option that is not a StepRuntime, or that comes with options only Docker uses. */
+function checkGivenRuntime(options: LocalPipelineSessionOptions): void {
+  const runtime = options.runtime as Partial<Record<keyof StepRuntime, unknown>> | null;
+  const missing = (["run", "prepare", "drain"] as const).filter((m) => typeof runtime?.[m] !== "function");
+  if (missing.length > 0) {
+    throw new ValidationError(`new LocalPipelineSession(): runtime must be a StepRuntime, but it has no ${missing.join(", ")} method`, {
+      hint: "pass an object that implements StepRuntime (src/runtime/step-runtime.ts), or leave runtime out to run the steps on local Docker",
+    });
+  }
+  if (options.baseImage !== undefined) {
+    throw new ValidationError("new LocalPipelineSession(): baseImage builds the Docker runtime image, which a session given a runtime does not use", {
+      hint: "leave out either baseImage or runtime",
+    });
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { ValidationError, StepboxError } from "../errors.js";
 import type { DelayedReturn } from "../dsl/delayed-return.js";
@@ -9,10 +8,11 @@ import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { pipelineDefinition } from "../graph/definition.js";
 import { checkArgumentsCross } from "../engine/arguments-check.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
+import { executionKeys, firstExecutionRecord, newExecutionId } from "../engine/execution-plan.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { prepareSteps } from "../engine/preflight.js";
+import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
 import { stepResources } from "../engine/step-resources.js";
-import { deriveExecutionKey } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
 import { trackUntilDone } from "./interrupts.js";
@@ -65,12 +65,6 @@ export interface PipelineExecutionSummary {
 }
 
 const PIPELINE_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$/;
-
-function newExecutionId(): string {
-  // SageMaker's execution ids are 12 lowercase letters and digits.
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join("");
-}
 
 function parallelismOf(setting: ParallelismSetting | undefined, where: string): number | undefined {
   if (setting === undefined) return undefined;
@@ -228,35 +222,10 @@ export class Pipeline {
     refuseStartWhileLoading(this.name);
     const graph = this.#compile();
     const selective = options.selectiveExecution;
-    if (!selective) return this.#launch(graph, options, new Map());
+    if (!selective) return this.#launch(graph, options);
     const source = await this.#finishedSource(selective.sourceExecutionId, "selectiveExecution.sourceExecutionId");
-    const selected = new Set(selective.steps);
-    const names = new Set(graph.steps.map((s) => s.name));
-    for (const name of selected) {
-      if (!names.has(name)) {
-        throw new ValidationError(`start(): selectiveExecution names step "${name}", which pipeline "${this.name}" does not have`, {
-          hint: `its steps are: ${[...names].join(", ")}`,
-        });
-      }
-    }
-    if (selected.size === 0) throw new ValidationError("start(): selectiveExecution.steps is empty", { hint: 'name the steps to run: steps: ["train"]' });
-    const reuse = new Map<string, ReusedStep>();
-    for (const s of graph.steps) {
-      if (selected.has(s.name)) continue;
-      const record = await this.session.records.readStep(this.name, source.PipelineExecutionId, s.name);
-      if (record?.StepStatus === "Succeeded") {
-        reuse.set(s.name, { sourceExecutionId: source.PipelineExecutionId, sourceExecutionArn: source.PipelineExecutionArn, record });
-      } else if (graph.steps.some((d) => selected.has(d.name) && this.#dependsOn(graph, d.name, s.name))) {
-        throw new ValidationError(
-          `start(): step "${s.name}" is not selected, and execution ${source.PipelineExecutionId} has no result of it for the selected steps to use`,
-          { hint: `select it too: steps: [${[...selected, s.name].map((n) => JSON.stringify(n)).join(", ")}]` },
-        );
-      }
-    }
-    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, reuse, {
-      SourcePipelineExecutionArn: source.PipelineExecutionArn,
-      SelectedSteps: [...selected].map((StepName) => ({ StepName })),
-    });
+    const plan = await selectivePlan(graph, this.name, source, selective.steps, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
+    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, plan);
   }
 
   /**
@@ -270,16 +239,7 @@ export class Pipeline {
     if (source.PipelineExecutionStatus === "Succeeded") {
       throw new ValidationError(`execution ${sourceExecutionId} succeeded: there is nothing to retry`, { hint: "start a new execution instead" });
     }
-    const reuse = new Map<string, ReusedStep>();
-    const rerun: string[] = [];
-    for (const s of graph.steps) {
-      const record = await this.session.records.readStep(this.name, source.PipelineExecutionId, s.name);
-      if (record?.StepStatus === "Succeeded") {
-        reuse.set(s.name, { sourceExecutionId: source.PipelineExecutionId, sourceExecutionArn: source.PipelineExecutionArn, record });
-      } else {
-        rerun.push(s.name);
-      }
-    }
+    const plan = await retryPlan(graph, source, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
     return this.#launch(
       graph,
       {
@@ -287,20 +247,8 @@ export class Pipeline {
         parallelism: source.ParallelismConfiguration.MaxParallelExecutionSteps,
         executionDisplayName: `${source.PipelineExecutionDisplayName}-retry`,
       },
-      reuse,
-      { SourcePipelineExecutionArn: source.PipelineExecutionArn, SelectedSteps: rerun.map((StepName) => ({ StepName })) },
+      plan,
     );
-  }
-
-  #dependsOn(graph: PipelineGraph, step: string, on: string, seen = new Set<string>()): boolean {
-    for (const up of graph.upstream.get(step) ?? []) {
-      if (up === on) return true;
-      if (!seen.has(up)) {
-        seen.add(up);
-        if (this.#dependsOn(graph, up, on, seen)) return true;
-      }
-    }
-    return false;
   }
 
   async #finishedSource(id: string, what: string): Promise<ExecutionRecord> {
@@ -311,12 +259,7 @@ export class Pipeline {
     return source;
   }
 
-  async #launch(
-    graph: PipelineGraph,
-    options: StartOptions,
-    reuse: Map<string, ReusedStep>,
-    selectiveConfig?: ExecutionRecord["SelectiveExecutionConfig"],
-  ): Promise<PipelineExecution> {
+  async #launch(graph: PipelineGraph, options: StartOptions, reusePlan?: ReusePlan): Promise<PipelineExecution> {
     const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
     const parallelism =
       options.parallelism ?? parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ?? this.#parallelism ?? this.session.defaultParallelism;
@@ -326,7 +269,7 @@ export class Pipeline {
       });
     }
     const preflight = await prepareSteps(graph);
-    const runtime = await this.session.runtime();
+    const started = await this.session.runtime();
     const definition = this.#definitionOf(graph);
     await this.#recordDefinition(definition);
     for (const prepared of preflight.values()) {
@@ -335,24 +278,19 @@ export class Pipeline {
     }
 
     const id = newExecutionId();
-    const now = new Date().toISOString();
-    const record: ExecutionRecord = {
-      PipelineName: this.name,
-      PipelineArn: pipelineArn(this.name),
-      PipelineExecutionId: id,
-      PipelineExecutionArn: executionArn(this.name, id),
-      PipelineExecutionDisplayName: options.executionDisplayName ?? `execution-${Date.now()}`,
-      ...(options.executionDescription !== undefined ? { PipelineExecutionDescription: options.executionDescription } : {}),
-      PipelineExecutionStatus: "Executing",
-      CreationTime: now,
-      LastModifiedTime: now,
-      ParallelismConfiguration: { MaxParallelExecutionSteps: parallelism },
-      PipelineParameters: [...parameters].map(([Name, value]) => ({ Name, Value: String(value) })),
-      ParameterValues: Object.fromEntries(parameters) as ExecutionRecord["ParameterValues"],
-      ...(selectiveConfig ? { SelectiveExecutionConfig: selectiveConfig } : {}),
-      StepNames: graph.steps.map((s) => s.name),
-      Owner: this.session.owner,
-    };
+    const record = firstExecutionRecord({
+      graph,
+      pipelineName: this.name,
+      pipelineArn: pipelineArn(this.name),
+      executionId: id,
+      executionArn: executionArn(this.name, id),
+      parameters,
+      parallelism,
+      displayName: options.executionDisplayName,
+      description: options.executionDescription,
+      selective: reusePlan?.config,
+      owner: this.session.owner,
+    });
     // Before the record that says Executing, so whoever finds the execution finds the definition it
     // runs; pipeline.json moves on with the next change to the pipeline, this file does not.
     await this.session.store.put(layout.executionDefinition(this.name, id), definition);
@@ -361,18 +299,17 @@ export class Pipeline {
       records: this.session.records,
       store: this.session.store,
       logger: this.session.logger,
-      runner: runtime.stepRuntime,
+      runtime: started.stepRuntime,
       bundler: this.session.bundler,
-      image: runtime.image,
-      imageId: runtime.imageId,
-      key: deriveExecutionKey(runtime.masterKey, id),
-      keyFor: (executionId) => deriveExecutionKey(runtime.masterKey, executionId),
+      image: started.image,
+      imageId: started.imageId,
+      ...executionKeys(started.masterKey, id),
       owner: this.session.owner,
       stopGraceSeconds: this.session.stopGraceSeconds,
       outputLimitBytes: this.session.outputLimitBytes,
       preflight,
       parameters,
-      reuse,
+      reuse: reusePlan?.reuse ?? new Map<string, ReusedStep>(),
       onLogLine: (step, line, stream) => this.session.onLog({ step, line, stream }),
     });
     this.#live.set(id, run);
