@@ -2,12 +2,16 @@ import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, Validat
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal } from "../engine/step-state.js";
+import { executionArn } from "../naming/sagemaker-arns.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type StepRecord, type StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
+
+// Until pipeline.ts imports them from src/naming/ itself.
+export { executionArn, pipelineArn } from "../naming/sagemaker-arns.js";
 
 /** DescribePipelineExecution's answer. */
 export interface PipelineExecutionDescription {
@@ -267,14 +271,6 @@ export async function readExecutionDefinition(store: ArtifactStore, pipelineName
     if (error instanceof NotFoundError) return undefined;
     throw error;
   }
-}
-
-export function pipelineArn(pipelineName: string): string {
-  return `arn:aws:sagemaker:local:000000000000:pipeline/${pipelineName}`;
-}
-
-export function executionArn(pipelineName: string, id: string): string {
-  return `${pipelineArn(pipelineName)}/execution/${id}`;
 }
 
 function sleep(ms: number): Promise<void> {
