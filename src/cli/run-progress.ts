@@ -5,6 +5,7 @@
  * state, and a line as a large transfer starts and another as it ends.
  */
 import type { TransferEvent } from "../engine/transfer-progress.js";
+import { parseExecutionArn } from "../naming/sagemaker-arns.js";
 import type { StepLogLine } from "../session/local-pipeline-session.js";
 import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
 import type { EngineLogListener } from "./engine-log.js";
@@ -41,17 +42,12 @@ export function cacheColumn(step: PipelineExecutionStep | undefined): string {
   return "";
 }
 
-/** The id at the end of an execution's ARN. */
-export function executionIdOf(arn: string): string {
-  return arn.slice(arn.lastIndexOf("/") + 1);
-}
-
 function stateLine(step: PipelineExecutionStep): string {
   const took = elapsed(step.StartTime, step.EndTime);
   switch (step.StepStatus) {
     case "Succeeded":
-      if (step.CacheHitResult) return `${step.StepName}: Succeeded (cache hit from execution ${executionIdOf(step.CacheHitResult.SourcePipelineExecutionArn)})`;
-      if (step.SelectiveExecutionResult) return `${step.StepName}: Succeeded (reused from execution ${executionIdOf(step.SelectiveExecutionResult.SourcePipelineExecutionArn)})`;
+      if (step.CacheHitResult) return `${step.StepName}: Succeeded (cache hit from execution ${parseExecutionArn(step.CacheHitResult.SourcePipelineExecutionArn).executionId})`;
+      if (step.SelectiveExecutionResult) return `${step.StepName}: Succeeded (reused from execution ${parseExecutionArn(step.SelectiveExecutionResult.SourcePipelineExecutionArn).executionId})`;
       return `${step.StepName}: Succeeded in ${took}`;
     case "Failed":
     case "Stopped":

@@ -11,9 +11,7 @@ export * from "../errors.js";
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
-export class LocalPipelineSession {
-  constructor(_options?: unknown) {}
-}
+export class LocalPipelineSession {}
 
 export class PipelineExecution {
   describe = never;
@@ -26,7 +24,6 @@ export class PipelineExecution {
 }
 
 export class Pipeline {
-  constructor(_options?: unknown) {}
   definition(): string {
     return "{}";
   }

@@ -58,12 +58,14 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
     Object.defineProperty(this, PIPELINE_VALUE, { value: { kind: "DelayedReturn" }, enumerable: false });
     Object.freeze(this);
     // A constructor that returns an object makes `new` return it: every DelayedReturn is guarded.
+    // biome-ignore lint/correctness/noConstructorReturn: returning the guarding Proxy is the point
     return new Proxy(this, REFUSE_UNKNOWN_PROPERTIES as ProxyHandler<this>);
   }
 
   /** Selects a key or index inside the output: `r.get("metrics").get("acc")`. */
   get<K extends keyof T & PathKey>(key: K): DelayedReturn<T[K]>;
   // A key the output's type does not know gives an untyped output, usable as any argument.
+  // biome-ignore lint/suspicious/noExplicitAny: untyped on purpose, as the comment above says
   get(key: PathKey): DelayedReturn<any>;
   get(key: PathKey): DelayedReturn<unknown> {
     if (typeof key !== "string" && !(typeof key === "number" && Number.isInteger(key))) {

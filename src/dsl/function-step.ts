@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import { ValidationError } from "../errors.js";
-import { DelayedReturn, isDelayedReturn } from "./delayed-return.js";
+import { type DelayedReturn, isDelayedReturn } from "./delayed-return.js";
 import { forEachPipelineValue } from "./pipeline-value.js";
 import type { StepOptions } from "./step-options.js";
 

@@ -22,6 +22,7 @@ export type Deferred<T> =
           ? { [K in keyof T]: Deferred<T[K]> }
           : never);
 
+// biome-ignore lint/suspicious/noExplicitAny: every function is assignable to `any[]` parameters; `unknown[]` rejects typed ones
 type AnyFunction = (...args: any[]) => unknown;
 
 /** Each argument of a step call may be deferred. */

@@ -1,5 +1,5 @@
 import { StepboxError } from "../errors.js";
-import { Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
+import { type Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 
 function comparable(value: unknown): number | string | undefined {

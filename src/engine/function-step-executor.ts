@@ -3,6 +3,7 @@ import type { FunctionStep } from "../dsl/function-step.js";
 import { SageMakerJobExceptionType, type ExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
+import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { StepBundler } from "../runtime/bundle.js";
 import type { Logger } from "../logging/logger.js";
 import type { InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
@@ -78,12 +79,6 @@ export interface FunctionStepOutcome {
   readonly cacheMissReason?: string;
 }
 
-/** `<step>-<execution>` for the first attempt, `<step>-<execution>-<n>` for attempt n. */
-function trainingJobName(stepName: string, executionId: string, attempt = 1): string {
-  const suffix = attempt > 1 ? `-${attempt}` : "";
-  return `${`${stepName}-${executionId}`.slice(0, 63 - suffix.length)}${suffix}`;
-}
-
 /**
  * A failure reason for a fault in what the step was given, as SageMaker writes one: one prefix,
  * `ClientError: <message>`. The error's own name and code stay in the step's record (its error).
@@ -91,8 +86,6 @@ function trainingJobName(stepName: string, executionId: string, attempt = 1): st
 function clientError(info: RemoteErrorInfo): string {
   return `ClientError: ${info.message}`;
 }
-
-const trainingJobArn = (executionArn: string, jobName: string): string => executionArn.replace(/:pipeline\/.*/, `:training-job/${jobName}`);
 
 /** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
 function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
@@ -103,7 +96,7 @@ function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<P
     executionId: ctx.executionId,
     stepName: step.name,
     jobName,
-    jobArn: trainingJobArn(ctx.executionArn, jobName),
+    jobArn: trainingJobArn(jobName),
     image: ctx.image,
     definitionKey: step.definition.key,
     environment: o.environmentVariables ?? {},
@@ -190,7 +183,7 @@ class TrainingJobStatus {
 /** Runs one function step in its containers and stores what it produced. */
 export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
-  const job = new TrainingJobStatus(jobName, trainingJobArn(ctx.executionArn, jobName), ctx.onProgress);
+  const job = new TrainingJobStatus(jobName, trainingJobArn(jobName), ctx.onProgress);
   let cacheMissReason: string | undefined;
   const finish: Finish = (status, secondary, reason, error, exceptionType) => {
     const jobStatus = status === "Succeeded" ? "Completed" : status;
@@ -338,9 +331,10 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
     // The source's result is gone or damaged: run the step instead.
     return undefined;
   }
+  const sourceJob = trainingJobName(step.name, entry.SourcePipelineExecutionId);
   return {
     status: "Succeeded",
-    trainingJob: { Arn: ctx.executionArn.replace(/:pipeline\/.*/, `:training-job/${trainingJobName(step.name, entry.SourcePipelineExecutionId)}`), TrainingJobName: trainingJobName(step.name, entry.SourcePipelineExecutionId), TrainingJobStatus: "Completed", SecondaryStatus: "Completed" },
+    trainingJob: { Arn: trainingJobArn(sourceJob), TrainingJobName: sourceJob, TrainingJobStatus: "Completed", SecondaryStatus: "Completed" },
     cacheHit: { SourcePipelineExecutionArn: entry.SourcePipelineExecutionArn },
   };
 }

@@ -1,7 +1,7 @@
 import { ValidationError } from "../errors.js";
 import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
-import { Parameter, isParameter } from "../dsl/parameters.js";
+import { type Parameter, isParameter } from "../dsl/parameters.js";
 import { forEachPipelineValue } from "../dsl/pipeline-value.js";
 import type { PipelineGraph } from "../graph/compile.js";
 

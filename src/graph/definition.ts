@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isDelayedReturn } from "../dsl/delayed-return.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import { isPipelineValue } from "../dsl/pipeline-value.js";
-import { Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
+import { type Condition, ConditionComparison, ConditionIn, ConditionNot, ConditionOr } from "../dsl/conditions.js";
 import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";

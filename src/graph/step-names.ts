@@ -17,7 +17,7 @@ export function nameSteps(steps: readonly PipelineStep[]): Map<PipelineStep, str
   const names = new Map<PipelineStep, string>();
   for (const [definition, calls] of callsByDefinition) {
     calls.sort((a, b) => a.callNumber - b.callNumber);
-    calls.forEach((call, i) => names.set(call, i === 0 ? definition.baseName : `${definition.baseName}-${i + 1}`));
+    for (const [i, call] of calls.entries()) names.set(call, i === 0 ? definition.baseName : `${definition.baseName}-${i + 1}`);
   }
   for (const s of steps) if (!names.has(s)) names.set(s, s.name);
   return names;

@@ -1,3 +1,4 @@
+import { parseExecutionArn } from "../naming/sagemaker-arns.js";
 import type { StepRecord } from "../store/records.js";
 import { escapeMarkup as e } from "./escape.js";
 import { statusClass } from "./page-assets.js";
@@ -21,9 +22,8 @@ export function reuseNote(record: StepRecord | undefined): string | undefined {
   return undefined;
 }
 
-/** The execution id at the end of an execution ARN. */
 function executionOf(arn: string): string {
-  return `execution ${arn.split("/").pop() ?? arn}`;
+  return `execution ${parseExecutionArn(arn).executionId}`;
 }
 
 /** One step's collapsible details: outcome, failure, attempts, training-job transitions, logs. */

@@ -2,6 +2,7 @@ import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, Validat
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal } from "../engine/step-state.js";
+import { executionArn } from "../naming/sagemaker-arns.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
@@ -267,14 +268,6 @@ export async function readExecutionDefinition(store: ArtifactStore, pipelineName
     if (error instanceof NotFoundError) return undefined;
     throw error;
   }
-}
-
-export function pipelineArn(pipelineName: string): string {
-  return `arn:aws:sagemaker:local:000000000000:pipeline/${pipelineName}`;
-}
-
-export function executionArn(pipelineName: string, id: string): string {
-  return `${pipelineArn(pipelineName)}/execution/${id}`;
 }
 
 function sleep(ms: number): Promise<void> {

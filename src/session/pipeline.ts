@@ -13,11 +13,12 @@ import { checkParameterList, checkParametersUsed, resolveParameterValues } from 
 import { prepareSteps } from "../engine/preflight.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
 import { stepResources } from "../engine/step-resources.js";
+import { executionArn, isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
 import { trackUntilDone } from "./interrupts.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
-import { PipelineExecution, executionArn, pipelineArn } from "./pipeline-execution.js";
+import { PipelineExecution } from "./pipeline-execution.js";
 import { refuseStartWhileLoading } from "./start-guard.js";
 
 type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
@@ -64,7 +65,6 @@ export interface PipelineExecutionSummary {
   StartTime: Date;
 }
 
-const PIPELINE_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$/;
 
 function parallelismOf(setting: ParallelismSetting | undefined, where: string): number | undefined {
   if (setting === undefined) return undefined;
@@ -88,7 +88,7 @@ export class Pipeline {
     if (!options || typeof options !== "object") {
       throw new ValidationError("new Pipeline() takes an options object", { hint: 'new Pipeline({ name: "my-pipeline", steps: [train(data)] })' });
     }
-    if (typeof options.name !== "string" || !PIPELINE_NAME.test(options.name)) {
+    if (typeof options.name !== "string" || !isPipelineName(options.name)) {
       throw new ValidationError(`"${String(options.name)}" is not a valid pipeline name`, {
         code: "INVALID_PIPELINE",
         hint: "use letters, digits and '-', starting with a letter or digit, e.g. \"churn-model\"",

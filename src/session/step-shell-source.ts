@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { IntegrityError, NotFoundError, StepboxError, UnknownStepError, ValidationError } from "../errors.js";
 import { checkedChannel, type ChannelSnapshot } from "../engine/input-channels.js";
 import { isTerminal } from "../engine/step-state.js";
+import { parseExecutionArn } from "../naming/sagemaker-arns.js";
 import type { ChannelListing, InputChannel, JobRecord } from "../runtime/step-runtime.js";
 import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
@@ -41,7 +42,7 @@ export async function readStepShellSource(session: LocalPipelineSession, pipelin
     if (!step) throw new ValidationError(`step "${stepName}" never ran in execution ${executionId}: the execution ended ${execution.PipelineExecutionStatus} first`, others);
     if (reused) {
       throw new ValidationError(`step "${stepName}" did not run in execution ${executionId}: its result came from ${reused.SourcePipelineExecutionArn}`, {
-        hint: `open the shell on that execution: stepbox shell ${reused.SourcePipelineExecutionArn.split("/").pop()} ${stepName}`,
+        hint: `open the shell on that execution: stepbox shell ${parseExecutionArn(reused.SourcePipelineExecutionArn).executionId} ${stepName}`,
       });
     }
     if (!step.Metadata.TrainingJob) throw new ValidationError(`step "${stepName}" is a condition or fail step: it runs no container`, others);

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline, StoreError, getStep, ValidationError, type StepLogLine } from "stepbox";
 import { CHANNEL_BUCKET, makeRows, missingBucket, missingPrefix, readsS3Channels, total } from "../fixtures/s3-steps.js";

@@ -148,7 +148,7 @@ describe("SVG", () => {
     const svg = renderGraph(MODEL, "svg", new Map([["train", "Failed"], ["load", "Succeeded"]]));
     const statuses = Object.fromEntries(svgNodes(svg).map((n) => [n.name, n.status]));
     expect(statuses).toMatchObject({ train: "Failed", load: "Succeeded", clean: undefined });
-    expect(svg).toMatch(/data-step="train" data-status="Failed"[^]*?fill="#fee2e2" stroke="#dc2626"/);
+    expect(svg).toMatch(/data-step="train" data-status="Failed"[\s\S]*?fill="#fee2e2" stroke="#dc2626"/);
   });
 
   it("escapes names and statuses", () => {

@@ -5,7 +5,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, ValidationError, type PipelineExecution } from "stepbox";
 import { parseTempName } from "../../src/runtime/temp-paths.js";

@@ -1,7 +1,8 @@
 /**
  * The layers' import rules, checked on the sources: imports point one way (dsl → graph → engine →
- * runtime and store; session on top, then report, testing and cli; container is what runs inside a step), and no module imports
- * itself back through others.
+ * runtime and store; session on top, then report, testing and cli; container is what runs inside a step;
+ * naming, SageMaker's names and ARNs, is a leaf any layer may use), and no module imports itself back
+ * through others. biome.jsonc enforces finer rules per folder; this test also sees cycles.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -30,18 +31,19 @@ const layer = (path: string): string => (path.includes("/") ? path.split("/")[0]
 
 /** What each layer may import (besides itself and errors.ts). */
 const ALLOWED: Record<string, readonly string[]> = {
-  dsl: ["container"],
-  graph: ["dsl"],
+  naming: [],
+  dsl: ["container", "naming"],
+  graph: ["dsl", "naming"],
   container: ["dsl", "serialization"],
   serialization: [],
-  store: [],
+  store: ["naming"],
   logging: [],
-  runtime: ["container", "dsl"],
-  engine: ["dsl", "graph", "runtime", "store", "serialization", "container", "logging"],
-  session: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging"],
-  report: ["dsl", "graph", "store", "session"],
-  testing: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "container"],
-  cli: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "report"],
+  runtime: ["container", "dsl", "naming"],
+  engine: ["dsl", "graph", "runtime", "store", "serialization", "container", "logging", "naming"],
+  session: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "naming"],
+  report: ["dsl", "graph", "store", "session", "naming"],
+  testing: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "container", "naming"],
+  cli: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "report", "naming"],
 };
 
 describe("the layers", () => {

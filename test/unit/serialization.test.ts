@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { IntegrityError, SerializationError } from "stepbox";
+import { IntegrityError, type SerializationError } from "stepbox";
 import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serialization/codec.js";
 import { loadMasterKey } from "../../src/serialization/master-key.js";
 import { deriveExecutionKey, signPayload, verifyPayload } from "../../src/serialization/signing.js";
@@ -28,6 +28,7 @@ describe("the codec", () => {
       nothing: undefined,
       nan: Number.NaN,
       negativeZero: -0,
+      // biome-ignore lint/suspicious/noSparseArray: a hole is what this round trip checks
       sparse: [1, , 3],
       shared: [shared, shared],
       cyclic,

@@ -8,7 +8,7 @@ import {
   ConditionStep,
   DuplicateStepNameError,
   FailStep,
-  FunctionStep,
+  type FunctionStep,
   Join,
   LocalPipelineSession,
   Pipeline,

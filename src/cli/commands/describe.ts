@@ -3,8 +3,8 @@ import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { elapsed, formatFields, formatTime, toJson, writeLines } from "../output.js";
 import { resolveExecution } from "../resolve.js";
-import { executionIdOf } from "../run-progress.js";
 import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { parseExecutionArn } from "../../naming/sagemaker-arns.js";
 import { executionEnded } from "../../store/records.js";
 
 export function describeCommand(program: Command): void {
@@ -40,7 +40,7 @@ export function describeCommand(program: Command): void {
           ["Parameters", record.PipelineParameters.map((p) => `${p.Name}=${p.Value}`).join(", ") || "(none)"],
           [
             "Source",
-            retried ? `execution ${executionIdOf(retried.SourcePipelineExecutionArn)}, running again: ${retried.SelectedSteps.map((s) => s.StepName).join(", ")}` : undefined,
+            retried ? `execution ${parseExecutionArn(retried.SourcePipelineExecutionArn).executionId}, running again: ${retried.SelectedSteps.map((s) => s.StepName).join(", ")}` : undefined,
           ],
           ["Steps", record.StepNames.join(", ")],
           ["ARN", d.PipelineExecutionArn],
