@@ -62,7 +62,10 @@ const consoleRoute = {
       (stream: LogStreamName, original: (...args: unknown[]) => void) =>
       (...args: unknown[]): void => {
         const sink = logSink.getStore();
-        if (!sink) return original(...args);
+        if (!sink) {
+          original(...args);
+          return;
+        }
         for (const line of format(...args).split("\n")) sink(line, stream);
       };
     console.log = route("stdout", saved.log);

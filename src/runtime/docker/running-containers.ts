@@ -54,7 +54,9 @@ export class ContainerLogSource {
     // Split stdout and stderr apart first: a line must not mix the two streams' bytes.
     const outputs = [new PassThrough(), new PassThrough()] as const;
     this.#docker.modem.demuxStream(raw, outputs[0], outputs[1]);
-    const end = (): void => outputs.forEach((o) => o.end());
+    const end = (): void => {
+      for (const o of outputs) o.end();
+    };
     raw.once("end", end);
     raw.once("close", end);
     raw.once("error", end);
