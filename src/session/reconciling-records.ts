@@ -52,8 +52,9 @@ export interface ReconciledExecution {
 /**
  * Writes what readers only derive: every execution of the store (or of one pipeline) still marked
  * Executing or Stopping whose engine process of this host is gone becomes Failed, with its unfinished
- * steps. For a process that holds the store: the session's start-up sweep and `stepbox gc`. A damaged
- * execution record is passed to `onDamaged` and left as it is.
+ * steps, stamped with the record's last change as readers derive it, so a reader's answer is the
+ * same before and after. For a process that holds the store: the session's start-up sweep and
+ * `stepbox gc`. A damaged execution record is passed to `onDamaged` and left as it is.
  */
 export async function reconcileDeadOwners(
   store: ArtifactStore,
@@ -66,7 +67,7 @@ export async function reconcileDeadOwners(
   for (const pipeline of pipelines) {
     for (const record of await records.readExecutions(pipeline, options.onDamaged ?? (() => undefined))) {
       if (!ownerDied(record)) continue;
-      await markInterrupted(records, record, deadOwnerReason(record.Owner));
+      await markInterrupted(records, record, deadOwnerReason(record.Owner), new Date(record.LastModifiedTime));
       ended.push({ pipeline, execution: record.PipelineExecutionId, owner: record.Owner });
     }
   }
