@@ -147,9 +147,6 @@ const CACHE_ENTRY_CHECKS: readonly Check[] = [
   string("CreationTime"),
 ];
 
-/** Another process's request to stop an execution (`stop-request.json`). */
-const STOP_REQUEST_CHECKS: readonly Check[] = [string("RequestedAt"), string("By")];
-
 export const recordShapes = {
   execution: (value: unknown) => checkAll(value, EXECUTION_CHECKS),
   step: (value: unknown) => checkAll(value, STEP_CHECKS),
@@ -157,7 +154,6 @@ export const recordShapes = {
   job: (value: unknown) => checkAll(value, JOB_CHECKS),
   pipelineFile: (value: unknown) => checkAll(value, PIPELINE_FILE_CHECKS),
   cacheEntry: (value: unknown) => checkAll(value, CACHE_ENTRY_CHECKS),
-  stopRequest: (value: unknown) => checkAll(value, STOP_REQUEST_CHECKS),
 } as const;
 
 /** What a shape check says about a value: what is wrong with it, or undefined when it has the shape. */
