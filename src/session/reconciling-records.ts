@@ -2,11 +2,29 @@ import { interruptedExecution, interruptedStep, markInterrupted } from "../engin
 import { isTerminal } from "../engine/step-state.js";
 import { ownerIsGone } from "../runtime/orphan-sweep.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
+import { LocalFileStore } from "../store/local-store.js";
 import { executionEnded, RecordStore, type DamagedRecordError, type ExecutionRecord, type StepRecord } from "../store/records.js";
 
-/** Why an execution whose engine process is gone, and left no other word, ended. */
-export function deadOwnerReason(owner: string): string {
-  return `the stepbox process that ran this execution (${owner}) ended before it finished`;
+/**
+ * Below this much free space on the store's disk, a dead owner's silence may be the disk's doing: an
+ * engine that could not write its records cannot have written why it failed either.
+ */
+const LOW_SPACE_BYTES = 1024 * 1024;
+
+/**
+ * Why an execution whose engine process is gone, and left no other word, ended; with the state of a
+ * local store's disk when it is (nearly) full now, so that the likely cause is not hidden behind
+ * "the process ended".
+ */
+export async function deadOwnerReason(store: ArtifactStore, owner: string): Promise<string> {
+  const ended = `the stepbox process that ran this execution (${owner}) ended before it finished`;
+  if (!(store instanceof LocalFileStore)) return ended;
+  const free = await store.freeBytes();
+  if (free === undefined || free >= LOW_SPACE_BYTES) return ended;
+  return (
+    `${ended}; the disk holding ${store.root} is full (${free} bytes free), which may be why its last records were never written: ` +
+    "free space on that disk, or set STEPBOX_HOME (or the session's artifactRoot) to a folder on another disk"
+  );
 }
 
 /** Whether the record still claims to run although its engine process (of this host) no longer does. */
@@ -30,7 +48,8 @@ function ownerDied(record: ExecutionRecord): boolean {
 export class ReconcilingRecordStore extends RecordStore {
   override async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
     const record = await super.readExecution(pipeline, execution);
-    return ownerDied(record) ? interruptedExecution(record, deadOwnerReason(record.Owner), new Date(record.LastModifiedTime)) : record;
+    if (!ownerDied(record)) return record;
+    return interruptedExecution(record, await deadOwnerReason(this.store, record.Owner), new Date(record.LastModifiedTime));
   }
 
   override async readStep(pipeline: string, execution: string, step: string): Promise<StepRecord | undefined> {
@@ -38,7 +57,8 @@ export class ReconcilingRecordStore extends RecordStore {
     // Only a step that has not ended can be changed by its owner's death: the others cost no second read.
     if (record === undefined || isTerminal(record.StepStatus)) return record;
     const owner = await super.readExecution(pipeline, execution);
-    return ownerDied(owner) ? interruptedStep(record, deadOwnerReason(owner.Owner), new Date(owner.LastModifiedTime)) : record;
+    if (!ownerDied(owner)) return record;
+    return interruptedStep(record, await deadOwnerReason(this.store, owner.Owner), new Date(owner.LastModifiedTime));
   }
 }
 
@@ -67,7 +87,7 @@ export async function reconcileDeadOwners(
   for (const pipeline of pipelines) {
     for (const record of await records.readExecutions(pipeline, options.onDamaged ?? (() => undefined))) {
       if (!ownerDied(record)) continue;
-      await markInterrupted(records, record, deadOwnerReason(record.Owner), new Date(record.LastModifiedTime));
+      await markInterrupted(records, record, await deadOwnerReason(store, record.Owner), new Date(record.LastModifiedTime));
       ended.push({ pipeline, execution: record.PipelineExecutionId, owner: record.Owner });
     }
   }

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { constants, createWriteStream, ReadStream, type Dirent, type WriteStream } from "node:fs";
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -185,6 +185,19 @@ export class LocalFileStore implements ArtifactStore {
    */
   sweepTempFiles(options: TempFileSweepOptions): Promise<TempFileSweep> {
     return sweepTempFilesUnder(this.root, options);
+  }
+
+  /**
+   * The bytes a writer may still put on the file system that holds the store, or undefined when it
+   * cannot tell (no store folder yet). Tells a reader whether a silent record may be a full disk's doing.
+   */
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const info = await statfs(this.root);
+      return info.bavail * info.bsize;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The file of a key; refuses keys that would land outside the root even after validation. */

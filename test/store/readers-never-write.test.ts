@@ -161,6 +161,33 @@ describe("reading an execution whose engine process is gone", () => {
   });
 });
 
+describe("reading an execution whose engine process is gone, on a full disk", () => {
+  it("answers Failed, naming the full disk as the likely cause and the fix, and writes nothing", async (ctx) => {
+    const disk: SmallDisk | { refused: string } = await mountSmallDisk(1024 * 1024);
+    if ("refused" in disk) return ctx.skip(disk.refused);
+    try {
+      const root = join(disk.path, "store");
+      await storeWith(root, { deadowner5: deadOwner });
+      // Fill the disk as a run's artifacts would: the write stops where the disk does.
+      await writeFile(join(disk.path, "filler"), Buffer.alloc(2 * 1024 * 1024)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOSPC") throw error;
+      });
+      const before = await fingerprint(root);
+      const description = await (await pipelineOn(root).execution("deadowner5")).wait();
+      expect(description.PipelineExecutionStatus).toBe("Failed");
+      expect(description.FailureReason).toMatch(
+        /^the stepbox process that ran this execution \(.+\) ended before it finished; the disk holding .*\/store is full \(\d+ bytes free\), which may be why its last records were never written: free space on that disk, or set STEPBOX_HOME/,
+      );
+      const listed = await cli(root, ["executions", "--json"]);
+      expect(listed.stderr).toBe("");
+      expect(JSON.parse(listed.stdout)).toMatchObject([{ PipelineExecutionId: "deadowner5", PipelineExecutionStatus: "Failed", FailureReason: description.FailureReason }]);
+      expect(await fingerprint(root)).toEqual(before);
+    } finally {
+      await disk.unmount();
+    }
+  });
+});
+
 describe("reconcileDeadOwners", () => {
   it("writes what readers derived, and only for owners of this host that are gone", async () => {
     const root = join(base, "reconciled");
