@@ -16,7 +16,7 @@ const LOW_SPACE_BYTES = 1024 * 1024;
  * local store's disk when it is (nearly) full now, so that the likely cause is not hidden behind
  * "the process ended".
  */
-export async function deadOwnerReason(store: ArtifactStore, owner: string): Promise<string> {
+async function deadOwnerReason(store: ArtifactStore, owner: string): Promise<string> {
   const ended = `the stepbox process that ran this execution (${owner}) ended before it finished`;
   if (!(store instanceof LocalFileStore)) return ended;
   const free = await store.freeBytes();
@@ -43,7 +43,7 @@ function ownerDied(record: ExecutionRecord): boolean {
  * Reading never writes: the answer is derived in memory, so a read-only or full store is still read,
  * and a reader never races a writer. The store itself is corrected by {@link reconcileDeadOwners}.
  * The derived times are the record's last change, the last moment its owner was heard from, so
- * every read gives the same answer.
+ * every read gives the same times, and so does the record reconcileDeadOwners writes.
  */
 export class ReconcilingRecordStore extends RecordStore {
   override async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
