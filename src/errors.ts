@@ -190,8 +190,14 @@ export class ContainerEngineError extends StepboxError {
 
 /** The artifact store could not read or write. */
 export class StoreError extends StepboxError {
-  constructor(message: string, options: StepboxErrorOptions = {}) {
+  /**
+   * The file system's error code when that is why (`ENOSPC`, `EDQUOT`, `EROFS`, `EACCES`...), for
+   * callers to branch on instead of the message.
+   */
+  readonly errno: string | undefined;
+  constructor(message: string, options: StepboxErrorOptions & { errno?: string | undefined } = {}) {
     super("STORE", message, options);
+    this.errno = options.errno;
   }
 }
 

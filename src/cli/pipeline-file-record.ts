@@ -6,6 +6,8 @@
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
 import { layout } from "../store/layout.js";
+import { recordShapes } from "../store/record-shapes.js";
+import { readRecord } from "../store/records.js";
 
 export interface PipelineFileRecord {
   /** Absolute path of the pipeline file on the machine that ran it. */
@@ -19,14 +21,12 @@ export async function recordPipelineFile(session: LocalPipelineSession, pipeline
 }
 
 export async function readPipelineFile(session: LocalPipelineSession, pipelineName: string, executionId: string): Promise<PipelineFileRecord> {
-  let bytes: Buffer;
   try {
-    bytes = await session.store.get(layout.pipelineFile(pipelineName, executionId));
+    return await readRecord<PipelineFileRecord>(session.store, layout.pipelineFile(pipelineName, executionId), "pipeline file record", recordShapes.pipelineFile);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     throw new ValidationError(`execution ${executionId} was not started by \`stepbox run\`, so stepbox does not know which file defines its pipeline`, {
       hint: `give it: stepbox retry ${executionId} --file path/to/pipeline.ts`,
     });
   }
-  return JSON.parse(bytes.toString("utf8")) as PipelineFileRecord;
 }

@@ -8,13 +8,14 @@ const MAX_KEY_BYTES = 900;
 
 /**
  * The longest segment, in UTF-8 bytes. File systems refuse names over 255 bytes, and the file store
- * writes `.<segment>.<random>.tmp` beside the object while it is in flight.
+ * writes `.<segment>.<pid>.<random>.tmp` beside the object while it is in flight.
  */
 const MAX_SEGMENT_BYTES = 200;
 
 /**
- * The shape of the name a store gives an object while it is being written. Keys may not use it, so an
- * in-flight write never shows up in a listing and a key can never collide with one.
+ * The shape of the name a store gives an object while it is being written (store/temp-files.ts makes
+ * them; names from before the pid was added lack it). Keys may not use it, so an in-flight write
+ * never shows up in a listing and a key can never collide with one.
  */
 export const IN_FLIGHT_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 

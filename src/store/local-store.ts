@@ -1,14 +1,14 @@
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { constants, createWriteStream, ReadStream, type Dirent, type WriteStream } from "node:fs";
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, type FileHandle } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { NotFoundError, StoreError, ValidationError } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { assertValidKey, assertValidPrefix, IN_FLIGHT_NAME } from "./keys.js";
+import { sweepTempFilesUnder, tempPathFor, type TempFileSweep, type TempFileSweepOptions } from "./temp-files.js";
 
 /** Errno codes that mean "there is no object at this key" when reading. */
 const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"]);
@@ -36,12 +36,24 @@ function errno(error: unknown): string | undefined {
 }
 
 /**
+ * Write failures that no retry fixes until the user makes room or moves the store: what each says
+ * about the file system that holds the store. A run that fails on one of these must say so, not
+ * leave the user guessing at a crash.
+ */
+const NO_ROOM: Readonly<Record<string, string>> = {
+  ENOSPC: "is full",
+  EDQUOT: "is over your disk quota",
+  EROFS: "is read-only",
+};
+
+/**
  * An artifact store in a folder of the local file system: the key `a/b/c.json` is the file
  * `<root>/a/b/c.json`.
  *
- * Every write goes to `.<name>.<random>.tmp` in the object's own folder, is synced to disk, then
- * renamed over the object, so a reader (or a process that restarts after a crash) sees the old object
- * or the new one, never part of one. Listings skip those in-flight files.
+ * Every write goes to `.<name>.<pid>.<random>.tmp` in the object's own folder, is synced to disk,
+ * then renamed over the object, so a reader (or a process that restarts after a crash) sees the old
+ * object or the new one, never part of one. Listings skip those in-flight files, and
+ * {@link LocalFileStore.sweepTempFiles} removes the ones a killed writer left.
  *
  * A key cannot be both an object and the folder of other objects here (S3 allows it); stepbox's
  * layout never does that.
@@ -167,6 +179,27 @@ export class LocalFileStore implements ArtifactStore {
     await this.#removeEmptyFolders(dirname(path));
   }
 
+  /**
+   * Removes the temp files that writers killed mid-write left (see {@link sweepTempFilesUnder}).
+   * S3 has no such leftovers: an upload that never completes never becomes an object.
+   */
+  sweepTempFiles(options: TempFileSweepOptions): Promise<TempFileSweep> {
+    return sweepTempFilesUnder(this.root, options);
+  }
+
+  /**
+   * The bytes a writer may still put on the file system that holds the store, or undefined when it
+   * cannot tell (no store folder yet). Tells a reader whether a silent record may be a full disk's doing.
+   */
+  async freeBytes(): Promise<number | undefined> {
+    try {
+      const info = await statfs(this.root);
+      return info.bavail * info.bsize;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The file of a key; refuses keys that would land outside the root even after validation. */
   #path(key: string): string {
     assertValidKey(key);
@@ -199,7 +232,7 @@ export class LocalFileStore implements ArtifactStore {
 
   #readError(key: string, error: unknown): NotFoundError | StoreError {
     if (ABSENT.has(errno(error) ?? "")) return new NotFoundError(key, this.uri);
-    return new StoreError(`cannot read ${key} from ${this.uri}`, { cause: error, hint: "check the folder's permissions and free space" });
+    return new StoreError(`cannot read ${key} from ${this.uri}`, { cause: error, errno: errno(error), hint: "check the folder's permissions" });
   }
 
   /**
@@ -232,7 +265,7 @@ export class LocalFileStore implements ArtifactStore {
   /** Runs `write` on a fresh temp path beside the object, then renames the temp file over the object. */
   async #replaceAtomically(key: string, write: (temp: string) => Promise<number>): Promise<number> {
     const path = this.#path(key);
-    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+    const temp = tempPathFor(path);
     try {
       const bytes = await write(temp);
       await rename(temp, path);
@@ -240,11 +273,25 @@ export class LocalFileStore implements ArtifactStore {
     } catch (error) {
       // The write's own error is the one to report; the temp file may never have been created.
       await rm(temp, { force: true }).catch(() => undefined);
-      throw new StoreError(`cannot write ${key} to ${this.uri}`, {
-        cause: error,
-        hint: errno(error) === "ENOSPC" ? "free some disk space" : "check the folder's permissions and free space",
-      });
+      throw this.#writeError(key, error);
     }
+  }
+
+  /** A failed write as the user must see it: a file system out of room or read-only is named as such, with the fix. */
+  #writeError(key: string, error: unknown): StoreError {
+    const code = errno(error);
+    const noRoom = code === undefined ? undefined : NO_ROOM[code];
+    if (noRoom === undefined) {
+      return new StoreError(`cannot write ${key} to ${this.uri}`, { cause: error, errno: code, hint: "check the folder's permissions and free space" });
+    }
+    return new StoreError(`cannot write ${key} to ${this.uri}: the file system holding ${this.root} ${noRoom} (${code})`, {
+      cause: error,
+      errno: code,
+      hint:
+        code === "EROFS"
+          ? "make it writable, or set STEPBOX_HOME (or the session's artifactRoot) to a folder on another disk"
+          : "free space on that disk, or set STEPBOX_HOME (or the session's artifactRoot) to a folder on another disk",
+    });
   }
 
   /**

@@ -34,6 +34,28 @@ const object =
   (r) =>
     (optional && r[field] === undefined) || isObject(r[field]) ? undefined : `${field} is not an object`;
 
+const integer =
+  (field: string, optional = false): Check =>
+  (r) =>
+    (optional && r[field] === undefined) || Number.isInteger(r[field]) ? undefined : `${field} is not an integer`;
+
+const finiteNumber =
+  (field: string, optional = false): Check =>
+  (r) =>
+    (optional && r[field] === undefined) || (typeof r[field] === "number" && Number.isFinite(r[field])) ? undefined : `${field} is not a number`;
+
+const boolean =
+  (field: string, optional = false): Check =>
+  (r) =>
+    (optional && r[field] === undefined) || typeof r[field] === "boolean" ? undefined : `${field} is not true or false`;
+
+const stringMap =
+  (field: string): Check =>
+  (r) => {
+    const value = r[field];
+    return isObject(value) && Object.values(value).every((v) => typeof v === "string") ? undefined : `${field} is not an object of strings`;
+  };
+
 function checkAll(value: unknown, checks: readonly Check[]): string | undefined {
   if (!isObject(value)) return `it is ${value === null ? "null" : Array.isArray(value) ? "a list" : `a ${typeof value}`}, not an object`;
   for (const check of checks) {
@@ -70,7 +92,7 @@ const STEP_CHECKS: readonly Check[] = [
   oneOf("StepStatus", STEP_STATUSES),
   string("StartTime", true),
   string("EndTime", true),
-  (r) => (Number.isInteger(r.AttemptCount) ? undefined : "AttemptCount is not an integer"),
+  integer("AttemptCount"),
   string("FailureReason", true),
   object("Metadata"),
   (r) => (r.Attempts === undefined || Array.isArray(r.Attempts) ? undefined : "Attempts is not a list"),
@@ -85,8 +107,54 @@ const PIPELINE_CHECKS: readonly Check[] = [
   string("LastModifiedTime"),
 ];
 
+/**
+ * A step's job record (`job.json`). Fields that job records written by older versions lack are
+ * checked only when present; what `stepbox shell` rebuilds the container from is required.
+ */
+const JOB_CHECKS: readonly Check[] = [
+  string("pipelineName"),
+  string("executionId"),
+  string("stepName"),
+  string("jobName"),
+  string("jobArn", true),
+  string("image"),
+  string("definitionKey", true),
+  stringMap("environment"),
+  string("instanceType"),
+  (r) => (Number.isInteger(r.instanceCount) && (r.instanceCount as number) >= 1 ? undefined : "instanceCount is not a whole number >= 1"),
+  finiteNumber("cpus", true),
+  finiteNumber("memoryBytes", true),
+  object("hyperparameters"),
+  array(
+    "channels",
+    (c) => isObject(c) && typeof c.name === "string" && typeof c.hostPath === "string" && (c.uri === undefined || typeof c.uri === "string"),
+    "{ name, hostPath } strings",
+  ),
+  boolean("network", true),
+  finiteNumber("maxRuntimeSeconds", true),
+  finiteNumber("outputLimitBytes", true),
+];
+
+/** Which file `stepbox run` loaded an execution's pipeline from (`pipeline-file.json`). */
+const PIPELINE_FILE_CHECKS: readonly Check[] = [string("File"), string("Export")];
+
+/** A step-cache entry (`<pipeline>/.cache/<step>/<key>.json`). */
+const CACHE_ENTRY_CHECKS: readonly Check[] = [
+  string("Key"),
+  object("Parts"),
+  string("SourcePipelineExecutionId"),
+  string("SourcePipelineExecutionArn"),
+  string("CreationTime"),
+];
+
 export const recordShapes = {
   execution: (value: unknown) => checkAll(value, EXECUTION_CHECKS),
   step: (value: unknown) => checkAll(value, STEP_CHECKS),
   pipeline: (value: unknown) => checkAll(value, PIPELINE_CHECKS),
+  job: (value: unknown) => checkAll(value, JOB_CHECKS),
+  pipelineFile: (value: unknown) => checkAll(value, PIPELINE_FILE_CHECKS),
+  cacheEntry: (value: unknown) => checkAll(value, CACHE_ENTRY_CHECKS),
 } as const;
+
+/** What a shape check says about a value: what is wrong with it, or undefined when it has the shape. */
+export type ShapeCheck = (value: unknown) => string | undefined;

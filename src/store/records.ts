@@ -1,7 +1,7 @@
 import { StoreError, UnknownExecutionError, NotFoundError, type RemoteErrorInfo } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { layout } from "./layout.js";
-import { recordShapes } from "./record-shapes.js";
+import { recordShapes, type ShapeCheck } from "./record-shapes.js";
 
 export type ExecutionStatus = "Executing" | "Stopping" | "Stopped" | "Failed" | "Succeeded";
 
@@ -109,7 +109,12 @@ export class DamagedRecordError extends StoreError {
   }
 }
 
-async function readJson<T>(store: ArtifactStore, key: string, what: string, shapeProblem: (value: unknown) => string | undefined): Promise<T> {
+/**
+ * Reads the JSON record at `key` and checks its shape: the one way any record of the store is read.
+ * Throws `NotFoundError` when it is absent and `DamagedRecordError` (naming the key, and `what` it
+ * is) when it is not valid JSON or not of its shape.
+ */
+export async function readRecord<T>(store: ArtifactStore, key: string, what: string, shape: ShapeCheck): Promise<T> {
   const bytes = await store.get(key);
   let value: unknown;
   try {
@@ -117,7 +122,7 @@ async function readJson<T>(store: ArtifactStore, key: string, what: string, shap
   } catch (cause) {
     throw new DamagedRecordError(key, store.uri, what, "it is not valid JSON", cause);
   }
-  const problem = shapeProblem(value);
+  const problem = shape(value);
   if (problem !== undefined) throw new DamagedRecordError(key, store.uri, what, problem);
   return value as T;
 }
@@ -136,7 +141,7 @@ export class RecordStore {
 
   async readPipeline(pipeline: string): Promise<PipelineRecord | undefined> {
     try {
-      return await readJson<PipelineRecord>(this.store, layout.pipeline(pipeline), "pipeline record", recordShapes.pipeline);
+      return await readRecord<PipelineRecord>(this.store, layout.pipeline(pipeline), "pipeline record", recordShapes.pipeline);
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;
@@ -149,7 +154,7 @@ export class RecordStore {
 
   async readExecution(pipeline: string, execution: string): Promise<ExecutionRecord> {
     try {
-      return await readJson<ExecutionRecord>(this.store, layout.execution(pipeline, execution), "execution record", recordShapes.execution);
+      return await readRecord<ExecutionRecord>(this.store, layout.execution(pipeline, execution), "execution record", recordShapes.execution);
     } catch (error) {
       if (error instanceof NotFoundError) throw new UnknownExecutionError(execution, `${this.store.uri} for pipeline "${pipeline}"`);
       throw error;
@@ -200,7 +205,7 @@ export class RecordStore {
 
   async readStep(pipeline: string, execution: string, step: string): Promise<StepRecord | undefined> {
     try {
-      return await readJson<StepRecord>(this.store, layout.step(pipeline, execution, step), "step record", recordShapes.step);
+      return await readRecord<StepRecord>(this.store, layout.step(pipeline, execution, step), "step record", recordShapes.step);
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;

@@ -157,7 +157,7 @@ describe("stepbox gc", () => {
       expect(json((await cli(own.store, ["executions", "--json"])).stdout).map((e: any) => e.PipelineExecutionId)).toEqual([again]);
 
       const young = await cli(own.store, ["gc", "--older-than", "1h", "--json"]);
-      expect(json(young.stdout)).toEqual({ DryRun: false, Removed: [], KeptRunning: [], RemovedCacheEntries: 0 });
+      expect(json(young.stdout)).toEqual({ DryRun: false, EndedOrphans: [], Removed: [], KeptRunning: [], RemovedCacheEntries: 0, RemovedTempFiles: 0 });
 
       const gc = await cli(own.store, ["gc", "--older-than", "0s"]);
       expect(gc.stdout).toMatch(new RegExp(`^removed cli-hello/${again} \\(Succeeded, ended .* ago\\)\nremoved 1 execution\\(s\\) from file://`));

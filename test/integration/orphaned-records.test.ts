@@ -1,13 +1,14 @@
 /**
  * An execution whose engine process was killed reads as Failed to every later reader, with no Docker
  * sweep needed: `describe()` and `wait()` from another session never report (or wait on) a run that
- * nobody runs.
+ * nobody runs. Reading writes nothing; the sweep of a session that starts its runtime writes the end.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline } from "stepbox";
+import { RecordStore } from "../../src/store/records.js";
 import { napper } from "../fixtures/training-steps.js";
 import { exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, testSession } from "../support/session.js";
@@ -45,12 +46,17 @@ describe("an execution whose engine was killed", () => {
     const [step] = await execution.listSteps();
     expect(step?.StepStatus).toBe("Failed");
     expect(step?.FailureReason).toBe(description.FailureReason);
-    // The record on disk says so too, for readers that do not reconcile (another host).
-    expect((await reader.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Failed");
+    // Readers never write: the record in the store still says Executing until a process that holds the store ends it.
+    const raw = new RecordStore(reader.store);
+    expect((await raw.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Executing");
 
-    // Its container is still there until a session starts its runtime and sweeps it.
+    // Its container is still there until a session starts its runtime and sweeps it; that sweep writes the end.
     expect(await leftoverContainers(id)).not.toEqual([]);
     await reader.runtime();
     expect(await leftoverContainers(id)).toEqual([]);
+    const written = await raw.readExecution("long-run", id);
+    expect(written.PipelineExecutionStatus).toBe("Failed");
+    expect(written.FailureReason).toMatch(/ended before it finished; its 1 container\(s\) were removed$/);
+    expect((await raw.readStep("long-run", id, step!.StepName))?.StepStatus).toBe("Failed");
   });
 });

@@ -140,7 +140,7 @@ describe("LocalFileStore", () => {
     child.kill("SIGKILL");
     await exited;
 
-    expect((await filesUnder(root)).some((file) => /\.payload\.bin\.[0-9a-f]{12}\.tmp$/.test(file))).toBe(true);
+    expect((await filesUnder(root)).some((file) => /\.payload\.bin\.\d+\.[0-9a-f]{12}\.tmp$/.test(file))).toBe(true);
     expect((await store.get("p/e/results/payload.bin")).equals(old)).toBe(true);
     expect(await store.list("p")).toEqual(["p/e/results/payload.bin"]);
     expect(await store.listChildren("p/e/results")).toEqual(["payload.bin"]);

@@ -26,3 +26,13 @@ export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
+
+/**
+ * The pid of a process that has run and ended: what a record or temp file of a killed stepbox process
+ * names. Pids are reused only after the kernel wraps around, far beyond one test.
+ */
+export async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await exited(child);
+  return child.pid!;
+}
