@@ -75,7 +75,11 @@ await writeBenchmarkSection(
     "",
     `With an empty cache (the first run after a module changed) it is ${coldRatio.toFixed(2)}×. ${rounds} rounds, alternating.`,
     "",
-    targetLine(`steps importing two npm libraries ≤ ${TARGET}× the same pipeline without them`, warmRatio <= TARGET, `${warmRatio.toFixed(2)}× with a warm bundle cache`),
+    targetLine(
+      `steps importing two npm libraries ≤ ${TARGET}× the same pipeline without them`,
+      warmRatio <= TARGET,
+      `${warmRatio.toFixed(2)}× with a warm bundle cache`,
+    ),
   ].join("\n"),
   `npx tsx bench/bundle-deps.ts ${rounds}`,
 );

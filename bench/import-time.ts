@@ -31,7 +31,9 @@ async function importOnce(specifier: string): Promise<number> {
       "--input-type=module",
       "-e",
       `await import(${JSON.stringify(specifier)});` +
-        (specifier === "stepbox" ? `const { createRequire } = await import("node:module"); process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));` : ""),
+        (specifier === "stepbox"
+          ? `const { createRequire } = await import("node:module"); process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`
+          : ""),
     ],
     { cwd: ROOT },
   );
@@ -52,7 +54,7 @@ for (let round = 0; round < rounds; round++) {
 const base = median(times.get("node:fs")!);
 const rows = MODULES.map((m) => {
   const xs = times.get(m)!;
-  const note = m === "node:fs" ? " (baseline)" : m === "stepbox" ? "" : EAGER.has(m) ? " (loaded by `import(\"stepbox\")`, through require)" : "";
+  const note = m === "node:fs" ? " (baseline)" : m === "stepbox" ? "" : EAGER.has(m) ? ' (loaded by `import("stepbox")`, through require)' : "";
   return `| \`${m}\`${note} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} | +${(median(xs) - base).toFixed(0)} | ${(median(xs) / base).toFixed(2)} |`;
 });
 const added = median(times.get("stepbox")!) - base;

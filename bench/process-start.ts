@@ -72,7 +72,10 @@ const node = process.execPath;
 const tsx = join(ROOT, "node_modules/.bin/tsx");
 const sides = {
   bare: { what: "bare `node -e 0` (baseline)", run: () => timed(node, ["-e", "0"], false) },
-  importStepbox: { what: '`node` running `await import("stepbox")` (the build)', run: () => timed(node, ["--input-type=module", "-e", 'await import("stepbox")'], false) },
+  importStepbox: {
+    what: '`node` running `await import("stepbox")` (the build)',
+    run: () => timed(node, ["--input-type=module", "-e", 'await import("stepbox")'], false),
+  },
   cliVersion: { what: "`stepbox --version`", run: () => timed(node, ["bin/stepbox.js", "--version"], false) },
   stepboxRun: { what: `\`stepbox run ${PIPELINE_FILE}\``, run: () => timed(node, ["bin/stepbox.js", "run", PIPELINE_FILE], true) },
   tsx: { what: `\`tsx ${PIPELINE_FILE}\` (the file starts itself)`, run: () => timed(tsx, [PIPELINE_FILE], true, { BENCH_START_ITSELF: "1" }) },
@@ -111,7 +114,15 @@ function cpuBreakdown(p: CpuProfile): string {
     const layer = /\/dist\/src\/([^/]+)\//.exec(url)?.[1];
     placeOf.set(
       id,
-      pkg ? `package ${pkg}` : layer ? `stepbox ${layer}/` : url.startsWith("node:") || url === "" ? (functionName.startsWith("(") ? functionName : "Node's own (module loading, I/O)") : "other",
+      pkg
+        ? `package ${pkg}`
+        : layer
+          ? `stepbox ${layer}/`
+          : url.startsWith("node:") || url === ""
+            ? functionName.startsWith("(")
+              ? functionName
+              : "Node's own (module loading, I/O)"
+            : "other",
     );
   }
   const ms = new Map<string, number>();
@@ -131,7 +142,8 @@ const fmt = (xs: number[]): string => `${median(xs).toFixed(0)} | ${Math.min(...
 const rows: string[] = [];
 for (const side of Object.keys(sides) as Side[]) {
   const toContainer = times[side].flatMap((t) => (t.firstContainerMs !== undefined ? [t.firstContainerMs] : []));
-  if (toContainer.length > 0) rows.push(`| ${sides[side].what}: to its first container created | ${fmt(toContainer)} | ${(median(toContainer) / base).toFixed(1)} |`);
+  if (toContainer.length > 0)
+    rows.push(`| ${sides[side].what}: to its first container created | ${fmt(toContainer)} | ${(median(toContainer) / base).toFixed(1)} |`);
   const exits = times[side].map((t) => t.exitMs);
   rows.push(`| ${sides[side].what}: to its exit | ${fmt(exits)} | ${(median(exits) / base).toFixed(1)} |`);
 }

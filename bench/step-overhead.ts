@@ -125,7 +125,11 @@ const cases: Record<string, Case> = {
       const queue = new PQueue({ concurrency: WIDE_PARALLELISM });
       await Promise.all(Array.from({ length: WIDE }, () => queue.add(bareLifecycle)));
     },
-    stepbox: (i) => throughStepbox(Array.from({ length: WIDE }, (_, k) => ({ output: trivial(i * WIDE + k), expected: i * WIDE + k })), WIDE_PARALLELISM),
+    stepbox: (i) =>
+      throughStepbox(
+        Array.from({ length: WIDE }, (_, k) => ({ output: trivial(i * WIDE + k), expected: i * WIDE + k })),
+        WIDE_PARALLELISM,
+      ),
   },
   twoHosts: {
     what: "a trivial step on two hosts (private network, 2 containers)",
@@ -176,10 +180,7 @@ await rm(root, { recursive: true, force: true });
 await rm(BENCH_CHANNEL, { recursive: true, force: true });
 
 const ms = (x: number): string => x.toFixed(0);
-const lines = [
-  "| case | side | median ms | min ms | max ms | ratio (median) | ratio (min) | target | met |",
-  "|---|---|---|---|---|---|---|---|---|",
-];
+const lines = ["| case | side | median ms | min ms | max ms | ratio (median) | ratio (min) | target | met |", "|---|---|---|---|---|---|---|---|---|"];
 const verdicts: string[] = [];
 for (const [name, c] of chosen) {
   const { bare, stepbox } = times.get(name)!;

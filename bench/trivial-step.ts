@@ -31,6 +31,9 @@ export const link = step(function link(n: number): number {
   return n + 1;
 });
 
-export const twoHosts = step(function twoHosts(n: number): number {
-  return n;
-}, { instanceCount: 2 });
+export const twoHosts = step(
+  function twoHosts(n: number): number {
+    return n;
+  },
+  { instanceCount: 2 },
+);

@@ -12,16 +12,7 @@
  * `bash scripts/run-example.sh 0.99` asks for more accuracy than the model reaches.
  */
 import { writeFile } from "node:fs/promises";
-import {
-  ConditionGreaterThanOrEqualTo,
-  ConditionStep,
-  FailStep,
-  Join,
-  ParameterFloat,
-  ParameterInteger,
-  Pipeline,
-  step,
-} from "stepbox";
+import { ConditionGreaterThanOrEqualTo, ConditionStep, FailStep, Join, ParameterFloat, ParameterInteger, Pipeline, step } from "stepbox";
 
 type Row = { x: [number, number]; y: 0 | 1 };
 type Model = { w: [number, number]; b: number };
@@ -30,7 +21,7 @@ const preprocess = step(
   function preprocess(rows: number, seed: number): { train: Row[]; test: Row[] } {
     // A linear congruential generator keeps the data identical on every run.
     let state = seed;
-    const random = (): number => ((state = (state * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32);
+    const random = (): number => (state = (state * 1664525 + 1013904223) % 2 ** 32) / 2 ** 32;
     const data: Row[] = Array.from({ length: rows }, () => {
       const y = random() < 0.5 ? 0 : 1;
       const centre = y === 1 ? 0.6 : -0.6;

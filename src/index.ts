@@ -7,7 +7,12 @@
 export * from "./dsl/public.js";
 export { Pipeline, type PipelineOptions, type StartOptions, type PipelineSummary, type PipelineExecutionSummary } from "./session/pipeline.js";
 export { LocalPipelineSession, type LocalPipelineSessionOptions, type StepLogLine } from "./session/local-pipeline-session.js";
-export { PipelineExecution, type PipelineExecutionDefinition, type PipelineExecutionDescription, type PipelineExecutionStep } from "./session/pipeline-execution.js";
+export {
+  PipelineExecution,
+  type PipelineExecutionDefinition,
+  type PipelineExecutionDescription,
+  type PipelineExecutionStep,
+} from "./session/pipeline-execution.js";
 export type { ArtifactStore } from "./store/artifact-store.js";
 export type {
   StepRuntime,

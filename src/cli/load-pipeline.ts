@@ -74,7 +74,9 @@ export async function loadPipelineFile(path: string, exportName?: string): Promi
   try {
     await access(file);
   } catch {
-    throw new ValidationError(`the pipeline file ${path} does not exist`, { hint: `give the path of a .ts or .js file that exports a Pipeline (looked at ${file})` });
+    throw new ValidationError(`the pipeline file ${path} does not exist`, {
+      hint: `give the path of a .ts or .js file that exports a Pipeline (looked at ${file})`,
+    });
   }
   await checkIsEsModule(file, path);
   registerLoaders();
@@ -150,7 +152,13 @@ function loadFailure(cause: unknown): { message: string; hint?: string } {
  */
 export async function assertNoMissingFile(target: string): Promise<void> {
   if (!/[\\/]|\.[cm]?[jt]s$/.test(target)) return;
-  if (await access(target).then(() => true, () => false)) return;
+  if (
+    await access(target).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   throw new ValidationError(`the pipeline file ${target} does not exist`, {
     hint: `check the path (relative to ${process.cwd()}), or give an execution id without a slash or extension`,
   });

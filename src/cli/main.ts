@@ -89,7 +89,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // commander puts its suggestion ("(Did you mean run?)") on a second line: it belongs in the hint.
       const [message = "", suggestion] = error.message.replace(/^error: /, "").split("\n");
       process.stderr.write(`error: ${message}\n`);
-      process.stderr.write(`hint: ${suggestion ? `${suggestion.replace(/^\((.*)\)$/, "$1").toLowerCase()} ` : ""}see stepbox ${name ? `${name} ` : ""}--help\n`);
+      process.stderr.write(
+        `hint: ${suggestion ? `${suggestion.replace(/^\((.*)\)$/, "$1").toLowerCase()} ` : ""}see stepbox ${name ? `${name} ` : ""}--help\n`,
+      );
       return EXIT.usage;
     }
     return reportError(error, process.stderr, args.includes("--verbose"));

@@ -22,7 +22,12 @@ export async function recordPipelineFile(session: LocalPipelineSession, pipeline
 
 export async function readPipelineFile(session: LocalPipelineSession, pipelineName: string, executionId: string): Promise<PipelineFileRecord> {
   try {
-    return await readRecord<PipelineFileRecord>(session.store, layout.pipelineFile(pipelineName, executionId), "pipeline file record", recordShapes.pipelineFile);
+    return await readRecord<PipelineFileRecord>(
+      session.store,
+      layout.pipelineFile(pipelineName, executionId),
+      "pipeline file record",
+      recordShapes.pipelineFile,
+    );
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     throw new ValidationError(`execution ${executionId} was not started by \`stepbox run\`, so stepbox does not know which file defines its pipeline`, {

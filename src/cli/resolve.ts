@@ -48,7 +48,12 @@ async function listAllExecutions(session: LocalPipelineSession): Promise<Array<{
 
 export async function resolveExecution(session: LocalPipelineSession, query: string): Promise<ResolvedExecution> {
   const all = await listAllExecutions(session);
-  const id = matchPrefix(query, all.map((e) => e.id), "execution", session.store.uri);
+  const id = matchPrefix(
+    query,
+    all.map((e) => e.id),
+    "execution",
+    session.store.uri,
+  );
   // Ids are random, but two pipelines could in principle hold the same one.
   const owners = all.filter((e) => e.id === id);
   if (owners.length > 1) {

@@ -46,8 +46,10 @@ function stateLine(step: PipelineExecutionStep): string {
   const took = elapsed(step.StartTime, step.EndTime);
   switch (step.StepStatus) {
     case "Succeeded":
-      if (step.CacheHitResult) return `${step.StepName}: Succeeded (cache hit from execution ${parseExecutionArn(step.CacheHitResult.SourcePipelineExecutionArn).executionId})`;
-      if (step.SelectiveExecutionResult) return `${step.StepName}: Succeeded (reused from execution ${parseExecutionArn(step.SelectiveExecutionResult.SourcePipelineExecutionArn).executionId})`;
+      if (step.CacheHitResult)
+        return `${step.StepName}: Succeeded (cache hit from execution ${parseExecutionArn(step.CacheHitResult.SourcePipelineExecutionArn).executionId})`;
+      if (step.SelectiveExecutionResult)
+        return `${step.StepName}: Succeeded (reused from execution ${parseExecutionArn(step.SelectiveExecutionResult.SourcePipelineExecutionArn).executionId})`;
       return `${step.StepName}: Succeeded in ${took}`;
     case "Failed":
     case "Stopped":

@@ -33,8 +33,7 @@ export function withJsonOption(command: Command, description = "print JSON inste
  */
 export function openSession(options: CommonOptions, runtime: { logger?: Logger; onLog?: (line: StepLogLine) => void } = {}): LocalPipelineSession {
   const logger =
-    runtime.logger ??
-    cliLogger({ message: (line) => process.stderr.write(`${line}\n`), imageActivity: () => undefined }, options.verbose === true);
+    runtime.logger ?? cliLogger({ message: (line) => process.stderr.write(`${line}\n`), imageActivity: () => undefined }, options.verbose === true);
   return new LocalPipelineSession({
     ...(options.store !== undefined ? { artifactRoot: options.store } : {}),
     logger,

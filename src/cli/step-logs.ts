@@ -34,7 +34,13 @@ export function hostOfStream(stream: string): string {
 }
 
 /** The stored streams of a step, in the order of its attempts; then any the record does not name. */
-export async function storedStreams(session: LocalPipelineSession, pipeline: string, execution: string, step: StepRecord | undefined, stepName: string): Promise<string[]> {
+export async function storedStreams(
+  session: LocalPipelineSession,
+  pipeline: string,
+  execution: string,
+  step: StepRecord | undefined,
+  stepName: string,
+): Promise<string[]> {
   const root = layout.logs(pipeline, execution, stepName);
   const stored = (await session.store.list(root)).filter((k) => k.endsWith(".log")).map((k) => k.slice(root.length + 1, -".log".length));
   const named = [...(step?.Attempts?.flatMap((a) => a.LogStreams) ?? []), ...(step?.Metadata.TrainingJob?.LogStreams ?? [])];
@@ -42,7 +48,13 @@ export async function storedStreams(session: LocalPipelineSession, pipeline: str
   return [...ordered, ...stored.filter((s) => !ordered.includes(s)).sort()];
 }
 
-export async function* readStoredStream(session: LocalPipelineSession, pipeline: string, execution: string, stepName: string, stream: string): AsyncGenerator<string> {
+export async function* readStoredStream(
+  session: LocalPipelineSession,
+  pipeline: string,
+  execution: string,
+  stepName: string,
+  stream: string,
+): AsyncGenerator<string> {
   const body = await session.store.getStream(layout.logStream(pipeline, execution, stepName, stream));
   yield* createInterface({ input: body, crlfDelay: Infinity });
 }

@@ -15,7 +15,8 @@ import { RunProgress } from "./run-progress.js";
 import { openSession, type ReadOptions } from "./session.js";
 import { toJson } from "./output.js";
 
-export const RUN_JSON_HELP = "when the execution ends, print DescribePipelineExecution's answer with its PipelineExecutionSteps as JSON; progress goes to stderr";
+export const RUN_JSON_HELP =
+  "when the execution ends, print DescribePipelineExecution's answer with its PipelineExecutionSteps as JSON; progress goes to stderr";
 
 export interface RunSession {
   readonly session: LocalPipelineSession;

@@ -63,11 +63,9 @@ async function loadStepFunction(definitionKey: string): Promise<StepDefinition["
 
 async function writeFailure(error: { name: string; message: string }): Promise<void> {
   await mkdir(dirname(CONTAINER_PATHS.failure), { recursive: true });
-  await writeFile(CONTAINER_PATHS.failure, `${error.name}: ${error.message}`.slice(0, FAILURE_LIMIT), { flag: "wx" }).catch(
-    () => {
-      // The step wrote its own failure file; SageMaker keeps the first writer's text.
-    },
-  );
+  await writeFile(CONTAINER_PATHS.failure, `${error.name}: ${error.message}`.slice(0, FAILURE_LIMIT), { flag: "wx" }).catch(() => {
+    // The step wrote its own failure file; SageMaker keeps the first writer's text.
+  });
 }
 
 async function main(): Promise<number> {

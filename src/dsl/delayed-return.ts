@@ -34,10 +34,9 @@ const REFUSE_UNKNOWN_PROPERTIES: ProxyHandler<DelayedReturn> = {
     if (typeof key === "symbol" || key in target) return Reflect.get(target, key, receiver) as unknown;
     if (PROBED.has(key)) return undefined;
     const selector = ARRAY_INDEX.test(key) ? key : JSON.stringify(key);
-    throw new ValidationError(
-      `${target.describe()} is a DelayedReturn and has no property "${key}": the step's output is only known when the pipeline runs`,
-      { hint: `select it with .get(${selector}) (destructuring such as const { ${key} } = ... cannot work on a step's output)` },
-    );
+    throw new ValidationError(`${target.describe()} is a DelayedReturn and has no property "${key}": the step's output is only known when the pipeline runs`, {
+      hint: `select it with .get(${selector}) (destructuring such as const { ${key} } = ... cannot work on a step's output)`,
+    });
   },
 };
 

@@ -1,13 +1,7 @@
 import { inspect } from "node:util";
 import { PIPELINE_VALUE, type PipelineValue } from "./pipeline-value.js";
 
-export type ExecutionVariableName =
-  | "PipelineExecutionId"
-  | "PipelineExecutionArn"
-  | "PipelineName"
-  | "PipelineArn"
-  | "StartDateTime"
-  | "CurrentDateTime";
+export type ExecutionVariableName = "PipelineExecutionId" | "PipelineExecutionArn" | "PipelineName" | "PipelineArn" | "StartDateTime" | "CurrentDateTime";
 
 /** A value the execution knows when it runs: its id, its pipeline, when it started. */
 export class ExecutionVariable<T = unknown> implements PipelineValue<T> {

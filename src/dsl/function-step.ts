@@ -137,9 +137,6 @@ function defaultDisplayName(definition: StepDefinition): string {
 
 export function isPipelineStep(value: unknown): value is PipelineStep {
   return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as PipelineStep).name === "string" &&
-    typeof (value as PipelineStep).upstream === "function"
+    typeof value === "object" && value !== null && typeof (value as PipelineStep).name === "string" && typeof (value as PipelineStep).upstream === "function"
   );
 }

@@ -73,7 +73,8 @@ export class ParameterString extends Parameter<"String"> {
   problem(value: unknown): string | undefined {
     if (typeof value !== "string") return `must be a string, got ${inspect(value)}`;
     if (value === "") return "must not be empty (SageMaker refuses empty strings)";
-    if (this.enumValues && !this.enumValues.includes(value)) return `must be one of ${this.enumValues.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(value)}`;
+    if (this.enumValues && !this.enumValues.includes(value))
+      return `must be one of ${this.enumValues.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(value)}`;
     return undefined;
   }
 

@@ -42,15 +42,25 @@ export abstract class RetryPolicy {
   constructor(kind: string, options: RetryPolicyOptions) {
     const o = options ?? {};
     const check = (ok: boolean, message: string): void => {
-      if (!ok) throw new ValidationError(`${kind}: ${message}`, { code: "INVALID_STEP_OPTION", hint: `for example new ${kind}({ ..., maxAttempts: 3, intervalSeconds: 1 })` });
+      if (!ok)
+        throw new ValidationError(`${kind}: ${message}`, {
+          code: "INVALID_STEP_OPTION",
+          hint: `for example new ${kind}({ ..., maxAttempts: 3, intervalSeconds: 1 })`,
+        });
     };
     this.intervalSeconds = o.intervalSeconds ?? 1;
     this.backoffRate = o.backoffRate ?? 2;
     this.maxAttempts = o.maxAttempts;
     this.expireAfterMins = o.expireAfterMins;
-    check(Number.isFinite(this.intervalSeconds) && this.intervalSeconds >= 0 && this.intervalSeconds <= 43200, `intervalSeconds must be between 0 and 43200, got ${String(o.intervalSeconds)}`);
+    check(
+      Number.isFinite(this.intervalSeconds) && this.intervalSeconds >= 0 && this.intervalSeconds <= 43200,
+      `intervalSeconds must be between 0 and 43200, got ${String(o.intervalSeconds)}`,
+    );
     check(Number.isFinite(this.backoffRate) && this.backoffRate >= 0, `backoffRate must be >= 0, got ${String(o.backoffRate)}`);
-    check(this.maxAttempts === undefined || (Number.isInteger(this.maxAttempts) && this.maxAttempts >= 1 && this.maxAttempts <= 20), `maxAttempts must be an integer from 1 to 20, got ${String(o.maxAttempts)}`);
+    check(
+      this.maxAttempts === undefined || (Number.isInteger(this.maxAttempts) && this.maxAttempts >= 1 && this.maxAttempts <= 20),
+      `maxAttempts must be an integer from 1 to 20, got ${String(o.maxAttempts)}`,
+    );
     check(
       this.expireAfterMins === undefined || (Number.isFinite(this.expireAfterMins) && this.expireAfterMins >= 0 && this.expireAfterMins <= 14400),
       `expireAfterMins must be between 0 and 14400, got ${String(o.expireAfterMins)}`,
@@ -104,7 +114,9 @@ export class StepErrorRetryPolicy extends RetryPolicy {
   constructor(options: RetryPolicyOptions & { errorNames: readonly string[] }) {
     super("StepErrorRetryPolicy", options);
     if (!Array.isArray(options.errorNames) || options.errorNames.length === 0 || !options.errorNames.every((n) => typeof n === "string")) {
-      throw new ValidationError('StepErrorRetryPolicy: errorNames must list at least one error name, e.g. ["ConnectionResetError"]', { code: "INVALID_STEP_OPTION" });
+      throw new ValidationError('StepErrorRetryPolicy: errorNames must list at least one error name, e.g. ["ConnectionResetError"]', {
+        code: "INVALID_STEP_OPTION",
+      });
     }
     this.errorNames = [...options.errorNames];
   }

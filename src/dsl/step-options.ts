@@ -151,7 +151,11 @@ export function validateStepOptions(fnName: string, options: unknown): StepOptio
     for (const [k, v] of Object.entries(o.environmentVariables)) {
       // SageMaker's Environment keys: a name a shell can export. "A=B" would set another variable than it names.
       if (!ENVIRONMENT_NAME.test(k)) {
-        fail(fnName, `environmentVariables has the name ${JSON.stringify(k)}, which is not a variable name`, "use letters, digits and _ (not starting with a digit), at most 512 characters: { MY_SETTING: \"1\" }");
+        fail(
+          fnName,
+          `environmentVariables has the name ${JSON.stringify(k)}, which is not a variable name`,
+          'use letters, digits and _ (not starting with a digit), at most 512 characters: { MY_SETTING: "1" }',
+        );
       }
       if (typeof v !== "string") {
         fail(fnName, `environmentVariables.${k} must be a string, got ${typeof v}`, `write it as a string: { ${k}: "${String(v)}" }`);

@@ -29,9 +29,9 @@ type AnyFunction = (...args: any[]) => unknown;
 export type DeferredArguments<A extends unknown[]> = { [K in keyof A]: Deferred<A[K]> };
 
 /** What `step(fn)` returns: call it with the function's arguments to add a step to a pipeline. */
-export type StepFunction<F extends AnyFunction> = ((
-  ...args: DeferredArguments<Parameters<F>>
-) => DelayedReturn<Awaited<ReturnType<F>>>) & { readonly definition: StepDefinition };
+export type StepFunction<F extends AnyFunction> = ((...args: DeferredArguments<Parameters<F>>) => DelayedReturn<Awaited<ReturnType<F>>>) & {
+  readonly definition: StepDefinition;
+};
 
 /** The registry the container runner installs before it loads the step's bundle. */
 interface ContainerRegistry {

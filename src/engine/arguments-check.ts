@@ -13,7 +13,10 @@ export function checkArgumentsCross(graph: PipelineGraph): void {
   for (const s of graph.steps) {
     if (!(s instanceof FunctionStep)) continue;
     try {
-      serialize(replacePipelineValues(s.args, () => null), "arguments");
+      serialize(
+        replacePipelineValues(s.args, () => null),
+        "arguments",
+      );
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       throw new ValidationError(`step "${s.name}" cannot send its arguments to its container: ${error.detail}`, {

@@ -23,10 +23,14 @@ export async function evaluateCondition(condition: Condition, scope: ValueScope)
   if (condition instanceof ConditionComparison) {
     const [left, right] = (await resolveValues([condition.left, condition.right], scope)) as [unknown, unknown];
     if (condition.type === "Equals") {
-      if (typeof left !== typeof right || (left instanceof Date) !== (right instanceof Date)) {
-        throw new StepboxError("INVALID_ARGUMENT", `Equals compares ${describe(left)} (${typeof left}) with ${describe(right)} (${typeof right}): their types differ`, {
-          hint: "compare values of one type, as SageMaker requires",
-        });
+      if (typeof left !== typeof right || left instanceof Date !== right instanceof Date) {
+        throw new StepboxError(
+          "INVALID_ARGUMENT",
+          `Equals compares ${describe(left)} (${typeof left}) with ${describe(right)} (${typeof right}): their types differ`,
+          {
+            hint: "compare values of one type, as SageMaker requires",
+          },
+        );
       }
       return sameValue(left, right);
     }

@@ -32,7 +32,10 @@ export interface ReusedStep {
 
 /** What an execution needs from its session, beyond the graph. */
 export interface ExecutionServices
-  extends Pick<FunctionStepContext, "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"> {
+  extends Pick<
+    FunctionStepContext,
+    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"
+  > {
   readonly records: RecordStore;
   readonly logger: Logger;
   /** Each function step's resources and channels, checked before the execution was recorded. */
@@ -104,7 +107,12 @@ export class ExecutionRun {
     this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
     this.#lookahead = new StepLookahead(graph, services.runtime, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
       const s = graph.step(name);
-      return s instanceof FunctionStep && !services.reuse.has(name) ? aheadPlan(s, this.#functionContext(s, 1, () => {})) : undefined;
+      return s instanceof FunctionStep && !services.reuse.has(name)
+        ? aheadPlan(
+            s,
+            this.#functionContext(s, 1, () => {}),
+          )
+        : undefined;
     });
     this.done = this.#run();
   }
@@ -142,14 +150,16 @@ export class ExecutionRun {
         const s = this.#graph.step(name)!;
         going++;
         this.#lookahead.queued(name);
-        void this.#queue.add(() => this.#runStep(s, log)).then((end) => {
-          going--;
-          this.#lookahead.ended(name);
-          enqueue(this.#schedule.settle(name, end ?? "Failed"));
-          // After settle, which starts what the step unblocked: nothing going means the execution ends next.
-          const record = this.#steps.get(name);
-          if (record && isTerminal(record.StepStatus)) this.#settledEntry(name).resolve({ record, last: going === 0 });
-        });
+        void this.#queue
+          .add(() => this.#runStep(s, log))
+          .then((end) => {
+            going--;
+            this.#lookahead.ended(name);
+            enqueue(this.#schedule.settle(name, end ?? "Failed"));
+            // After settle, which starts what the step unblocked: nothing going means the execution ends next.
+            const record = this.#steps.get(name);
+            if (record && isTerminal(record.StepStatus)) this.#settledEntry(name).resolve({ record, last: going === 0 });
+          });
       }
     };
     enqueue(this.#schedule.start());
@@ -191,7 +201,11 @@ export class ExecutionRun {
         })
         .catch((error: unknown) => {
           // The next poll tries again; said once, so a store that stays unreachable does not flood the log.
-          if (!warned) this.#services.logger.warn({ event: "stop-request.unreadable", err: error }, `cannot check ${key} for a stop request; stepbox stop from another process may not reach this execution`);
+          if (!warned)
+            this.#services.logger.warn(
+              { event: "stop-request.unreadable", err: error },
+              `cannot check ${key} for a stop request; stepbox stop from another process may not reach this execution`,
+            );
           warned = true;
         })
         .finally(() => {
@@ -382,7 +396,11 @@ export class ExecutionRun {
     let cached = this.#results.get(name);
     if (!cached) {
       const r = this.#record;
-      cached = readPayload(this.#services.store, { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: name, kind: "results" }, this.#services.key);
+      cached = readPayload(
+        this.#services.store,
+        { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: name, kind: "results" },
+        this.#services.key,
+      );
       this.#results.set(name, cached);
     }
     return cached;
@@ -423,10 +441,14 @@ export class ExecutionRun {
     await this.#writes;
     if (this.#writeFailure === undefined) return;
     const r = this.#record;
-    throw new StepboxError("STORE", `the records of execution ${r.PipelineExecutionId} could not all be written to ${this.#services.store.uri}, so the store does not say how it went`, {
-      cause: this.#writeFailure,
-      hint: "check that the store is reachable and writable; the engine log has the failed write",
-    });
+    throw new StepboxError(
+      "STORE",
+      `the records of execution ${r.PipelineExecutionId} could not all be written to ${this.#services.store.uri}, so the store does not say how it went`,
+      {
+        cause: this.#writeFailure,
+        hint: "check that the store is reachable and writable; the engine log has the failed write",
+      },
+    );
   }
 }
 

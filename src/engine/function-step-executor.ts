@@ -284,31 +284,40 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   // runs, and in before its outcome is; a write that fails fails the step.
   const recorded = writeJobRecord(ctx.store, jobRecord(spec));
   recorded.catch(() => undefined);
-  const outcome = await ctx.runtime.run(
-    spec,
-    async (ended) => {
-      await recorded;
-      await stored;
-      job.secondary("Uploading", "Uploading generated training model");
-      await storeArtifacts(step, ctx, ended, job.metadata);
-      try {
-        return await judge(step, ctx, ended, outputLimitBytes, finish);
-      } catch (error) {
-        // What the step left where its outcome is read cannot be read as data: the step's fault.
-        if (error instanceof StepOutputError) return finish("Failed", "Failed", `ClientError: ${error.detail}`, toRemoteErrorInfo(error));
-        throw error;
-      }
-    },
-    ctx.prepared,
-  ).catch(async (error: unknown) => {
-    // A failed store write is the step's failure, as it was when the writes came first.
-    await stored.catch(() => undefined);
-    if (storeFailure !== undefined) throw storeFailure;
-    // The engine failed around the job: a fault of the platform, not of the step's code.
-    const info = toRemoteErrorInfo(error);
-    const refused = error instanceof ContainerEngineError && error.reason === "refused";
-    return finish("Failed", "Failed", `InternalServerError: ${info.message}`, undefined, refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR);
-  }).finally(() => staged.release());
+  const outcome = await ctx.runtime
+    .run(
+      spec,
+      async (ended) => {
+        await recorded;
+        await stored;
+        job.secondary("Uploading", "Uploading generated training model");
+        await storeArtifacts(step, ctx, ended, job.metadata);
+        try {
+          return await judge(step, ctx, ended, outputLimitBytes, finish);
+        } catch (error) {
+          // What the step left where its outcome is read cannot be read as data: the step's fault.
+          if (error instanceof StepOutputError) return finish("Failed", "Failed", `ClientError: ${error.detail}`, toRemoteErrorInfo(error));
+          throw error;
+        }
+      },
+      ctx.prepared,
+    )
+    .catch(async (error: unknown) => {
+      // A failed store write is the step's failure, as it was when the writes came first.
+      await stored.catch(() => undefined);
+      if (storeFailure !== undefined) throw storeFailure;
+      // The engine failed around the job: a fault of the platform, not of the step's code.
+      const info = toRemoteErrorInfo(error);
+      const refused = error instanceof ContainerEngineError && error.reason === "refused";
+      return finish(
+        "Failed",
+        "Failed",
+        `InternalServerError: ${info.message}`,
+        undefined,
+        refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR,
+      );
+    })
+    .finally(() => staged.release());
   if (outcome.status === "Succeeded" && caching && cacheParts) {
     await ctx.cache.record(step.name, {
       Key: cacheKey(cacheParts),
@@ -326,7 +335,13 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
   const entry = await ctx.cache.lookup(step.name, key, step.options.cacheConfig?.expireAfter);
   if (!entry) return undefined;
   try {
-    await copyResult(ctx.store, { pipeline: ctx.pipelineName, execution: entry.SourcePipelineExecutionId, step: step.name }, ctx.keyFor(entry.SourcePipelineExecutionId), { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name }, ctx.key);
+    await copyResult(
+      ctx.store,
+      { pipeline: ctx.pipelineName, execution: entry.SourcePipelineExecutionId, step: step.name },
+      ctx.keyFor(entry.SourcePipelineExecutionId),
+      { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name },
+      ctx.key,
+    );
   } catch {
     // The source's result is gone or damaged: run the step instead.
     return undefined;
@@ -388,9 +403,21 @@ function transferLog(ctx: FunctionStepContext): Logger {
   return ctx.logger.child({ execution: ctx.executionId });
 }
 
-type Finish = (status: FunctionStepOutcome["status"], secondary: string, reason?: string, error?: RemoteErrorInfo, exceptionType?: ExceptionType) => FunctionStepOutcome;
+type Finish = (
+  status: FunctionStepOutcome["status"],
+  secondary: string,
+  reason?: string,
+  error?: RemoteErrorInfo,
+  exceptionType?: ExceptionType,
+) => FunctionStepOutcome;
 
-async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, outputLimitBytes: number, finish: Finish): Promise<FunctionStepOutcome> {
+async function judge(
+  step: FunctionStep,
+  ctx: FunctionStepContext,
+  outcome: JobOutcome,
+  outputLimitBytes: number,
+  finish: Finish,
+): Promise<FunctionStepOutcome> {
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
@@ -399,7 +426,12 @@ async function judge(step: FunctionStep, ctx: FunctionStepContext, outcome: JobO
 
   switch (outcome.stopped) {
     case "MaxRuntimeExceeded":
-      return finish("Stopped", "MaxRuntimeExceeded", `MaxRuntimeExceeded: step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`, error);
+      return finish(
+        "Stopped",
+        "MaxRuntimeExceeded",
+        `MaxRuntimeExceeded: step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`,
+        error,
+      );
     case "Stopped":
       return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" ran`, error);
     case "OutputLimitExceeded":

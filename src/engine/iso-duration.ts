@@ -14,9 +14,10 @@ const UNIT_MS: Record<string, number> = {
  * Months count as 30 days, years as 365.
  */
 export function parseIsoDuration(text: string, what: string): number {
-  const match = /^P?(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(
-    typeof text === "string" ? text.trim() : "",
-  );
+  const match =
+    /^P?(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(
+      typeof text === "string" ? text.trim() : "",
+    );
   if (!match || text.trim().replace(/^P/i, "").replace(/T$/i, "") === "") {
     throw new ValidationError(`${what}: "${String(text)}" is not an ISO-8601 duration`, {
       code: "INVALID_STEP_OPTION",
@@ -24,5 +25,13 @@ export function parseIsoDuration(text: string, what: string): number {
     });
   }
   const [, y, mo, w, d, h, mi, s] = match.map((part) => (part === undefined ? 0 : Number(part)));
-  return (y ?? 0) * UNIT_MS.Y! + (mo ?? 0) * 30 * UNIT_MS.D! + (w ?? 0) * UNIT_MS.W! + (d ?? 0) * UNIT_MS.D! + (h ?? 0) * UNIT_MS.H! + (mi ?? 0) * 60_000 + (s ?? 0) * UNIT_MS.S!;
+  return (
+    (y ?? 0) * UNIT_MS.Y! +
+    (mo ?? 0) * 30 * UNIT_MS.D! +
+    (w ?? 0) * UNIT_MS.W! +
+    (d ?? 0) * UNIT_MS.D! +
+    (h ?? 0) * UNIT_MS.H! +
+    (mi ?? 0) * 60_000 +
+    (s ?? 0) * UNIT_MS.S!
+  );
 }

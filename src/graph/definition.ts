@@ -82,13 +82,21 @@ function stepJson(step: PipelineStep, graph: PipelineGraph, modulePath: (file: s
     };
   }
   if (step instanceof FailStep) {
-    return { Name: step.name, Type: "Fail", DisplayName: step.displayName, Description: step.description, DependsOn: dependsOn, Arguments: { ErrorMessage: argumentJson(step.errorMessage) } };
+    return {
+      Name: step.name,
+      Type: "Fail",
+      DisplayName: step.displayName,
+      Description: step.description,
+      DependsOn: dependsOn,
+      Arguments: { ErrorMessage: argumentJson(step.errorMessage) },
+    };
   }
   return { Name: step.name, DisplayName: step.displayName, Description: step.description, DependsOn: dependsOn };
 }
 
 function conditionJson(condition: Condition): object {
-  if (condition instanceof ConditionComparison) return { Type: condition.type, LeftValue: argumentJson(condition.left), RightValue: argumentJson(condition.right) };
+  if (condition instanceof ConditionComparison)
+    return { Type: condition.type, LeftValue: argumentJson(condition.left), RightValue: argumentJson(condition.right) };
   if (condition instanceof ConditionIn) return { Type: "In", QueryValue: argumentJson(condition.value), Values: condition.inValues.map(argumentJson) };
   if (condition instanceof ConditionNot) return { Type: "Not", Condition: conditionJson(condition.expression) };
   if (condition instanceof ConditionOr) return { Type: "Or", Conditions: condition.conditions.map(conditionJson) };

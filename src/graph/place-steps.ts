@@ -52,7 +52,16 @@ export function placeSteps(steps: readonly PipelineStep[], placement: Placement)
         }),
       );
     } else if (s instanceof FailStep) {
-      placed.set(s, new FailStep({ name, displayName: s.displayName, description: s.description, dependsOn: s.dependsOn.map(nameOf), errorMessage: rebind(s.errorMessage) }));
+      placed.set(
+        s,
+        new FailStep({
+          name,
+          displayName: s.displayName,
+          description: s.description,
+          dependsOn: s.dependsOn.map(nameOf),
+          errorMessage: rebind(s.errorMessage),
+        }),
+      );
     } else {
       placed.set(s, s);
     }

@@ -132,11 +132,13 @@ function orderColumns(columns: number[][], slots: readonly Slot[]): number[][] {
     for (const l of down ? indices.slice(1) : indices.slice(0, -1).reverse()) {
       const neighbour = new Map(next[down ? l - 1 : l + 1]!.map((id, i) => [id, i]));
       const column = next[l]!;
-      const key = new Map(column.map((id, i) => {
-        const linked = (down ? slots[id]!.ups : slots[id]!.downs).map((n) => neighbour.get(n)!);
-        // A slot with nothing on that side keeps its place.
-        return [id, linked.length > 0 ? linked.reduce((a, b) => a + b, 0) / linked.length : i];
-      }));
+      const key = new Map(
+        column.map((id, i) => {
+          const linked = (down ? slots[id]!.ups : slots[id]!.downs).map((n) => neighbour.get(n)!);
+          // A slot with nothing on that side keeps its place.
+          return [id, linked.length > 0 ? linked.reduce((a, b) => a + b, 0) / linked.length : i];
+        }),
+      );
       column.sort((a, b) => key.get(a)! - key.get(b)!);
     }
     const count = crossings(next, slots);
@@ -210,7 +212,10 @@ function coordinates(
     const through = routes[i]!.slice(1, -1).flatMap((id, k) => {
       const l = from.layer + 1 + k;
       const y = centreY.get(id)!;
-      return [{ x: columnX[l]!, y }, { x: columnX[l]! + columnWidth[l]!, y }];
+      return [
+        { x: columnX[l]!, y },
+        { x: columnX[l]! + columnWidth[l]!, y },
+      ];
     });
     return { ...edge, points: [{ x: from.x + from.width, y: from.y + from.height / 2 }, ...through, { x: to.x, y: to.y + to.height / 2 }] };
   });

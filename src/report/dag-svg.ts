@@ -68,10 +68,18 @@ function shape(node: PlacedNode, fill: string, stroke: string): string {
   const paint = `fill="${fill}" stroke="${stroke}" stroke-width="1.8"`;
   if (node.type === "Condition") {
     const tip = CONDITION_TIP;
-    const corners = [[x + tip, y], [x + w - tip, y], [x + w, y + h / 2], [x + w - tip, y + h], [x + tip, y + h], [x, y + h / 2]];
+    const corners = [
+      [x + tip, y],
+      [x + w - tip, y],
+      [x + w, y + h / 2],
+      [x + w - tip, y + h],
+      [x + tip, y + h],
+      [x, y + h / 2],
+    ];
     return `<polygon points="${corners.map(([px, py]) => `${px},${py}`).join(" ")}" ${paint}/>`;
   }
-  const double = node.type === "Fail" ? `<rect x="${x + 3}" y="${y + 3}" width="${w - 6}" height="${h - 6}" rx="6" fill="none" stroke="${stroke}" stroke-width="1"/>` : "";
+  const double =
+    node.type === "Fail" ? `<rect x="${x + 3}" y="${y + 3}" width="${w - 6}" height="${h - 6}" rx="6" fill="none" stroke="${stroke}" stroke-width="1"/>` : "";
   return `<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="9" ${paint}/>${double}`;
 }
 

@@ -54,9 +54,13 @@ export async function loadExecutionDefinition(session: LocalPipelineSession, exe
   if (own !== undefined) return { definition: own, definitionChanged: false };
   const pipeline = await session.records.readPipeline(pipelineName);
   if (!pipeline) {
-    throw new StepboxError("NOT_FOUND", `execution ${executionId} has no definition of its own, and pipeline "${pipelineName}" no pipeline.json, in ${session.store.uri}`, {
-      hint: "draw it from its pipeline file instead: stepbox graph <pipeline-file>",
-    });
+    throw new StepboxError(
+      "NOT_FOUND",
+      `execution ${executionId} has no definition of its own, and pipeline "${pipelineName}" no pipeline.json, in ${session.store.uri}`,
+      {
+        hint: "draw it from its pipeline file instead: stepbox graph <pipeline-file>",
+      },
+    );
   }
   // pipeline.json's LastModifiedTime moves only when the definition changes, so an older one is what ran.
   return { definition: pipeline.PipelineDefinition, definitionChanged: Date.parse(pipeline.LastModifiedTime) > Date.parse(execution.CreationTime) };

@@ -63,14 +63,19 @@ function recordBody(r: StepRecord, logs: readonly StepLog[]): string {
   parts.push(`<dl class="kv">${facts.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join("")}</dl>`);
   if (r.Error) {
     const stack = r.Error.stack ?? `${r.Error.name}: ${r.Error.message}`;
-    parts.push(`<details class="more" open><summary>the function's error${r.Error.code !== undefined ? ` (code ${e(String(r.Error.code))})` : ""}</summary><pre class="stack">${e(stack)}</pre></details>`);
+    parts.push(
+      `<details class="more" open><summary>the function's error${r.Error.code !== undefined ? ` (code ${e(String(r.Error.code))})` : ""}</summary><pre class="stack">${e(stack)}</pre></details>`,
+    );
   }
   if (r.Attempts && r.Attempts.length > 1) parts.push(attemptsTable(r.Attempts));
   if (job?.SecondaryStatusTransitions?.length) {
     const rows = job.SecondaryStatusTransitions.map(
-      (t) => `<tr><td>${e(t.Status)}</td><td>${e(formatTime(t.StartTime))}</td><td>${t.EndTime ? e(formatDuration(Date.parse(t.EndTime) - Date.parse(t.StartTime))) : "–"}</td><td>${e(t.StatusMessage ?? "")}</td></tr>`,
+      (t) =>
+        `<tr><td>${e(t.Status)}</td><td>${e(formatTime(t.StartTime))}</td><td>${t.EndTime ? e(formatDuration(Date.parse(t.EndTime) - Date.parse(t.StartTime))) : "–"}</td><td>${e(t.StatusMessage ?? "")}</td></tr>`,
     );
-    parts.push(`<details class="more"><summary>training job status transitions</summary><table><tr><th>status</th><th>start</th><th>took</th><th>message</th></tr>${rows.join("")}</table></details>`);
+    parts.push(
+      `<details class="more"><summary>training job status transitions</summary><table><tr><th>status</th><th>start</th><th>took</th><th>message</th></tr>${rows.join("")}</table></details>`,
+    );
   }
   parts.push(logsHtml(r, logs));
   return parts.join("\n");
@@ -85,7 +90,8 @@ function attemptsTable(attempts: NonNullable<StepRecord["Attempts"]>): string {
 }
 
 function logsHtml(r: StepRecord, logs: readonly StepLog[]): string {
-  if (logs.length === 0) return `<p class="muted">No logs${r.CacheHitResult || r.SelectiveExecutionResult ? ": the step did not run in this execution" : ""}.</p>`;
+  if (logs.length === 0)
+    return `<p class="muted">No logs${r.CacheHitResult || r.SelectiveExecutionResult ? ": the step did not run in this execution" : ""}.</p>`;
   const attemptOf = new Map((r.Attempts ?? []).flatMap((a) => a.LogStreams.map((s) => [s, a.AttemptCount] as const)));
   // The last stream of a failed step is where its error shows: it starts open.
   return logs

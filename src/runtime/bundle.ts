@@ -50,7 +50,13 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = {
 
 async function containerStepboxEntry(): Promise<string> {
   for (const candidate of CONTAINER_STEPBOX) {
-    if (await stat(candidate).then(() => true, () => false)) return candidate;
+    if (
+      await stat(candidate).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   throw new BundleError(`the container build of stepbox is missing (looked for ${CONTAINER_STEPBOX.join(", ")})`, {
     hint: "reinstall stepbox; the package is incomplete",

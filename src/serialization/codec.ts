@@ -117,13 +117,7 @@ function isError(value: object): value is Error {
 
 /** Objects V8 copies whole, with nothing inside that could need encoding. */
 function isOpaque(value: object): boolean {
-  return (
-    ArrayBuffer.isView(value) ||
-    types.isDate(value) ||
-    types.isRegExp(value) ||
-    types.isArrayBuffer(value) ||
-    types.isBoxedPrimitive(value)
-  );
+  return ArrayBuffer.isView(value) || types.isDate(value) || types.isRegExp(value) || types.isArrayBuffer(value) || types.isBoxedPrimitive(value);
 }
 
 /** What V8 refuses to clone, in words for a SerializationError; undefined when it can cross. */
@@ -133,7 +127,8 @@ function refusal(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   // A step's output or a parameter (a Proxy itself, in the case of a step's output) left where the
   // engine does not resolve pipeline values; src/dsl/pipeline-value.ts registers the symbol.
-  if (PIPELINE_VALUE in value) return "a pipeline value (a step's output, a parameter) inside a Map, Set or class instance, where it is not resolved: put it in an array or a plain object";
+  if (PIPELINE_VALUE in value)
+    return "a pipeline value (a step's output, a parameter) inside a Map, Set or class instance, where it is not resolved: put it in an array or a plain object";
   // First: a Proxy answers the other checks for its target.
   if (types.isProxy(value)) return "a Proxy";
   if (types.isPromise(value)) return "a Promise (await it first)";
@@ -423,15 +418,17 @@ function decode(value: unknown, state: DecodeState): unknown {
 }
 
 function decodeError(record: ErrorRecord, state: DecodeState): Error {
-  const error =
-    record.base === "AggregateError"
-      ? new AggregateError([], record.message)
-      : new (BUILTIN_ERRORS.get(record.base) ?? Error)(record.message);
+  const error = record.base === "AggregateError" ? new AggregateError([], record.message) : new (BUILTIN_ERRORS.get(record.base) ?? Error)(record.message);
   state.done.set(record, error);
   if (error.name !== record.name && !Object.hasOwn(record.props, "name")) setHidden(error, "name", record.name);
   setHidden(error, "stack", record.stack);
   if (Object.hasOwn(record, "cause")) setHidden(error, "cause", decode(record.cause, state));
-  if (record.errors !== undefined) setHidden(error, "errors", record.errors.map((item) => decode(item, state)));
+  if (record.errors !== undefined)
+    setHidden(
+      error,
+      "errors",
+      record.errors.map((item) => decode(item, state)),
+    );
   for (const key of Object.keys(record.props)) {
     Object.defineProperty(error, key, { value: decode(record.props[key], state), writable: true, enumerable: true, configurable: true });
   }

@@ -72,10 +72,9 @@ async function readKeyFile(file: string): Promise<Buffer | undefined> {
   }
   // Windows has no POSIX modes to check.
   if (process.platform !== "win32" && (mode & 0o077) !== 0) {
-    throw new ValidationError(
-      `the stepbox key file ${file} is open to other users (mode ${(mode & 0o777).toString(8).padStart(3, "0")})`,
-      { hint: `chmod 600 ${file}` },
-    );
+    throw new ValidationError(`the stepbox key file ${file} is open to other users (mode ${(mode & 0o777).toString(8).padStart(3, "0")})`, {
+      hint: `chmod 600 ${file}`,
+    });
   }
   const hex = text.trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) {

@@ -15,10 +15,12 @@ function onSignal(signal: NodeJS.Signals): void {
   if (interrupted > 1) return;
   const code = signal === "SIGINT" ? 130 : 143;
   process.stderr.write(`stepbox: ${signal}: stopping ${runs.length} execution(s) and their containers (again to kill them now)\n`);
-  void Promise.allSettled(runs.map(async (run) => {
-    await run.done;
-    await run.flush();
-  })).then(() => process.exit(code));
+  void Promise.allSettled(
+    runs.map(async (run) => {
+      await run.done;
+      await run.flush();
+    }),
+  ).then(() => process.exit(code));
 }
 
 export function trackUntilDone(run: ExecutionRun): void {

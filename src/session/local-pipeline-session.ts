@@ -167,7 +167,10 @@ export class LocalPipelineSession {
       this.logger.info({ event: "temp.swept", paths: sweep.removed }, `removed ${sweep.removed.length} temp path(s) that killed stepbox processes left`);
     }
     for (const left of sweep.failed) {
-      this.logger.warn({ event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid }, `could not remove ${left.path}, left by stepbox process ${left.pid}`);
+      this.logger.warn(
+        { event: "temp.sweep-failed", err: left.error, path: left.path, pid: left.pid },
+        `could not remove ${left.path}, left by stepbox process ${left.pid}`,
+      );
     }
   }
 }

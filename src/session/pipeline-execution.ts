@@ -169,9 +169,13 @@ export class PipelineExecution {
     const record = await this.#record();
     const definition = await readExecutionDefinition(this.#session.store, this.pipelineName, this.id);
     if (definition === undefined) {
-      throw new StepboxError("NOT_FOUND", `execution ${this.id} of pipeline "${this.pipelineName}" has no definition of its own in ${this.#session.store.uri}`, {
-        hint: "it was recorded before stepbox kept each execution's definition; the pipeline's latest (pipeline.describe(), or stepbox definition <pipeline-file>) may differ from what it ran",
-      });
+      throw new StepboxError(
+        "NOT_FOUND",
+        `execution ${this.id} of pipeline "${this.pipelineName}" has no definition of its own in ${this.#session.store.uri}`,
+        {
+          hint: "it was recorded before stepbox kept each execution's definition; the pipeline's latest (pipeline.describe(), or stepbox definition <pipeline-file>) may differ from what it ran",
+        },
+      );
     }
     return { PipelineDefinition: definition, CreationTime: new Date(record.CreationTime) };
   }
@@ -207,7 +211,10 @@ export class PipelineExecution {
     }
     const record = await this.#record();
     if (executionEnded(record.PipelineExecutionStatus)) return;
-    await this.#session.store.put(layout.stopRequest(this.pipelineName, this.id), JSON.stringify({ RequestedAt: new Date().toISOString(), By: this.#session.owner }));
+    await this.#session.store.put(
+      layout.stopRequest(this.pipelineName, this.id),
+      JSON.stringify({ RequestedAt: new Date().toISOString(), By: this.#session.owner }),
+    );
   }
 
   /**

@@ -65,7 +65,6 @@ export interface PipelineExecutionSummary {
   StartTime: Date;
 }
 
-
 function parallelismOf(setting: ParallelismSetting | undefined, where: string): number | undefined {
   if (setting === undefined) return undefined;
   const n = (setting as { maxParallelExecutionSteps?: unknown } | null)?.maxParallelExecutionSteps;
@@ -145,7 +144,11 @@ export class Pipeline {
           stepResources(s);
         } catch (error) {
           if (error instanceof StepboxError && !error.message.startsWith("step ")) {
-            throw new ValidationError(`step "${s.name}": ${error.detail}`, { code: "INVALID_STEP_OPTION", cause: error, ...(error.hint ? { hint: error.hint } : {}) });
+            throw new ValidationError(`step "${s.name}": ${error.detail}`, {
+              code: "INVALID_STEP_OPTION",
+              cause: error,
+              ...(error.hint ? { hint: error.hint } : {}),
+            });
           }
           throw error;
         }
@@ -162,7 +165,10 @@ export class Pipeline {
   }
 
   #definitionOf(graph: PipelineGraph): string {
-    return pipelineDefinition(graph, this.parameters.map((p) => p.toDefinition()));
+    return pipelineDefinition(
+      graph,
+      this.parameters.map((p) => p.toDefinition()),
+    );
   }
 
   /** Records the pipeline in the store; fails when it is already there. */
@@ -224,7 +230,9 @@ export class Pipeline {
     const selective = options.selectiveExecution;
     if (!selective) return this.#launch(graph, options);
     const source = await this.#finishedSource(selective.sourceExecutionId, "selectiveExecution.sourceExecutionId");
-    const plan = await selectivePlan(graph, this.name, source, selective.steps, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
+    const plan = await selectivePlan(graph, this.name, source, selective.steps, (step) =>
+      this.session.records.readStep(this.name, source.PipelineExecutionId, step),
+    );
     return this.#launch(graph, { parameters: source.ParameterValues, ...options }, plan);
   }
 
@@ -262,7 +270,10 @@ export class Pipeline {
   async #launch(graph: PipelineGraph, options: StartOptions, reusePlan?: ReusePlan): Promise<PipelineExecution> {
     const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
     const parallelism =
-      options.parallelism ?? parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ?? this.#parallelism ?? this.session.defaultParallelism;
+      options.parallelism ??
+      parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ??
+      this.#parallelism ??
+      this.session.defaultParallelism;
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ValidationError(`start(): parallelism must be an integer >= 1, got ${String(options.parallelism)}`, {
         hint: "for example pipeline.start({ parallelism: 2 })",

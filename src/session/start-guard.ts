@@ -17,10 +17,13 @@ export class PipelineStartedWhileLoadingError extends ValidationError {
   readonly file: string;
   readonly pipelineName: string;
   constructor(file: string, pipelineName: string) {
-    super(`${file} starts a pipeline ("${pipelineName}") while being loaded; stepbox starts the pipeline a file exports, so export it instead: export default pipeline`, {
-      code: "INVALID_PIPELINE",
-      hint: `remove the start() call (and what uses its execution) from the file's top level; to run the file as a script instead, use npx tsx ${file}`,
-    });
+    super(
+      `${file} starts a pipeline ("${pipelineName}") while being loaded; stepbox starts the pipeline a file exports, so export it instead: export default pipeline`,
+      {
+        code: "INVALID_PIPELINE",
+        hint: `remove the start() call (and what uses its execution) from the file's top level; to run the file as a script instead, use npx tsx ${file}`,
+      },
+    );
     this.file = file;
     this.pipelineName = pipelineName;
   }

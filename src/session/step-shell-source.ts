@@ -26,20 +26,31 @@ export interface StepShellSource {
  * channel is listed again, to be downloaded again). Refuses, saying why and what to open instead, a
  * step that never started a container in that execution, or whose channel data is gone.
  */
-export async function readStepShellSource(session: LocalPipelineSession, pipelineName: string, executionId: string, stepName: string): Promise<StepShellSource> {
+export async function readStepShellSource(
+  session: LocalPipelineSession,
+  pipelineName: string,
+  executionId: string,
+  stepName: string,
+): Promise<StepShellSource> {
   const execution = await session.records.readExecution(pipelineName, executionId);
   if (!execution.StepNames.includes(stepName)) throw new UnknownStepError(stepName, execution.StepNames);
   const step = await session.records.readStep(pipelineName, executionId, stepName);
   if (step && !isTerminal(step.StepStatus)) {
     // The shell's container carries the execution's labels: were this process to die while the run goes on, the orphan sweep would fail the run.
-    throw new ValidationError(`step "${stepName}" of execution ${executionId} is still ${step.StepStatus}`, { hint: "wait for it to end, then open the shell" });
+    throw new ValidationError(`step "${stepName}" of execution ${executionId} is still ${step.StepStatus}`, {
+      hint: "wait for it to end, then open the shell",
+    });
   }
   const job = await readJobRecord(session.store, pipelineName, executionId, stepName);
   if (!job) {
     const ran = await stepsWithJobs(session, pipelineName, executionId, execution.StepNames);
     const others = { hint: ran.length > 0 ? `steps of it that ran a container: ${ran.join(", ")}` : "no step of this execution ran a container" };
     const reused = step?.CacheHitResult ?? step?.SelectiveExecutionResult;
-    if (!step) throw new ValidationError(`step "${stepName}" never ran in execution ${executionId}: the execution ended ${execution.PipelineExecutionStatus} first`, others);
+    if (!step)
+      throw new ValidationError(
+        `step "${stepName}" never ran in execution ${executionId}: the execution ended ${execution.PipelineExecutionStatus} first`,
+        others,
+      );
     if (reused) {
       throw new ValidationError(`step "${stepName}" did not run in execution ${executionId}: its result came from ${reused.SourcePipelineExecutionArn}`, {
         hint: `open the shell on that execution: stepbox shell ${parseExecutionArn(reused.SourcePipelineExecutionArn).executionId} ${stepName}`,
@@ -53,9 +64,9 @@ export async function readStepShellSource(session: LocalPipelineSession, pipelin
   const key = deriveExecutionKey(await session.masterKey(), executionId);
   const functionKeys = layout.function(pipelineName, executionId, stepName);
   const argumentKeys = layout.payload(pipelineName, executionId, stepName, "arguments");
-  const [code, codeMetadata, argumentsPayload, argumentsMetadata] = await Promise.all(
+  const [code, codeMetadata, argumentsPayload, argumentsMetadata] = (await Promise.all(
     [functionKeys.code, functionKeys.metadata, argumentKeys.payload, argumentKeys.metadata].map((k) => readStored(session, k, stepName)),
-  ) as [Buffer, Buffer, Buffer, Buffer];
+  )) as [Buffer, Buffer, Buffer, Buffer];
   verifyWithHint(code, codeMetadata, key, `the code of step "${stepName}" in execution ${executionId}`);
   verifyWithHint(argumentsPayload, argumentsMetadata, key, `the arguments of step "${stepName}" in execution ${executionId}`);
   const { channels, changed } = await currentChannels(job);
@@ -108,7 +119,10 @@ async function currentChannels(job: JobRecord): Promise<{ channels: ChannelSnaps
     const snapshot = await (await checkedChannel(where, channel.name, uri)).snapshot();
     const change = channel.listing && snapshot.listing ? listingChange(channel.listing, snapshot.listing) : undefined;
     // A warning, not a refusal: the code, arguments and config are still the step's, and the new data may be what the user came to try.
-    if (change) changed.push(`warning: input channel "${channel.name}" (${uri}) changed since the step ran (${change}): the shell has the objects as they are now, not as the step saw them`);
+    if (change)
+      changed.push(
+        `warning: input channel "${channel.name}" (${uri}) changed since the step ran (${change}): the shell has the objects as they are now, not as the step saw them`,
+      );
     channels.push(snapshot);
   }
   return { channels, changed };

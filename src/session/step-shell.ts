@@ -74,4 +74,3 @@ function stageShellChannels(source: StepShellSource, stderr: NodeJS.WritableStre
   // Nothing stops a shell's download but this process ending, which the temp sweep cleans up after.
   return stageChannels(source.channels, new AbortController().signal);
 }
-

@@ -49,11 +49,9 @@ export const layout = {
     manifest: joinKey(pipeline, execution, step, "function", "manifest.json"),
     metadata: joinKey(pipeline, execution, step, "function", "metadata.json"),
   }),
-  output: (pipeline: string, execution: string, step: string, file: "model.tar.gz" | "output.tar.gz") =>
-    joinKey(pipeline, execution, step, "output", file),
+  output: (pipeline: string, execution: string, step: string, file: "model.tar.gz" | "output.tar.gz") => joinKey(pipeline, execution, step, "output", file),
   logs: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "logs"),
-  logStream: (pipeline: string, execution: string, step: string, stream: string) =>
-    joinKey(pipeline, execution, step, "logs", `${stream}.log`),
+  logStream: (pipeline: string, execution: string, step: string, stream: string) => joinKey(pipeline, execution, step, "logs", `${stream}.log`),
 } as const;
 
 export type PayloadKind = "arguments" | "results" | "exception";

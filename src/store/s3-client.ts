@@ -82,17 +82,7 @@ export const CREDENTIAL_FAULTS = new Set([
 ]);
 
 /** Node error codes that mean the endpoint could not be reached or dropped the connection. */
-const NETWORK_FAULTS = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
+const NETWORK_FAULTS = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 export interface AwsErrorShape {
   name?: string;

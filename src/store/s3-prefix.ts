@@ -145,9 +145,12 @@ export class S3Prefix {
 
   #entry(key: string, path: string, size: number | undefined, etag: string | undefined): S3PrefixObject {
     if (unsafePath(path)) {
-      throw new StoreError(`${this.#context}the object s3://${this.bucket}/${key} cannot be downloaded as a file: its path below ${this.uri} has an empty, "." or ".." segment`, {
-        hint: "rename the object (single slashes, no . or .. segments), or point at a prefix that does not hold it",
-      });
+      throw new StoreError(
+        `${this.#context}the object s3://${this.bucket}/${key} cannot be downloaded as a file: its path below ${this.uri} has an empty, "." or ".." segment`,
+        {
+          hint: "rename the object (single slashes, no . or .. segments), or point at a prefix that does not hold it",
+        },
+      );
     }
     return { key, path, size: size ?? 0, etag: bareEtag(etag) };
   }

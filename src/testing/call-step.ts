@@ -30,9 +30,12 @@ export async function callStep<A extends unknown[], R>(stepFunction: CallableSte
     });
   }
   forEachPipelineValue(args, () => {
-    throw new ValidationError(`callStep(${definition.baseName}): an argument is a pipeline value (a step's output or a parameter), which only a pipeline run can resolve`, {
-      hint: "pass the plain value it stands for, or run the pipeline with runPipeline()",
-    });
+    throw new ValidationError(
+      `callStep(${definition.baseName}): an argument is a pipeline value (a step's output or a parameter), which only a pipeline run can resolve`,
+      {
+        hint: "pass the plain value it stands for, or run the pipeline with runPipeline()",
+      },
+    );
   });
   const received = deserialize(serialize(args, "args")) as unknown[];
   let result: unknown;

@@ -26,7 +26,10 @@ async function newestSource(dir: string): Promise<number> {
 
 /** Compiles src/ into dist/ (what `npm run build` does) unless the build is newer than every source. */
 export async function buildCli(): Promise<void> {
-  const built = await stat(BUILT).then((s) => s.mtimeMs, () => 0);
+  const built = await stat(BUILT).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (built > (await newestSource(join(ROOT, "src")))) return;
   await promisify(execFile)(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT });
 }
@@ -120,7 +123,11 @@ const shellQuote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'
  */
 export function cliOnTerminal(store: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const command = `stty cols 120 rows 40 && exec ${[process.execPath, BIN, ...args].map(shellQuote).join(" ")}`;
-  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], { cwd: ROOT, env: environment(store, env), stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], {
+    cwd: ROOT,
+    env: environment(store, env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   return running(child, args, undefined).exited;
 }
 

@@ -16,7 +16,9 @@ describe("the command line's helpers", () => {
   it("match an exact name first, else the one name a prefix starts, else say what there is", () => {
     expect(matchPrefix("train", ["train", "train-2"], "step", "x")).toBe("train");
     expect(matchPrefix("ev", ["train", "eval"], "step", "x")).toBe("eval");
-    expect(() => matchPrefix("tr", ["train", "trim"], "step", "execution abc")).toThrow(/"tr" is the start of 2 steps in execution abc\n  hint: give more of the name: train, trim/);
+    expect(() => matchPrefix("tr", ["train", "trim"], "step", "execution abc")).toThrow(
+      /"tr" is the start of 2 steps in execution abc\n  hint: give more of the name: train, trim/,
+    );
     expect(() => matchPrefix("zz", ["train"], "step", "x")).toThrow(ValidationError);
   });
 
@@ -47,7 +49,15 @@ describe("the command line's helpers", () => {
   });
 
   it("format tables and durations", () => {
-    expect(formatTable(["A", "BB"], [["xyz", "1"], ["x", ""]])).toEqual(["A    BB", "xyz  1", "x"]);
+    expect(
+      formatTable(
+        ["A", "BB"],
+        [
+          ["xyz", "1"],
+          ["x", ""],
+        ],
+      ),
+    ).toEqual(["A    BB", "xyz  1", "x"]);
     expect([formatDuration(850), formatDuration(12_340), formatDuration(245_000), formatDuration(7_800_000)]).toEqual(["850 ms", "12.3 s", "4m 05s", "2h 10m"]);
   });
 

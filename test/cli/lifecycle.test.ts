@@ -87,14 +87,18 @@ export default new Pipeline({ name: "cli-retry", steps: [divide(prepare())] });
   });
 
   it("retry loads the recorded pipeline file as it is now, reuses what succeeded and runs the rest", async () => {
-    await writeFile(file, pipelineFile('throw new RangeError(`cannot divide ${n}`);'));
+    await writeFile(file, pipelineFile("throw new RangeError(`cannot divide ${n}`);"));
     const failed = await cli(ctx.store, ["run", file]);
     expect(failed.code).toBe(1);
     const source = startedExecution(failed.stdout);
     expect(failed.stdout).toContain("step divide Failed: RangeError: cannot divide 20");
 
     // The shell sees the failed step's code and arguments: running the step again fails the same way.
-    const shell = await cli(ctx.store, ["shell", source, "div"], "ls /opt/ml/input/stepbox/arguments\n/usr/local/bin/node /opt/stepbox/runner.mjs\necho \"exit $?\"\n");
+    const shell = await cli(
+      ctx.store,
+      ["shell", source, "div"],
+      'ls /opt/ml/input/stepbox/arguments\n/usr/local/bin/node /opt/stepbox/runner.mjs\necho "exit $?"\n',
+    );
     expect(shell.code).toBe(0);
     expect(shell.stdout).toContain("payload.bin");
     expect(shell.stdout + shell.stderr).toContain("RangeError: cannot divide 20");

@@ -48,7 +48,10 @@ describe("a step on two hosts", () => {
     const all = await cli(ctx.store, ["logs", id]);
     expect(all.stdout).toMatch(/^\[greet\] greeting alone$/m);
     expect(all.stdout).toMatch(/^\[shard\/algo-1\] algo-1 line 1$/m);
-    const json = (await cli(ctx.store, ["logs", id, "shard", "--json"])).stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { stream: string; line: string });
+    const json = (await cli(ctx.store, ["logs", id, "shard", "--json"])).stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { stream: string; line: string });
     expect(json.find((j) => j.line === "algo-2 line 1")?.stream).toMatch(/\/algo-2-\d+$/);
   });
 });

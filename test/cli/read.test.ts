@@ -86,7 +86,9 @@ describe("reading records", () => {
 
     const failed = await cli(ctx.store, ["result", failing, "boom"]);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toBe(`error: step "boom" failed: NotEnoughData: only 10 rows, need 100\nhint: it has no result; see its output with: stepbox logs ${failing} boom\n`);
+    expect(failed.stderr).toBe(
+      `error: step "boom" failed: NotEnoughData: only 10 rows, need 100\nhint: it has no result; see its output with: stepbox logs ${failing} boom\n`,
+    );
   });
 
   it("logs: every step's lines prefixed, one step's as they are, or JSON lines", async () => {

@@ -62,7 +62,12 @@ describe("stepbox run", () => {
       expect.stringMatching(/^hint: remove the start\(\) call .*npx tsx /),
     ]);
     // Refused before compiling: the pipeline has no folder in the store, not even its definition.
-    expect(await access(join(ctx.store, "cli-starts-itself")).then(() => true, () => false)).toBe(false);
+    expect(
+      await access(join(ctx.store, "cli-starts-itself")).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
     const containers = await new Docker().listContainers({ all: true, filters: { label: [`${LABEL.pipeline}=cli-starts-itself`] } });
     expect(containers).toEqual([]);
   });
@@ -103,7 +108,10 @@ describe("a user error", () => {
 
   it("covers bad arguments, unknown commands and options, and files that export no pipeline", async () => {
     assertUserError(await cli(ctx.store, ["run", join(FIXTURES, "hello.ts"), "--param", "who"]), /^error: --param who is not name=value$/);
-    assertUserError(await cli(ctx.store, ["run", join(FIXTURES, "hello.ts"), "--param", "nobody=1"]), /^error: start\(\): pipeline "cli-hello" has no parameter "nobody"$/);
+    assertUserError(
+      await cli(ctx.store, ["run", join(FIXTURES, "hello.ts"), "--param", "nobody=1"]),
+      /^error: start\(\): pipeline "cli-hello" has no parameter "nobody"$/,
+    );
     assertUserError(await cli(ctx.store, ["run", join(FIXTURES, "hello.ts"), "--parallelism", "0"]), /^error: --parallelism 0 is not a whole number/);
     assertUserError(await cli(ctx.store, ["run", join(FIXTURES, "steps.ts")]), /exports no Pipeline$/);
     const commonjs = join(ctx.store, "pipeline.ts");

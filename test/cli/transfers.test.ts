@@ -50,7 +50,10 @@ describe("stepbox run, off a terminal", () => {
     const uploadStart = at(/^trainLarge: uploading model\.tar\.gz$/);
     // The gzip of random bytes is a little larger than they are.
     const uploadEnd = at(/^trainLarge: uploaded model\.tar\.gz: 6\.0 MiB in [\d.]+ m?s \([\d.]+ MiB\/s\)$/);
-    expect([downloadStart, downloadEnd, uploadStart, uploadEnd].every((i) => i >= 0), r.stdout).toBe(true);
+    expect(
+      [downloadStart, downloadEnd, uploadStart, uploadEnd].every((i) => i >= 0),
+      r.stdout,
+    ).toBe(true);
     expect(downloadStart).toBeLessThan(downloadEnd);
     expect(downloadEnd).toBeLessThan(uploadStart);
     expect(uploadStart).toBeLessThan(uploadEnd);

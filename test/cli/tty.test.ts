@@ -33,7 +33,10 @@ function finalScreen(output: string): string[] {
   const redraw = REDRAW(TABLE_LINES);
   const at = output.lastIndexOf(redraw);
   expect(at, "the table was never redrawn").toBeGreaterThan(-1);
-  return output.slice(at + redraw.length).trimEnd().split("\n");
+  return output
+    .slice(at + redraw.length)
+    .trimEnd()
+    .split("\n");
 }
 
 describe("stepbox run on a terminal", () => {

@@ -55,7 +55,9 @@ interface ContainerEvent {
 
 /** Docker's container events for stepbox's containers, from now on, as they come. */
 async function watchEvents(): Promise<{ events: ContainerEvent[]; stop: () => void }> {
-  const stream = (await docker.getEvents({ filters: { type: ["container"], label: [`${LABEL.managed}=true`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({ filters: { type: ["container"], label: [`${LABEL.managed}=true`] } })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
   const events: ContainerEvent[] = [];
   let pending = "";
   stream.on("data", (chunk: Buffer) => {

@@ -27,7 +27,10 @@ describe("a run whose store fills up", () => {
     const session = new LocalPipelineSession({ artifactRoot: `${disk.path}/store`, secret: "test-secret", onLog: () => undefined, stopGraceSeconds: 2 });
     const pipeline = new Pipeline({ name: "full-store", steps: [tooBig(12)], session });
     const execution = await pipeline.start();
-    const error: unknown = await execution.result("tooBig").then(() => undefined, (caught: unknown) => caught);
+    const error: unknown = await execution.result("tooBig").then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(StepFailedError);
     const full = /the file system holding .*\/store is full \(ENOSPC\)[\s\S]*free space on that disk, or set STEPBOX_HOME/;
     expect((error as StepFailedError).failureReason).toMatch(full);

@@ -1,17 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CycleError,
-  DuplicateStepNameError,
-  IntegrityError,
-  LocalPipelineSession,
-  Pipeline,
-  StepFailedError,
-  UnknownStepError,
-  getStep,
-  step,
-} from "stepbox";
+import { CycleError, DuplicateStepNameError, IntegrityError, LocalPipelineSession, Pipeline, StepFailedError, UnknownStepError, getStep, step } from "stepbox";
 import { add, constant, explode, metrics, printer, returnsFunction, rich, sleepy, summarize } from "../fixtures/steps.js";
 import { leftoverContainers, testSession } from "../support/session.js";
 

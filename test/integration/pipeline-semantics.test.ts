@@ -52,7 +52,15 @@ describe("parameters", () => {
   const epochs = new ParameterInteger({ name: "epochs" });
   const rate = new ParameterFloat({ name: "learning-rate", defaultValue: 0.1 });
   const shuffle = new ParameterBoolean({ name: "shuffle", defaultValue: false });
-  const output = describeArgs(name, epochs, rate, shuffle, { nested: [epochs] } as never, ExecutionVariables.PIPELINE_EXECUTION_ID, ExecutionVariables.START_DATETIME);
+  const output = describeArgs(
+    name,
+    epochs,
+    rate,
+    shuffle,
+    { nested: [epochs] } as never,
+    ExecutionVariables.PIPELINE_EXECUTION_ID,
+    ExecutionVariables.START_DATETIME,
+  );
   const pipeline = (): Pipeline => new Pipeline({ name: "parameters", steps: [output], parameters: [name, epochs, rate, shuffle], session: ctx.session });
 
   it("reach the function as real JS values, defaults filled in", async () => {
@@ -285,7 +293,10 @@ describe("parallelism", () => {
     const y = pause(800);
     const pipeline = new Pipeline({ name: "serial", steps: [x, y], parallelismConfiguration: new ParallelismConfiguration(1), session: ctx.session });
     const execution = await pipeline.start();
-    const [rx, ry] = (await Promise.all([execution.result(pipeline.stepName(x)), execution.result(pipeline.stepName(y))])) as Array<{ start: number; end: number }>;
+    const [rx, ry] = (await Promise.all([execution.result(pipeline.stepName(x)), execution.result(pipeline.stepName(y))])) as Array<{
+      start: number;
+      end: number;
+    }>;
     expect(rx!.end <= ry!.start || ry!.end <= rx!.start).toBe(true);
     expect((await execution.wait()).ParallelismConfiguration).toEqual({ MaxParallelExecutionSteps: 1 });
   });

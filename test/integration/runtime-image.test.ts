@@ -71,9 +71,7 @@ describe("ensureRuntimeImage", () => {
       writeTmp: "ok",
       writeImage: "EROFS",
     });
-    expect(report.optMl).toEqual(
-      ["checkpoints", "code", "input", "input/config", "input/data", "model", "output", "output/data"].map((d) => `/opt/ml/${d}`),
-    );
+    expect(report.optMl).toEqual(["checkpoints", "code", "input", "input/config", "input/data", "model", "output", "output/data"].map((d) => `/opt/ml/${d}`));
     if (!process.env.STEPBOX_BASE_IMAGE) {
       expect(image.baseImage).toMatch(/^stepbox-base:node-v\d+\.\d+\.\d+-[0-9a-f]{12}$/);
       expect(report.node).toBe(process.version);
@@ -95,10 +93,7 @@ describe("ensureRuntimeImage", () => {
   });
 
   it("gives a changed runner a new tag on the same base", async () => {
-    const [first, changed] = await Promise.all([
-      ensureRuntimeImage(docker, { runnerEntry: probe }),
-      ensureRuntimeImage(docker, { runnerEntry: changedProbe }),
-    ]);
+    const [first, changed] = await Promise.all([ensureRuntimeImage(docker, { runnerEntry: probe }), ensureRuntimeImage(docker, { runnerEntry: changedProbe })]);
     expect(changed.tag).not.toBe(first.tag);
     expect(changed.id).not.toBe(first.id);
     expect(changed.baseImage).toBe(first.baseImage);
@@ -131,11 +126,7 @@ describe("parseLdd", () => {
       "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f823a93e000)",
       "\t/lib64/ld-linux-x86-64.so.2 (0x00007f823ae82000)",
     ].join("\n");
-    expect(parseLdd(glibc)).toEqual([
-      "/lib/x86_64-linux-gnu/libstdc++.so.6",
-      "/lib/x86_64-linux-gnu/libc.so.6",
-      "/lib64/ld-linux-x86-64.so.2",
-    ]);
+    expect(parseLdd(glibc)).toEqual(["/lib/x86_64-linux-gnu/libstdc++.so.6", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]);
     const musl = "\t/lib/ld-musl-x86_64.so.1 (0x7f0e1c2d1000)\n\tlibc.musl-x86_64.so.1 => /lib/ld-musl-x86_64.so.1 (0x7f0e1c2d1000)";
     expect(parseLdd(musl)).toEqual(["/lib/ld-musl-x86_64.so.1"]);
     expect(parseLdd("\tlinux-gate.so.1 =>  (0xf7f4e000)")).toEqual([]);

@@ -115,7 +115,12 @@ describe("an artifact root in S3", () => {
     expect((await onDisk.wait()).PipelineExecutionStatus).toBe("Succeeded");
     const localFiles = await filesUnder(join(local.root, "s3-run", onDisk.id));
     const normalize = (paths: string[], id: string): string[] => paths.map((p) => p.replaceAll(id, "<id>").replace(/algo-(\d+)-\d+/, "algo-$1-<epoch>")).sort();
-    expect(normalize(keys.map((k) => k.slice(`runs/s3-run/${execution.id}/`.length)), execution.id)).toEqual(normalize(localFiles, onDisk.id));
+    expect(
+      normalize(
+        keys.map((k) => k.slice(`runs/s3-run/${execution.id}/`.length)),
+        execution.id,
+      ),
+    ).toEqual(normalize(localFiles, onDisk.id));
 
     // A second process that shares nothing with this one but the bucket, the settings and the secret.
     const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/s3-reader.ts", "s3-run", "total"], {

@@ -37,7 +37,11 @@ interface LeftPaths {
   spool: string;
 }
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** A child process that made one of each temp path (test/fixtures/temp-leaver.ts) and waits. */
 async function leaveTempPaths(): Promise<{ child: ChildProcess; paths: LeftPaths }> {

@@ -217,7 +217,13 @@ describe("the sandbox", () => {
   });
 
   it("fails a step whose output passes its limit instead of filling the disk", async () => {
-    const capped = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 2, outputLimitBytes: 8 * 1024 * 1024 });
+    const capped = new LocalPipelineSession({
+      artifactRoot: ctx.root,
+      secret: "test-secret",
+      onLog: () => {},
+      stopGraceSeconds: 2,
+      outputLimitBytes: 8 * 1024 * 1024,
+    });
     const { step } = await runOne("oversized", bigWriter(64), capped);
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^OutputLimitExceeded: .* more than its limit of 8 MiB/);

@@ -138,7 +138,13 @@ describe("stepbox installed from its packed tarball into a fresh project", () =>
     const installedOnPurpose = new Set(["typescript", "@types/node", STEP_LIBRARY]);
     const present: string[] = [];
     for (const name of Object.keys(manifest.devDependencies).filter((name) => !installedOnPurpose.has(name))) {
-      if (await access(join(project, "node_modules", name)).then(() => true, () => false)) present.push(name);
+      if (
+        await access(join(project, "node_modules", name)).then(
+          () => true,
+          () => false,
+        )
+      )
+        present.push(name);
     }
     expect(present).toEqual([]);
   });

@@ -68,7 +68,15 @@ describe("the DAG read from a definition", () => {
     expect(() => renderGraph("{not json", "svg")).toThrow(ValidationError);
     expect(() => renderGraph("{}", "dot")).toThrow(/no "Steps" list[\s\S]*pipeline\.definition\(\)/);
     expect(() => renderGraph(handWritten([{ Name: "a", DependsOn: ["ghost"] }]), "mermaid")).toThrow(/"a" depends on "ghost"/);
-    expect(() => renderGraph(handWritten([{ Name: "a", DependsOn: ["b"] }, { Name: "b", DependsOn: ["a"] }]), "svg")).toThrow(/cycle among a, b/);
+    expect(() =>
+      renderGraph(
+        handWritten([
+          { Name: "a", DependsOn: ["b"] },
+          { Name: "b", DependsOn: ["a"] },
+        ]),
+        "svg",
+      ),
+    ).toThrow(/cycle among a, b/);
     expect(() => renderGraph(handWritten([{ Name: "a" }]), "png" as never)).toThrow(/unknown format "png"[\s\S]*mermaid, dot, svg/);
   });
 });
@@ -92,7 +100,11 @@ describe("Mermaid", () => {
   });
 
   it("colours steps by status, with a neutral class for a status it does not know", () => {
-    const statuses = new Map([["load", "Succeeded"], ["train", "Failed"], ["clean", "<b>odd</b>"]]);
+    const statuses = new Map([
+      ["load", "Succeeded"],
+      ["train", "Failed"],
+      ["clean", "<b>odd</b>"],
+    ]);
     const text = renderGraph(MODEL, "mermaid", statuses);
     expect(text).toMatch(/^ {2}class s\d+ Succeeded$/m);
     expect(text).toMatch(/^ {2}class s\d+ Failed$/m);
@@ -130,7 +142,11 @@ describe("DOT", () => {
 
 describe("SVG", () => {
   const svgNodes = (svg: string) =>
-    [...svg.matchAll(/<g class="step" data-step="([^"]+)"(?: data-status="([^"]+)")? data-layer="(\d+)">/g)].map((m) => ({ name: m[1]!, status: m[2], layer: Number(m[3]) }));
+    [...svg.matchAll(/<g class="step" data-step="([^"]+)"(?: data-status="([^"]+)")? data-layer="(\d+)">/g)].map((m) => ({
+      name: m[1]!,
+      status: m[2],
+      layer: Number(m[3]),
+    }));
 
   it("puts each step in the column of its longest upstream chain", () => {
     const svg = renderGraph(MODEL, "svg");
@@ -138,14 +154,23 @@ describe("SVG", () => {
     const layers = Object.fromEntries(svgNodes(svg).map((n) => [n.name, n.layer]));
     expect(layers).toEqual({ load: 0, clean: 1, augment: 1, train: 2, notify: 3, "accurate-enough": 3, register: 4, "too-inaccurate": 4 });
     expect(svg.match(/<path class="edge"/g)).toHaveLength(9);
-    expect(svg).toMatch(/data-from="train" data-to="notify" data-kind="order" d="[^"]+" fill="none" stroke="#64748b" stroke-width="1.5" stroke-dasharray="5 4"/);
+    expect(svg).toMatch(
+      /data-from="train" data-to="notify" data-kind="order" d="[^"]+" fill="none" stroke="#64748b" stroke-width="1.5" stroke-dasharray="5 4"/,
+    );
     expect(svg).toContain(">if</text>");
     expect(svg).toContain(">else</text>");
     expect(svg).toContain("<polygon"); // the condition
   });
 
   it("colours steps by status and says which", () => {
-    const svg = renderGraph(MODEL, "svg", new Map([["train", "Failed"], ["load", "Succeeded"]]));
+    const svg = renderGraph(
+      MODEL,
+      "svg",
+      new Map([
+        ["train", "Failed"],
+        ["load", "Succeeded"],
+      ]),
+    );
     const statuses = Object.fromEntries(svgNodes(svg).map((n) => [n.name, n.status]));
     expect(statuses).toMatchObject({ train: "Failed", load: "Succeeded", clean: undefined });
     expect(svg).toMatch(/data-step="train" data-status="Failed"[\s\S]*?fill="#fee2e2" stroke="#dc2626"/);

@@ -99,9 +99,9 @@ describe("the report of a run", () => {
     const { page, requests, errors } = await openOffline(file);
     try {
       // Every step of the run is in the graph, coloured by its status.
-      const drawn = await page.locator("#graph svg g.step").evaluateAll((nodes) =>
-        nodes.map((n) => [n.getAttribute("data-step"), n.getAttribute("data-status")]),
-      );
+      const drawn = await page
+        .locator("#graph svg g.step")
+        .evaluateAll((nodes) => nodes.map((n) => [n.getAttribute("data-step"), n.getAttribute("data-status")]));
       expect(Object.fromEntries(drawn)).toEqual({
         load: "Succeeded",
         augment: "Succeeded",

@@ -59,7 +59,12 @@ describe("openStepShell on a step with an s3:// channel", () => {
     expect((await execution.describe()).PipelineExecutionStatus).toBe("Failed");
     const job = await readJobRecord(ctx.session.store, "shell-s3", execution.id, "checkS3Rows");
     expect(job?.channels).toEqual([
-      { name: "train", hostPath: expect.any(String), uri: `s3://${SHELL_BUCKET}/shell/train`, listing: { objects: 2, bytes: 16, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+      {
+        name: "train",
+        hostPath: expect.any(String),
+        uri: `s3://${SHELL_BUCKET}/shell/train`,
+        listing: { objects: 2, bytes: 16, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      },
     ]);
   });
 
@@ -94,7 +99,10 @@ describe("openStepShell on a step with an s3:// channel", () => {
     try {
       const { out, err } = await shell("cat /opt/ml/input/data/train/rows.csv\n/usr/local/bin/node /opt/stepbox/runner.mjs; echo rerun-exit=$?\n");
       expect(err).toMatch(
-        new RegExp(`^warning: input channel "train" \\(s3://${SHELL_BUCKET}/shell/train\\) changed since the step ran \\(2 object\\(s\\), 16 bytes then, 2 object\\(s\\), 33 bytes now\\): the shell has the objects as they are now, not as the step saw them$`, "m"),
+        new RegExp(
+          `^warning: input channel "train" \\(s3://${SHELL_BUCKET}/shell/train\\) changed since the step ran \\(2 object\\(s\\), 16 bytes then, 2 object\\(s\\), 33 bytes now\\): the shell has the objects as they are now, not as the step saw them$`,
+          "m",
+        ),
       );
       expect(out).toContain(grown);
       expect(out).toContain("rerun-exit=0");
@@ -112,7 +120,9 @@ describe("openStepShell on a step with an s3:// channel", () => {
       const error = await shell("exit\n").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as Error).message).toMatch(
-        new RegExp(`^step "checkS3Rows" of execution ${execution.id}: input channel "train": there are no objects under s3://${SHELL_BUCKET}/shell/train/ at http://127\\.0\\.0\\.1:\\d+`),
+        new RegExp(
+          `^step "checkS3Rows" of execution ${execution.id}: input channel "train": there are no objects under s3://${SHELL_BUCKET}/shell/train/ at http://127\\.0\\.0\\.1:\\d+`,
+        ),
       );
     } finally {
       await putObject("shell/train/rows.csv", ROWS);
@@ -126,7 +136,9 @@ describe("openStepShell on a step with an s3:// channel", () => {
     try {
       const error = await shell("exit\n").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValidationError);
-      expect((error as Error).message).toMatch(/^input channel "train" of step "checkS3Rows" was the folder \/\S+, which no longer exists\n  hint: .*predates stepbox keeping where a channel came from/);
+      expect((error as Error).message).toMatch(
+        /^input channel "train" of step "checkS3Rows" was the folder \/\S+, which no longer exists\n  hint: .*predates stepbox keeping where a channel came from/,
+      );
     } finally {
       await writeJobRecord(ctx.session.store, job);
     }

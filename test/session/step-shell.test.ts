@@ -19,7 +19,14 @@ afterAll(async () => {
 });
 
 /** Runs the piped commands in a shell into the step; what it printed, and its exit code. */
-function shell(commands: string, stepName = "checkRows", pipelineName = "shell", executionId = execution.id, tty = false, host?: string): Promise<{ code: number; out: string; err: string }> {
+function shell(
+  commands: string,
+  stepName = "checkRows",
+  pipelineName = "shell",
+  executionId = execution.id,
+  tty = false,
+  host?: string,
+): Promise<{ code: number; out: string; err: string }> {
   return pipedShell(commands, { session: ctx.session, pipelineName, executionId, stepName, tty, ...(host !== undefined ? { host } : {}) });
 }
 
@@ -95,7 +102,14 @@ describe("openStepShell", () => {
   it("opens the host of a multi-host step that it is asked for, and refuses one the step did not have", async () => {
     const twoHosts = await new Pipeline({ name: "shell-hosts", steps: [failsOnAlgo2()], session: ctx.session }).start();
     expect((await twoHosts.wait()).PipelineExecutionStatus).toBe("Failed");
-    const asAlgo2 = await shell(["cat /opt/ml/input/config/resourceconfig.json; echo", "hostname", ""].join("\n"), "failsOnAlgo2", "shell-hosts", twoHosts.id, false, "algo-2");
+    const asAlgo2 = await shell(
+      ["cat /opt/ml/input/config/resourceconfig.json; echo", "hostname", ""].join("\n"),
+      "failsOnAlgo2",
+      "shell-hosts",
+      twoHosts.id,
+      false,
+      "algo-2",
+    );
     expect(asAlgo2.out).toContain('"current_host":"algo-2"');
     expect(asAlgo2.err).toContain("as algo-2 of 2 saw it (--host picks another)");
     const asAlgo1 = await shell("cat /opt/ml/input/config/resourceconfig.json; echo\n", "failsOnAlgo2", "shell-hosts", twoHosts.id);

@@ -22,7 +22,10 @@ afterAll(async () => {
 });
 
 async function writeError(write: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await write.then(() => undefined, (caught: unknown) => caught);
+  const error: unknown = await write.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
   expect(error).toBeInstanceOf(StoreError);
   return error as StoreError;
 }

@@ -101,7 +101,10 @@ describe("LocalFileStore", () => {
     const root = await freshRoot();
     const store = new LocalFileStore(root);
     await store.put("taken", "an object, so it cannot be a folder too");
-    const error: unknown = await store.put("taken/child.json", "{}").then(() => undefined, (caught: unknown) => caught);
+    const error: unknown = await store.put("taken/child.json", "{}").then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(StoreError);
     expect((error as Error).message).toContain("taken/child.json");
     expect((error as Error).message).toContain(store.uri);

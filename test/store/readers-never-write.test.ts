@@ -6,14 +6,13 @@
  * reconcileDeadOwners, and then writes exactly what readers derived.
  */
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession, Pipeline, step } from "stepbox";
 import { StoreError } from "../../src/errors.js";
 import { reconcileDeadOwners } from "../../src/session/reconciling-records.js";
-import { layout } from "../../src/store/layout.js";
 import { LocalFileStore } from "../../src/store/local-store.js";
 import { RecordStore, type ExecutionRecord, type StepRecord } from "../../src/store/records.js";
 import { buildCli, cli } from "../cli/cli.js";
@@ -91,7 +90,9 @@ async function fingerprint(root: string): Promise<Record<string, string>> {
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
-    files[path.slice(root.length + 1)] = createHash("sha256").update(await readFile(path)).digest("hex");
+    files[path.slice(root.length + 1)] = createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex");
   }
   return files;
 }
@@ -152,7 +153,10 @@ describe("reading an execution whose engine process is gone", () => {
       await storeWith(root, { deadowner2: deadOwner });
       await disk.readOnly();
       await expectReadAsFailed(root, "deadowner2");
-      const error: unknown = await reconcileDeadOwners(new LocalFileStore(root)).then(() => undefined, (caught: unknown) => caught);
+      const error: unknown = await reconcileDeadOwners(new LocalFileStore(root)).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).errno).toBe("EROFS");
     } finally {
@@ -180,7 +184,9 @@ describe("reading an execution whose engine process is gone, on a full disk", ()
       );
       const listed = await cli(root, ["executions", "--json"]);
       expect(listed.stderr).toBe("");
-      expect(JSON.parse(listed.stdout)).toMatchObject([{ PipelineExecutionId: "deadowner5", PipelineExecutionStatus: "Failed", FailureReason: description.FailureReason }]);
+      expect(JSON.parse(listed.stdout)).toMatchObject([
+        { PipelineExecutionId: "deadowner5", PipelineExecutionStatus: "Failed", FailureReason: description.FailureReason },
+      ]);
       expect(await fingerprint(root)).toEqual(before);
     } finally {
       await disk.unmount();
@@ -216,7 +222,11 @@ describe("reconcileDeadOwners", () => {
     await storeWith(root, { deadowner4: deadOwner });
     const gc = await cli(root, ["gc", "--older-than", "1000d", "--json"]);
     expect(gc.stderr).toBe("");
-    expect(JSON.parse(gc.stdout)).toMatchObject({ EndedOrphans: [{ PipelineName: PIPELINE, PipelineExecutionId: "deadowner4", Owner: deadOwner }], Removed: [], KeptRunning: [] });
+    expect(JSON.parse(gc.stdout)).toMatchObject({
+      EndedOrphans: [{ PipelineName: PIPELINE, PipelineExecutionId: "deadowner4", Owner: deadOwner }],
+      Removed: [],
+      KeptRunning: [],
+    });
     expect((await new RecordStore(new LocalFileStore(root)).readExecution(PIPELINE, "deadowner4")).PipelineExecutionStatus).toBe("Failed");
   });
 });

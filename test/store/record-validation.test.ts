@@ -36,7 +36,10 @@ async function writeRaw(root: string, key: string, text: string): Promise<void> 
 }
 
 async function damaged(read: Promise<unknown>): Promise<DamagedRecordError> {
-  const error: unknown = await read.then(() => undefined, (caught: unknown) => caught);
+  const error: unknown = await read.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
   expect(error).toBeInstanceOf(DamagedRecordError);
   return error as DamagedRecordError;
 }
@@ -86,7 +89,16 @@ describe("records read with a shape check", () => {
       expect(error.detail, text).toMatch(new RegExp(`^the job record at ${store.uri}/${key} is damaged: ${problem.source}$`));
     }
     // A job record from before stepbox kept the optional fields still reads.
-    const { jobArn: _arn, definitionKey: _definition, cpus: _cpus, memoryBytes: _memory, network: _network, maxRuntimeSeconds: _max, outputLimitBytes: _limit, ...older } = JOB;
+    const {
+      jobArn: _arn,
+      definitionKey: _definition,
+      cpus: _cpus,
+      memoryBytes: _memory,
+      network: _network,
+      maxRuntimeSeconds: _max,
+      outputLimitBytes: _limit,
+      ...older
+    } = JOB;
     await writeRaw(root, key, JSON.stringify(older));
     expect(await readJobRecord(store, "p", "e", "train")).toEqual(older);
   });
@@ -108,7 +120,14 @@ describe("records read with a shape check", () => {
     const root = freshRoot();
     const records = new RecordStore(new LocalFileStore(root));
     const old = "2026-01-01T00:00:00.000Z";
-    await records.writePipeline({ PipelineName: "p", PipelineArn: "arn:p", PipelineDisplayName: "p", PipelineDefinition: "{}", CreationTime: old, LastModifiedTime: old });
+    await records.writePipeline({
+      PipelineName: "p",
+      PipelineArn: "arn:p",
+      PipelineDisplayName: "p",
+      PipelineDefinition: "{}",
+      CreationTime: old,
+      LastModifiedTime: old,
+    });
     const execution: ExecutionRecord = {
       PipelineName: "p",
       PipelineArn: "arn:p",
@@ -131,7 +150,9 @@ describe("records read with a shape check", () => {
 
     const gc = await cli(root, ["gc", "--older-than", "1d", "--json"]);
     expect(gc.code).toBe(0);
-    expect(gc.stderr).toMatch(/^warning: skipped the step-cache entry at file:\/\/.*\/p\/\.cache\/train\/k2\.json is damaged: SourcePipelineExecutionId is not a string\n$/);
+    expect(gc.stderr).toMatch(
+      /^warning: skipped the step-cache entry at file:\/\/.*\/p\/\.cache\/train\/k2\.json is damaged: SourcePipelineExecutionId is not a string\n$/,
+    );
     expect(JSON.parse(gc.stdout)).toMatchObject({ Removed: [{ PipelineExecutionId: "ended" }], RemovedCacheEntries: 1 });
     expect(await readdir(join(root, "p/.cache/train"))).toEqual(["k2.json"]);
   });

@@ -305,9 +305,7 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
   /** Replaces the object's bytes and keeps the size and SHA-256 that stepbox wrote in its metadata. */
   async function replaceBytes(client: S3Client, objectKey: string, bytes: Buffer, metadata = true): Promise<void> {
     const current = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: objectKey }));
-    await client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: objectKey, Body: bytes, ...(metadata ? { Metadata: current.Metadata } : {}) }),
-    );
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: objectKey, Body: bytes, ...(metadata ? { Metadata: current.Metadata } : {}) }));
   }
 
   /** What a consumer that acts only after the stream ended (pipeline to a file, then use) gets. */
@@ -318,7 +316,11 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
   }
 
   const tamperings: Array<[string, (original: Buffer) => Buffer, RegExp]> = [
-    ["one byte altered", (original) => Buffer.concat([original.subarray(0, 1000), Buffer.from([original[1000]! ^ 1]), original.subarray(1001)]), /its SHA-256 is [0-9a-f]{64}, stepbox wrote [0-9a-f]{64}/],
+    [
+      "one byte altered",
+      (original) => Buffer.concat([original.subarray(0, 1000), Buffer.from([original[1000]! ^ 1]), original.subarray(1001)]),
+      /its SHA-256 is [0-9a-f]{64}, stepbox wrote [0-9a-f]{64}/,
+    ],
     ["truncated", (original) => original.subarray(0, original.length - 1), /it has 299999 bytes, stepbox wrote 300000/],
     ["extended", (original) => Buffer.concat([original, Buffer.from("more")]), /it has 300004 bytes, stepbox wrote 300000/],
   ];

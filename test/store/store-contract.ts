@@ -198,7 +198,10 @@ export function describeArtifactStoreContract(name: string, makeStore: () => Pro
       await store.put("p/e/x.json", "{}");
       for (const read of [(key: string) => store.get(key), (key: string) => store.getStream(key)]) {
         for (const key of ["p/e/missing.json", "p/e", "nowhere/at/all"]) {
-          const error: unknown = await read(key).then(() => undefined, (caught: unknown) => caught);
+          const error: unknown = await read(key).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
           expect(error).toBeInstanceOf(NotFoundError);
           expect(error).toMatchObject({ code: "NOT_FOUND", key });
         }
@@ -216,9 +219,16 @@ export function describeArtifactStoreContract(name: string, makeStore: () => Pro
           () => store.exists(key),
           () => store.deletePrefix(key),
         ];
-        if (key !== "") calls.push(() => store.list(key), () => store.listChildren(key));
+        if (key !== "")
+          calls.push(
+            () => store.list(key),
+            () => store.listChildren(key),
+          );
         for (const call of calls) {
-          const error: unknown = await call().then(() => undefined, (caught: unknown) => caught);
+          const error: unknown = await call().then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
           expect(error, `key ${JSON.stringify(key)}`).toBeInstanceOf(ValidationError);
           expect((error as Error).message).toContain(JSON.stringify(key));
         }
@@ -259,9 +269,10 @@ export function describeArtifactStoreContract(name: string, makeStore: () => Pro
       const store = await makeStore();
       await store.put("logs/job.log", "complete old log");
       const failure = new Error("the container's log stream broke");
-      const error: unknown = await store
-        .putStream("logs/job.log", slowStream([Buffer.from("partial new "), Buffer.from("log")], 5, failure))
-        .then(() => undefined, (caught: unknown) => caught);
+      const error: unknown = await store.putStream("logs/job.log", slowStream([Buffer.from("partial new "), Buffer.from("log")], 5, failure)).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(error).toBe(failure);
       expect((await store.get("logs/job.log")).toString()).toBe("complete old log");
       expect(await store.list("logs")).toEqual(["logs/job.log"]);

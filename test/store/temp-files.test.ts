@@ -122,7 +122,10 @@ describe("the local store's temp files", () => {
     // The killed writer's file was just written to: too fresh for the default age.
     const first = await sweepStoreTempFiles(store);
     expect(first.failed).toEqual([]);
-    expect(first.removed.map((path) => path.slice(root.length + 1)).sort()).toEqual([`p/e/.execution.json.${gone}.0123456789ab.tmp`, "p/e/.step.json.0123456789ab.tmp"]);
+    expect(first.removed.map((path) => path.slice(root.length + 1)).sort()).toEqual([
+      `p/e/.execution.json.${gone}.0123456789ab.tmp`,
+      "p/e/.step.json.0123456789ab.tmp",
+    ]);
 
     const second = await sweepStoreTempFiles(store, 0);
     expect(second.removed.map((path) => path.slice(root.length + 1)).sort()).toEqual([`p/e/.fresh.json.${gone}.0123456789ab.tmp`, left].sort());

@@ -269,7 +269,14 @@ async function untilStopped(job: JobSpec, runs: Promise<HostRun[]>): Promise<{ r
   }
 }
 
-function outcomeOf(job: JobSpec, hosts: readonly string[], runs: readonly HostRun[] | undefined, stopped: StopReason | undefined, startedAt: Date, endedAt: Date): JobOutcome {
+function outcomeOf(
+  job: JobSpec,
+  hosts: readonly string[],
+  runs: readonly HostRun[] | undefined,
+  stopped: StopReason | undefined,
+  startedAt: Date,
+  endedAt: Date,
+): JobOutcome {
   const byHost = new Map(runs?.map((r) => [r.host, r]));
   const exits: HostExit[] = hosts.map((host) => {
     const run = byHost.get(host);

@@ -11,7 +11,11 @@ async function containersOf(executionId: string): Promise<string[]> {
   return found.map((c) => c.Id);
 }
 
-const gone = (path: string): Promise<boolean> => stat(path).then(() => false, () => true);
+const gone = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => false,
+    () => true,
+  );
 
 const since = new Date("2024-05-01T00:00:00Z");
 const words = top(tally(["a", "b", "a"]), since);
@@ -28,7 +32,12 @@ describe("runPipeline", () => {
       expect(run.description.PipelineExecutionStatus).toBe("Succeeded");
       expect(Object.keys(run.steps).sort()).toEqual(["tally", "top"]);
       expect(run.steps.tally?.StepStatus).toBe("Succeeded");
-      expect(run.results.tally).toEqual(new Map([["a", 2], ["b", 1]]));
+      expect(run.results.tally).toEqual(
+        new Map([
+          ["a", 2],
+          ["b", 1],
+        ]),
+      );
       expect(run.results.top).toEqual({ word: "a", count: 2, since, checked: new Date("2024-05-01T00:00:01Z"), bytes: Buffer.from("a") });
       expect(run.logs).toContainEqual({ step: "tally", stream: "stdout", line: "counting 3 words" });
       expect(run.session.store.uri).toContain(root);
@@ -65,7 +74,12 @@ describe("runPipeline", () => {
 describe("callStep", () => {
   it("hands over arguments and the result through the codec: Map, Date, Buffer survive", async () => {
     const counts = await callStep(tally, ["x", "y", "x"]);
-    expect(counts).toEqual(new Map([["x", 2], ["y", 1]]));
+    expect(counts).toEqual(
+      new Map([
+        ["x", 2],
+        ["y", 1],
+      ]),
+    );
     const best = await callStep(top, counts, since);
     expect(best.since).toBeInstanceOf(Date);
     expect(best.since).not.toBe(since);

@@ -44,7 +44,9 @@ describe("arguments that cannot cross into a container", () => {
     const error = await pipeline.start().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).code).toBe("SERIALIZATION");
-    expect((error as ValidationError).message).toMatch(/^step "fit" cannot send its arguments to its container: cannot serialize a function at arguments\[0\]\.callback/);
+    expect((error as ValidationError).message).toMatch(
+      /^step "fit" cannot send its arguments to its container: cannot serialize a function at arguments\[0\]\.callback/,
+    );
     expect(await session.records.readPipeline("with-callback")).toBeUndefined();
     expect(await session.records.listExecutionIds("with-callback")).toEqual([]);
     expect(await readdir(root)).toEqual([]);

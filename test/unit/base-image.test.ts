@@ -28,6 +28,9 @@ describe("defaultBaseImage", () => {
   });
 
   it("never imports a node that is not a Linux one, even an ELF binary (FreeBSD's)", () => {
-    expect(defaultBaseImage({ platform: "freebsd", arch: "x64", major: 20, elf: true })).toMatchObject({ from: "registry", reference: "node:20-bookworm-slim" });
+    expect(defaultBaseImage({ platform: "freebsd", arch: "x64", major: 20, elf: true })).toMatchObject({
+      from: "registry",
+      reference: "node:20-bookworm-slim",
+    });
   });
 });

@@ -21,9 +21,9 @@ describe("payload digests", () => {
     ["a digest that is not one", bytes, { sha256: "zz", size: 11 }, /metadata.json is missing or not a digest/],
     ["no digest", bytes, null, /metadata.json is missing or not a digest/],
   ])("refuse %s, naming what was checked", (_, payload, metadata, problem) => {
-    expect(() => checkDigest(payload, metadata, "the result of step \"train\"")).toThrow(IntegrityError);
-    expect(() => checkDigest(payload, metadata, "the result of step \"train\"")).toThrow(problem);
-    expect(() => checkDigest(payload, metadata, "the result of step \"train\"")).toThrow(/the result of step "train"/);
+    expect(() => checkDigest(payload, metadata, 'the result of step "train"')).toThrow(IntegrityError);
+    expect(() => checkDigest(payload, metadata, 'the result of step "train"')).toThrow(problem);
+    expect(() => checkDigest(payload, metadata, 'the result of step "train"')).toThrow(/the result of step "train"/);
   });
 
   it("refuse metadata that is not JSON", () => {

@@ -78,7 +78,10 @@ describe("Pipeline.definition", () => {
     const pipeline = new Pipeline({ name: "defined", steps: [b], session });
     const first = pipeline.definition();
     expect(pipeline.definition()).toBe(first);
-    const doc = JSON.parse(first) as { Version: string; Steps: Array<{ Name: string; Type: string; DependsOn: string[]; Arguments: { FunctionArguments: unknown[] } }> };
+    const doc = JSON.parse(first) as {
+      Version: string;
+      Steps: Array<{ Name: string; Type: string; DependsOn: string[]; Arguments: { FunctionArguments: unknown[] } }>;
+    };
     expect(doc.Version).toBe("2020-12-01");
     const last = doc.Steps.find((s) => s.Name === getStep(b).name)!;
     expect(last.Type).toBe("Training");

@@ -11,7 +11,9 @@ import { describe, expect, it } from "vitest";
 const SRC = resolve(import.meta.dirname, "..", "..", "src");
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Relative imports of each module, as paths relative to src/ ("engine/execution-run.ts"). */

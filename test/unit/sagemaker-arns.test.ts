@@ -40,7 +40,11 @@ describe("SageMaker ARNs", () => {
       expect(parsePipelineArn(pipelineArn(pipeline))).toEqual({ scope: LOCAL_SCOPE, pipelineName: pipeline });
       expect(parseExecutionArn(executionArn(pipeline, id))).toEqual({ scope: LOCAL_SCOPE, pipelineName: pipeline, executionId: id });
     }
-    for (const job of [trainingJobName("train", "abc123def456"), trainingJobName("fit_model", "abc123def456", 3), trainingJobName("s".repeat(64), "abc123def456", 12)]) {
+    for (const job of [
+      trainingJobName("train", "abc123def456"),
+      trainingJobName("fit_model", "abc123def456", 3),
+      trainingJobName("s".repeat(64), "abc123def456", 12),
+    ]) {
       expect(parseTrainingJobArn(trainingJobArn(job))).toEqual({ scope: LOCAL_SCOPE, jobName: job });
     }
   });
@@ -81,7 +85,9 @@ describe("SageMaker ARNs", () => {
       expect(error.code, what).toBe("INVALID_ARGUMENT");
       expect(error.detail, what).toMatch(message);
     }
-    expect(thrown(() => parseExecutionArn("nope")).hint).toBe("a pipeline execution ARN looks like arn:aws:sagemaker:local:000000000000:pipeline/churn/execution/4kq2x8m1c9ab");
+    expect(thrown(() => parseExecutionArn("nope")).hint).toBe(
+      "a pipeline execution ARN looks like arn:aws:sagemaker:local:000000000000:pipeline/churn/execution/4kq2x8m1c9ab",
+    );
     expect(thrown(() => parseTrainingJobArn(undefined as unknown as string)).detail).toBe('"undefined" is not a SageMaker training job ARN');
   });
 

@@ -41,7 +41,9 @@ const stepNamesRun = (runtime: InProcessRuntime): string[] => runtime.jobs.map((
 describe("a session given a runtime", () => {
   it("refuses a runtime that is not a StepRuntime, naming what it lacks", () => {
     expect(() => new LocalPipelineSession({ runtime: { run: () => undefined } as never })).toThrow(ValidationError);
-    expect(() => new LocalPipelineSession({ runtime: { run: () => undefined } as never })).toThrow(/runtime must be a StepRuntime, but it has no prepare, drain method/);
+    expect(() => new LocalPipelineSession({ runtime: { run: () => undefined } as never })).toThrow(
+      /runtime must be a StepRuntime, but it has no prepare, drain method/,
+    );
   });
 
   it("refuses a base image, which only the Docker runtime uses", () => {

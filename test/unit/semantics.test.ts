@@ -50,7 +50,11 @@ describe("ISO-8601 durations", () => {
 });
 
 describe("parameter values", () => {
-  const listed = [new ParameterString({ name: "s", defaultValue: "a" }), new ParameterInteger({ name: "i" }), new ParameterBoolean({ name: "b", defaultValue: false })];
+  const listed = [
+    new ParameterString({ name: "s", defaultValue: "a" }),
+    new ParameterInteger({ name: "i" }),
+    new ParameterBoolean({ name: "b", defaultValue: false }),
+  ];
 
   it("fills defaults and keeps JS types", () => {
     expect([...resolveParameterValues("p", listed, { i: 3, b: true })]).toEqual([
@@ -81,7 +85,12 @@ describe("resolving pipeline values", () => {
   it("replaces parameters, execution variables and joins, nested anywhere", async () => {
     const epochs = new ParameterInteger({ name: "epochs" });
     const value = await resolveValues(
-      { n: epochs, id: ExecutionVariables.PIPELINE_EXECUTION_ID, when: ExecutionVariables.START_DATETIME, text: [new Join({ on: "-", values: ["run", epochs, ExecutionVariables.PIPELINE_NAME] })] },
+      {
+        n: epochs,
+        id: ExecutionVariables.PIPELINE_EXECUTION_ID,
+        when: ExecutionVariables.START_DATETIME,
+        text: [new Join({ on: "-", values: ["run", epochs, ExecutionVariables.PIPELINE_NAME] })],
+      },
       scope({ epochs: 5 }),
     );
     expect(value).toEqual({ n: 5, id: "abc123def456", when: new Date("2026-01-01T00:00:00Z"), text: ["run-5-p"] });
@@ -96,7 +105,9 @@ describe("conditions", () => {
     expect(await holds(new ConditionGreaterThan({ left: n, right: 3 }), { n: 5 })).toBe(true);
     expect(await holds(new ConditionEquals({ left: "a", right: "a" }))).toBe(true);
     expect(await holds(new ConditionNot({ expression: new ConditionEquals({ left: 1, right: 1 }) }))).toBe(false);
-    expect(await holds(new ConditionOr({ conditions: [new ConditionEquals({ left: 1, right: 2 }), new ConditionIn({ value: n, inValues: [4, 5] })] }), { n: 5 })).toBe(true);
+    expect(
+      await holds(new ConditionOr({ conditions: [new ConditionEquals({ left: 1, right: 2 }), new ConditionIn({ value: n, inValues: [4, 5] })] }), { n: 5 }),
+    ).toBe(true);
     expect(await holds(new ConditionGreaterThan({ left: new Date(2), right: new Date(1) }))).toBe(true);
   });
 

@@ -17,7 +17,10 @@ describe("the codec", () => {
     const value = {
       date: new Date("2026-03-04T05:06:07Z"),
       invalid: new Date(Number.NaN),
-      map: new Map<unknown, unknown>([[{ k: 1 }, "object key"], ["s", 2]]),
+      map: new Map<unknown, unknown>([
+        [{ k: 1 }, "object key"],
+        ["s", 2],
+      ]),
       set: new Set([1, "two"]),
       big: 2n ** 80n,
       buffer: Buffer.from("bytes"),
@@ -134,7 +137,9 @@ describe("the master key", () => {
     const dir = await mkdtemp(join(tmpdir(), "stepbox-key-"));
     const keyFile = join(dir, "config", "secret");
     try {
-      expect(await loadMasterKey({ secret: "s", env: { STEPBOX_SECRET: "e" }, keyFile })).not.toEqual(await loadMasterKey({ env: { STEPBOX_SECRET: "e" }, keyFile }));
+      expect(await loadMasterKey({ secret: "s", env: { STEPBOX_SECRET: "e" }, keyFile })).not.toEqual(
+        await loadMasterKey({ env: { STEPBOX_SECRET: "e" }, keyFile }),
+      );
       const [a, b] = await Promise.all([loadMasterKey({ env: {}, keyFile }), loadMasterKey({ env: {}, keyFile })]);
       expect(a).toEqual(b);
       expect(await loadMasterKey({ env: {}, keyFile })).toEqual(a);

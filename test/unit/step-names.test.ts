@@ -29,7 +29,11 @@ const evaluate = step(function evaluate(...models: Array<{ acc: number }>) {
 const session = new LocalPipelineSession({ artifactRoot: "/tmp/stepbox-unused", secret: "s" });
 
 interface Definition {
-  Steps: Array<{ Name: string; DependsOn: string[]; Arguments: { FunctionArguments?: unknown[]; Conditions?: unknown[]; IfSteps?: string[]; ErrorMessage?: unknown } }>;
+  Steps: Array<{
+    Name: string;
+    DependsOn: string[];
+    Arguments: { FunctionArguments?: unknown[]; Conditions?: unknown[]; IfSteps?: string[]; ErrorMessage?: unknown };
+  }>;
 }
 const parse = (pipeline: Pipeline): Definition => JSON.parse(pipeline.definition()) as Definition;
 const stepOf = (definition: Definition, name: string) => definition.Steps.find((s) => s.Name === name)!;
@@ -46,10 +50,18 @@ describe("step names", () => {
   it("are the same however often, and after whatever else, the pipeline is built", () => {
     const once = buildTwoModels();
     const definition = once.pipeline.definition();
-    expect(parse(once.pipeline).Steps.map((s) => s.Name).sort()).toEqual(["evaluate", "train", "train-2"]);
+    expect(
+      parse(once.pipeline)
+        .Steps.map((s) => s.Name)
+        .sort(),
+    ).toEqual(["evaluate", "train", "train-2"]);
     // Another pipeline from the same step functions, with more calls of them, built in between.
     const others = new Pipeline({ name: "other", steps: [evaluate(train(3), train(4), train(5))], session });
-    expect(parse(others).Steps.map((s) => s.Name).sort()).toEqual(["evaluate", "train", "train-2", "train-3"]);
+    expect(
+      parse(others)
+        .Steps.map((s) => s.Name)
+        .sort(),
+    ).toEqual(["evaluate", "train", "train-2", "train-3"]);
     const again = buildTwoModels();
     expect(again.pipeline.definition()).toBe(definition);
     expect([again.first, again.second, again.best].map((r) => again.pipeline.stepName(r))).toEqual(["train", "train-2", "evaluate"]);
@@ -73,7 +85,11 @@ describe("step names", () => {
   it("count from an explicit name, which wins over the function's", () => {
     const fit = step(function train() {}, { name: "fit" });
     const pipeline = new Pipeline({ name: "named", steps: [fit(), fit()], session });
-    expect(parse(pipeline).Steps.map((s) => s.Name).sort()).toEqual(["fit", "fit-2"]);
+    expect(
+      parse(pipeline)
+        .Steps.map((s) => s.Name)
+        .sort(),
+    ).toEqual(["fit", "fit-2"]);
   });
 
   it("refuse two steps that end up with one name, naming it", () => {

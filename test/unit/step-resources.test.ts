@@ -4,12 +4,18 @@ import { getStep, step } from "stepbox";
 import { FunctionStep } from "../../src/dsl/function-step.js";
 import { stepResources } from "../../src/engine/step-resources.js";
 
-const onGpu = step(function onGpu() {
-  return 1;
-}, { instanceType: "ml.g4dn.xlarge" });
-const onCpu = step(function onCpu() {
-  return 1;
-}, { instanceType: "ml.m5.large", local: { memoryGiB: 2 } });
+const onGpu = step(
+  function onGpu() {
+    return 1;
+  },
+  { instanceType: "ml.g4dn.xlarge" },
+);
+const onCpu = step(
+  function onCpu() {
+    return 1;
+  },
+  { instanceType: "ml.m5.large", local: { memoryGiB: 2 } },
+);
 
 function resourcesOf(output: ReturnType<typeof onGpu>): ReturnType<typeof stepResources> {
   const s = getStep(output);

@@ -77,7 +77,10 @@ describe("trackTransfer", () => {
 describe("counted", () => {
   it("passes a source's error on to the reader", async () => {
     const source = new Readable({ read() {} });
-    const reading = pipeline(counted(source, () => {}), drain());
+    const reading = pipeline(
+      counted(source, () => {}),
+      drain(),
+    );
     source.destroy(new Error("disk gone"));
     await expect(reading).rejects.toThrow("disk gone");
   });

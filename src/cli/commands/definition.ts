@@ -12,7 +12,12 @@ interface DefinitionOptions extends CommonOptions {
 
 /** A pipeline file's definition as it is now; an execution's as it ran (DescribePipelineDefinitionForExecution). */
 async function definitionOf(target: string, options: DefinitionOptions): Promise<string> {
-  if (await stat(target).then((s) => s.isFile(), () => false)) {
+  if (
+    await stat(target).then(
+      (s) => s.isFile(),
+      () => false,
+    )
+  ) {
     return (await loadPipelineFile(target, options.export)).pipeline.definition();
   }
   await assertNoMissingFile(target);

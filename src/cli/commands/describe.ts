@@ -40,7 +40,9 @@ export function describeCommand(program: Command): void {
           ["Parameters", record.PipelineParameters.map((p) => `${p.Name}=${p.Value}`).join(", ") || "(none)"],
           [
             "Source",
-            retried ? `execution ${parseExecutionArn(retried.SourcePipelineExecutionArn).executionId}, running again: ${retried.SelectedSteps.map((s) => s.StepName).join(", ")}` : undefined,
+            retried
+              ? `execution ${parseExecutionArn(retried.SourcePipelineExecutionArn).executionId}, running again: ${retried.SelectedSteps.map((s) => s.StepName).join(", ")}`
+              : undefined,
           ],
           ["Steps", record.StepNames.join(", ")],
           ["ARN", d.PipelineExecutionArn],

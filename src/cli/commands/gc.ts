@@ -119,13 +119,22 @@ export function gcCommand(program: Command): void {
           return EXIT.ok;
         }
         const verb = options.dryRun ? "would remove" : "removed";
-        writeLines(process.stdout, ended.map((e) => `ended ${e.pipeline}/${e.execution} as Failed: its stepbox process (${e.owner}) is gone`));
+        writeLines(
+          process.stdout,
+          ended.map((e) => `ended ${e.pipeline}/${e.execution} as Failed: its stepbox process (${e.owner}) is gone`),
+        );
         if (tempFiles > 0) process.stdout.write(`removed ${tempFiles} temp file(s) that killed writes left\n`);
         writeLines(
           process.stdout,
-          removed.map((r) => `${verb} ${r.pipeline}/${r.id} (${r.record.PipelineExecutionStatus}, ended ${formatDuration(now - Date.parse(r.record.LastModifiedTime))} ago)`),
+          removed.map(
+            (r) =>
+              `${verb} ${r.pipeline}/${r.id} (${r.record.PipelineExecutionStatus}, ended ${formatDuration(now - Date.parse(r.record.LastModifiedTime))} ago)`,
+          ),
         );
-        writeLines(process.stdout, running.map((r) => `kept ${r.pipeline}/${r.id}: it is ${r.record.PipelineExecutionStatus}`));
+        writeLines(
+          process.stdout,
+          running.map((r) => `kept ${r.pipeline}/${r.id}: it is ${r.record.PipelineExecutionStatus}`),
+        );
         process.stdout.write(
           `${verb} ${removed.length} execution(s)${cacheEntries.length > 0 ? ` and ${cacheEntries.length} step-cache entr${cacheEntries.length === 1 ? "y" : "ies"}` : ""} from ${session.store.uri}\n`,
         );

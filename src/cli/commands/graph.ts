@@ -16,8 +16,17 @@ interface GraphOptions extends CommonOptions {
 }
 
 /** A pipeline file's graph, plain; an execution's, from the definition it ran with, each step coloured by its status. */
-async function definitionAndStatuses(session: LocalPipelineSession, target: string, exportName: string | undefined): Promise<{ definition: string; statuses?: Map<string, string> }> {
-  if (await stat(target).then((s) => s.isFile(), () => false)) {
+async function definitionAndStatuses(
+  session: LocalPipelineSession,
+  target: string,
+  exportName: string | undefined,
+): Promise<{ definition: string; statuses?: Map<string, string> }> {
+  if (
+    await stat(target).then(
+      (s) => s.isFile(),
+      () => false,
+    )
+  ) {
     return { definition: (await loadPipelineFile(target, exportName)).pipeline.definition() };
   }
   await assertNoMissingFile(target);

@@ -102,10 +102,12 @@ async function follow(session: LocalPipelineSession, resolved: ResolvedExecution
           live.add(container.stream);
           following.set(
             container.id,
-            docker.follow(container, (line) => printer.line(step, container.host, container.stream, line)).catch(() => {
-              // It went before it could be read: its stored stream is printed instead.
-              live.delete(container.stream);
-            }),
+            docker
+              .follow(container, (line) => printer.line(step, container.host, container.stream, line))
+              .catch(() => {
+                // It went before it could be read: its stored stream is printed instead.
+                live.delete(container.stream);
+              }),
           );
         }
       }

@@ -33,12 +33,18 @@ export function retryCommand(program: Command): void {
       action(async (query: string, options: RetryOptions) => {
         const run = openRunSession(options);
         const source = await resolveExecution(run.session, query);
-        const recorded = options.file !== undefined ? { File: resolve(options.file), Export: options.export } : await readPipelineFile(run.session, source.pipelineName, source.id);
+        const recorded =
+          options.file !== undefined
+            ? { File: resolve(options.file), Export: options.export }
+            : await readPipelineFile(run.session, source.pipelineName, source.id);
         const loaded = await loadPipelineFile(recorded.File, options.export ?? recorded.Export);
         if (loaded.pipeline.name !== source.pipelineName) {
-          throw new ValidationError(`${loaded.file} defines pipeline "${loaded.pipeline.name}", but execution ${source.id} is of pipeline "${source.pipelineName}"`, {
-            hint: `give the file that defines "${source.pipelineName}" with --file`,
-          });
+          throw new ValidationError(
+            `${loaded.file} defines pipeline "${loaded.pipeline.name}", but execution ${source.id} is of pipeline "${source.pipelineName}"`,
+            {
+              hint: `give the file that defines "${source.pipelineName}" with --file`,
+            },
+          );
         }
         const pipeline = loaded.pipeline.withSession(run.session);
         return runToEnd(run, loaded, pipeline, () => pipeline.retryExecution(source.id));

@@ -27,7 +27,13 @@ export function runCommand(program: Command): void {
       .option("--export <name>", "the export to run, when the file exports several pipelines"),
     RUN_JSON_HELP,
   )
-    .addHelpText("after", examples("stepbox run pipelines/churn.ts --param epochs=20 --param learning-rate=0.1 --parallelism 2", "stepbox run pipelines/churn.ts --json > run.json"))
+    .addHelpText(
+      "after",
+      examples(
+        "stepbox run pipelines/churn.ts --param epochs=20 --param learning-rate=0.1 --parallelism 2",
+        "stepbox run pipelines/churn.ts --json > run.json",
+      ),
+    )
     .action(
       action(async (file: string, options: RunOptions) => {
         const run = openRunSession(options);

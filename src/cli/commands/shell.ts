@@ -17,7 +17,10 @@ export function shellCommand(program: Command): void {
       .argument("<step>", "the step's name, or a unique prefix of it")
       .option("--host <host>", "for a step on several hosts, which one to be (algo-1, algo-2, ...)", "algo-1"),
   )
-    .addHelpText("after", examples("stepbox shell 4kq2 train", "echo 'ls /opt/ml/input/data' | stepbox shell 4kq2 train", "stepbox shell 4kq2 train --host algo-2"))
+    .addHelpText(
+      "after",
+      examples("stepbox shell 4kq2 train", "echo 'ls /opt/ml/input/data' | stepbox shell 4kq2 train", "stepbox shell 4kq2 train --host algo-2"),
+    )
     .action(
       action(async (executionQuery: string, stepQuery: string, options: CommonOptions & { host: string }) => {
         const session = openSession(options);

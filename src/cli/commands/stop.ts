@@ -29,7 +29,8 @@ export function stopCommand(program: Command): void {
         const session = openSession(options);
         const { execution, record } = await resolveExecution(session, query);
         const report = (status: string, stopRequested: boolean): void => {
-          if (options.json) process.stdout.write(`${toJson({ PipelineExecutionArn: execution.arn, PipelineExecutionStatus: status, StopRequested: stopRequested })}\n`);
+          if (options.json)
+            process.stdout.write(`${toJson({ PipelineExecutionArn: execution.arn, PipelineExecutionStatus: status, StopRequested: stopRequested })}\n`);
         };
         if (executionEnded(record.PipelineExecutionStatus)) {
           if (!options.json) process.stdout.write(`execution ${execution.id} has already ended: ${record.PipelineExecutionStatus}\n`);

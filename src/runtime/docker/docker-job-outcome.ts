@@ -66,7 +66,13 @@ export class DockerJobOutcome implements JobOutcome {
 
   error(host: string): Promise<Buffer | undefined> {
     const ended = this.#host(host);
-    return this.#payload(ended, OUTPUT_FILES.exceptionPayload, OUTPUT_FILES.exceptionMetadata, READ_LIMITS.exception, `the error of step "${this.#job.stepName}" on ${host}`);
+    return this.#payload(
+      ended,
+      OUTPUT_FILES.exceptionPayload,
+      OUTPUT_FILES.exceptionMetadata,
+      READ_LIMITS.exception,
+      `the error of step "${this.#job.stepName}" on ${host}`,
+    );
   }
 
   async failure(host: string): Promise<string | undefined> {
@@ -116,9 +122,13 @@ export class DockerJobOutcome implements JobOutcome {
   #host(name: string): EndedHost {
     const found = this.#job.hosts.find((h) => h.exit.host === name);
     if (!found) {
-      throw new StepboxError("INVALID_ARGUMENT", `step "${this.#job.stepName}" ran on ${this.#job.hosts.map((h) => h.exit.host).join(", ")}: it had no host "${name}"`, {
-        hint: "ask for one of the hosts in the outcome's hosts",
-      });
+      throw new StepboxError(
+        "INVALID_ARGUMENT",
+        `step "${this.#job.stepName}" ran on ${this.#job.hosts.map((h) => h.exit.host).join(", ")}: it had no host "${name}"`,
+        {
+          hint: "ask for one of the hosts in the outcome's hosts",
+        },
+      );
     }
     return found;
   }

@@ -67,7 +67,13 @@ export class DockerRuntime implements StepRuntime {
     let outcome: DockerJobOutcome | undefined;
     try {
       made.listen(job.onLogLine);
-      await made.fill({ code: job.code, arguments: job.arguments, instanceType: job.instanceType, hyperparameters: job.hyperparameters, channels: job.channels });
+      await made.fill({
+        code: job.code,
+        arguments: job.arguments,
+        instanceType: job.instanceType,
+        hyperparameters: job.hyperparameters,
+        channels: job.channels,
+      });
       outcome = await this.#runAll(job, made);
       // The containers have exited and what they left is in bind-mounted host folders: removing them
       // while the outputs are collected takes the engine's removal time off every step's wall time.
@@ -127,7 +133,11 @@ export class DockerRuntime implements StepRuntime {
     job.signal.addEventListener("abort", onAbort);
     job.killSignal.addEventListener("abort", onKill);
     // A step that writes past its cap is killed at once: waiting would let it fill the disk.
-    const sizeWatch = watchOutputSize(setups.flatMap((s) => s.writable), job.outputLimitBytes, () => stopAll("OutputLimitExceeded", 0));
+    const sizeWatch = watchOutputSize(
+      setups.flatMap((s) => s.writable),
+      job.outputLimitBytes,
+      () => stopAll("OutputLimitExceeded", 0),
+    );
 
     const startedAt = new Date();
     const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
@@ -141,21 +151,24 @@ export class DockerRuntime implements StepRuntime {
       if (job.killSignal.aborted) onKill();
       // A host that fails ends the job: the others are stopped, as SageMaker does.
       let firstFailedHost: string | undefined;
-      const exits = await Promise.race([engine.lost, Promise.all(
-        containers.map(async (c, i) => {
-          let result: { StatusCode: number };
-          try {
-            result = (await c.wait()) as { StatusCode: number };
-          } catch (error) {
-            throw engineError(`to wait for the containers of step "${job.stepName}"`, error);
-          }
-          if (result.StatusCode !== 0 && firstFailedHost === undefined) {
-            firstFailedHost = setups[i]!.host;
-            if (containers.length > 1) stopContainers(job.stopGraceSeconds);
-          }
-          return result.StatusCode;
-        }),
-      )]);
+      const exits = await Promise.race([
+        engine.lost,
+        Promise.all(
+          containers.map(async (c, i) => {
+            let result: { StatusCode: number };
+            try {
+              result = (await c.wait()) as { StatusCode: number };
+            } catch (error) {
+              throw engineError(`to wait for the containers of step "${job.stepName}"`, error);
+            }
+            if (result.StatusCode !== 0 && firstFailedHost === undefined) {
+              firstFailedHost = setups[i]!.host;
+              if (containers.length > 1) stopContainers(job.stopGraceSeconds);
+            }
+            return result.StatusCode;
+          }),
+        ),
+      ]);
       await Promise.all(logs.map((l) => l.done));
       const outputBytes = await sizeWatch.stop();
       const hosts: EndedHost[] = [];

@@ -54,9 +54,7 @@ export interface HostNode {
 }
 
 /** What the runtime image is built on when no base image is asked for. */
-export type DefaultBaseImage =
-  | { readonly from: "host-node" }
-  | { readonly from: "registry"; readonly reference: string; readonly reason: string };
+export type DefaultBaseImage = { readonly from: "host-node" } | { readonly from: "registry"; readonly reference: string; readonly reason: string };
 
 type Logger = NonNullable<RuntimeImageOptions["logger"]>;
 
@@ -67,8 +65,7 @@ const NODE_IN_IMAGE = "/usr/local/bin/node";
 const BASE_PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const BASE_GROUP = "root:x:0:\nnogroup:x:65534:\n";
 /** ESM bundles cannot `require`, which CommonJS dependencies do. */
-const REQUIRE_BANNER =
-  'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);';
+const REQUIRE_BANNER = 'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);';
 const BUILD_HINT = `check runtime-image/Dockerfile, and that the base image has node at ${NODE_IN_IMAGE}`;
 const BASE_HINT = "unset STEPBOX_BASE_IMAGE to build on an image made from this machine's node";
 const REGISTRY_BASE_HINT = `set STEPBOX_BASE_IMAGE to an image on this machine with node at ${NODE_IN_IMAGE}`;
@@ -159,7 +156,9 @@ function followStream(docker: Docker, stream: NodeJS.ReadableStream, what: strin
         if (error && isEngineUnreachable(error)) reject(engineError(what, error));
         else if (error || failure !== undefined) {
           const tail = lines.slice(-10).join("\n  ");
-          reject(new ImageBuildError(`${what} failed: ${failure ?? error?.message}${tail ? `\n  ${tail}` : ""}`, { cause: error ?? undefined, hint: BUILD_HINT }));
+          reject(
+            new ImageBuildError(`${what} failed: ${failure ?? error?.message}${tail ? `\n  ${tail}` : ""}`, { cause: error ?? undefined, hint: BUILD_HINT }),
+          );
         } else resolve();
       },
       (event: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } }) => {
@@ -289,10 +288,7 @@ async function importBase(docker: Docker, tag: string, logger: Logger | undefine
   const root = await mkdtemp(join(tmpdir(), tempFolderPrefix("rootfs")));
   try {
     await layOutRootfs(root, libraries);
-    const changes = [
-      `ENV PATH=/usr/local/bin:/usr/bin:/bin`,
-      ...Object.entries(managedLabels()).map(([key, value]) => `LABEL ${key}=${value}`),
-    ];
+    const changes = [`ENV PATH=/usr/local/bin:/usr/bin:/bin`, ...Object.entries(managedLabels()).map(([key, value]) => `LABEL ${key}=${value}`)];
     let stream: NodeJS.ReadableStream;
     try {
       stream = await docker.importImage(packRootfs(root), { repo, tag: version, changes });

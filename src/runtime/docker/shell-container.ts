@@ -66,7 +66,11 @@ async function runShell(docker: Docker, shell: ImageShell, rerun: string, reques
   try {
     const checkpointsDir = join(workDir, "checkpoints");
     const setup = await layoutHost({ channels: request.channels, checkpointsDir }, workDir, request.host);
-    await fillHost({ code: request.code, arguments: request.arguments, instanceType: job.instanceType, hyperparameters: job.hyperparameters, channels: request.channels }, setup, request.hosts);
+    await fillHost(
+      { code: request.code, arguments: request.arguments, instanceType: job.instanceType, hyperparameters: job.hyperparameters, channels: request.channels },
+      setup,
+      request.hosts,
+    );
     const step = containerCreateOptions({ ...job, storeUri: request.storeUri, owner: request.owner }, setup, undefined);
     try {
       container = await docker.createContainer({

@@ -57,7 +57,13 @@ async function firstOnHost(commands: readonly string[]): Promise<string | undefi
   for (const command of commands) {
     for (const dir of dirs) {
       const path = join(dir, command);
-      if (await access(path, constants.X_OK).then(() => true, () => false)) return path;
+      if (
+        await access(path, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      )
+        return path;
     }
   }
   return undefined;
@@ -82,9 +88,10 @@ async function createProbe(docker: Docker, image: string, owner: string): Promis
         throw engineError(`to look for ${path} in the image ${image}`, error);
       }
     },
-    remove: () => container.remove({ force: true }).then(
-      () => undefined,
-      () => undefined,
-    ),
+    remove: () =>
+      container.remove({ force: true }).then(
+        () => undefined,
+        () => undefined,
+      ),
   };
 }

@@ -18,7 +18,19 @@ type LogSink = (host: string, line: string, stream: LogStreamName) => void;
  */
 export type ContainerSpec = Pick<
   JobPlan,
-  "pipelineName" | "executionId" | "stepName" | "jobName" | "jobArn" | "image" | "definitionKey" | "environment" | "cpus" | "memoryBytes" | "network" | "storeUri" | "owner"
+  | "pipelineName"
+  | "executionId"
+  | "stepName"
+  | "jobName"
+  | "jobArn"
+  | "image"
+  | "definitionKey"
+  | "environment"
+  | "cpus"
+  | "memoryBytes"
+  | "network"
+  | "storeUri"
+  | "owner"
 >;
 
 /** The hosts of a job, as SageMaker names them: algo-1..N. */

@@ -22,7 +22,8 @@ export async function readStepOutputFile(outputDir: string, relativePath: string
   for (let i = 1; i < parts.length; i++) {
     const folder = await lstat(join(outputDir, ...parts.slice(0, i))).catch(() => undefined);
     if (folder === undefined) return undefined;
-    if (!folder.isDirectory()) throw new StepOutputError(`${CONTAINER_OUTPUT}/${parts.slice(0, i).join("/")}`, folder.isSymbolicLink() ? "is a symbolic link" : "is not a folder");
+    if (!folder.isDirectory())
+      throw new StepOutputError(`${CONTAINER_OUTPUT}/${parts.slice(0, i).join("/")}`, folder.isSymbolicLink() ? "is a symbolic link" : "is not a folder");
   }
   let handle;
   try {

@@ -37,9 +37,7 @@ export async function writeTrainingJobConfig(configDir: string, config: Training
       },
     ]),
   );
-  const hyperparameters = Object.fromEntries(
-    Object.entries(config.hyperparameters).map(([k, v]) => [k, hyperparameterString(v)]),
-  );
+  const hyperparameters = Object.fromEntries(Object.entries(config.hyperparameters).map(([k, v]) => [k, hyperparameterString(v)]));
   await Promise.all([
     writeFile(join(configDir, "resourceconfig.json"), JSON.stringify(resourceConfig)),
     writeFile(join(configDir, "inputdataconfig.json"), JSON.stringify(inputDataConfig)),
