@@ -40,7 +40,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   serialization: [],
   store: ["naming"],
   logging: [],
-  runtime: ["container", "dsl", "naming"],
+  runtime: ["container", "dsl", "naming", "serialization"],
   engine: ["dsl", "graph", "runtime", "store", "serialization", "container", "logging", "naming"],
   session: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "naming"],
   report: ["dsl", "graph", "store", "session", "naming"],
