@@ -442,6 +442,15 @@ async function judge(
         error,
         SageMakerJobExceptionType.RESOURCE_LIMIT,
       );
+    case "StoppedOutside":
+      // Not the step's doing: a platform fault, which JOB_INTERNAL_ERROR retry policies retry.
+      return finish(
+        "Failed",
+        "Failed",
+        `InternalServerError: the container${outcome.hosts.length > 1 ? "s" : ""} of step "${step.name}" ${outcome.hosts.length > 1 ? "were" : "was"} stopped from outside stepbox: the Docker engine shut down or restarted, or someone ran docker stop or docker kill on ${outcome.hosts.length > 1 ? "them" : "it"}`,
+        error,
+        SageMakerJobExceptionType.INTERNAL_ERROR,
+      );
     case undefined:
       break;
   }

@@ -110,8 +110,12 @@ export type JobRecord = Pick<
   | "outputLimitBytes"
 >;
 
-/** Why a job's containers were stopped before they ended on their own. */
-export type StopReason = "MaxRuntimeExceeded" | "Stopped" | "OutputLimitExceeded";
+/**
+ * Why a job's containers were stopped before they ended on their own: by the engine for the step's
+ * max runtime, a stop of the execution or the output limit; or from outside stepbox (the container
+ * engine shutting down or restarting, an operator's `docker stop`), which is not the step's fault.
+ */
+export type StopReason = "MaxRuntimeExceeded" | "Stopped" | "OutputLimitExceeded" | "StoppedOutside";
 
 /** How one host's container ended. */
 export interface HostExit {

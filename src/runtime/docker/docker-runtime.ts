@@ -6,6 +6,7 @@ import { DockerJobOutcome, type EndedHost } from "./docker-job-outcome.js";
 import { watchEngine } from "./engine-watch.js";
 import { hostLogFile } from "./host-opt-ml.js";
 import { watchOutputSize } from "./output-limit.js";
+import { OutsideStops } from "./outside-stops.js";
 import { StepContainers, planKey } from "./step-containers.js";
 
 /** Containers a `prepare` is creating; `run` takes them when its job has the same plan. */
@@ -115,7 +116,10 @@ export class DockerRuntime implements StepRuntime {
   async #runAll(job: JobSpec, made: StepContainers): Promise<DockerJobOutcome> {
     const { setups, containers, logs } = made;
     let stopped: StopReason | undefined;
+    /** Whether stepbox itself signalled the containers: a signal it did not send came from outside. */
+    let signalledHere = false;
     const stopContainers = (graceSeconds: number): void => {
+      signalledHere = true;
       for (const c of containers) {
         const ending = graceSeconds === 0 ? c.kill() : c.stop({ t: graceSeconds });
         ending.catch(() => {
@@ -141,6 +145,10 @@ export class DockerRuntime implements StepRuntime {
 
     const startedAt = new Date();
     const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
+    const outside = await OutsideStops.watch(
+      this.#docker,
+      containers.map((c) => c.id),
+    );
     try {
       try {
         await Promise.all(containers.map((c) => c.start()));
@@ -171,6 +179,7 @@ export class DockerRuntime implements StepRuntime {
       ]);
       await Promise.all(logs.map((l) => l.done));
       const outputBytes = await sizeWatch.stop();
+      if (stopped === undefined && !signalledHere) stopped = await this.#stoppedOutside(containers, exits, outside);
       const hosts: EndedHost[] = [];
       for (const [i, c] of containers.entries()) {
         // Only a container that failed can have been killed for memory (the kernel's kill exits 137):
@@ -199,10 +208,23 @@ export class DockerRuntime implements StepRuntime {
       return new DockerJobOutcome({ stepName: job.stepName, hosts, stopped, firstFailedHost, outputBytes, startedAt, endedAt: new Date() });
     } finally {
       engine.stop();
+      outside.close();
       clearTimeout(timer);
       job.signal.removeEventListener("abort", onAbort);
       job.killSignal.removeEventListener("abort", onKill);
       await sizeWatch.stop();
     }
+  }
+
+  /**
+   * Whether a container that failed was stopped from outside stepbox: sent a signal through the engine
+   * that stepbox did not send, or left running when the engine itself went away.
+   */
+  async #stoppedOutside(containers: readonly Docker.Container[], exits: readonly number[], outside: OutsideStops): Promise<StopReason | undefined> {
+    for (const [i, c] of containers.entries()) {
+      if (exits[i] === 0) continue;
+      if ((await outside.signalled(c.id)) !== undefined || outside.engineLeft) return "StoppedOutside";
+    }
+    return undefined;
   }
 }

@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import { CONTAINER_ENV, CONTAINER_PATHS } from "../../container/contract.js";
 import { captureLogs, type CapturedLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
+import { createHostNetwork, hostNetworkOptions, type HostNetwork } from "./host-network.js";
 import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
 import { LABEL, managedLabels } from "./labels.js";
 import type { JobPlan, LogStreamName } from "../step-runtime.js";
@@ -68,8 +69,9 @@ export function planKey(plan: JobPlan): string {
  * How a host's container is created: the training job's environment, labels and the sandbox.
  * @internal its signature holds dockerode's types, which stay out of the published declarations
  */
-export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, network: Docker.Network | undefined): Docker.ContainerCreateOptions {
+export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, network: HostNetwork | undefined): Docker.ContainerCreateOptions {
   const { uid, gid } = containerUser();
+  const joined = network ? hostNetworkOptions(network, setup.host) : undefined;
   const env = {
     ...job.environment,
     TRAINING_JOB_NAME: job.jobName,
@@ -96,10 +98,11 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
     HostConfig: {
       // An init as PID 1 passes SIGTERM on to the step, so a stop is graceful, as in SageMaker.
       Init: true,
-      Binds: setup.binds,
+      Binds: [...setup.binds, ...(joined?.binds ?? [])],
       ReadonlyRootfs: true,
       Tmpfs: { "/tmp": "rw,nosuid,nodev" },
-      NetworkMode: network ? network.id : job.network ? "bridge" : "none",
+      NetworkMode: network ? network.network.id : job.network ? "bridge" : "none",
+      ...(joined ? { ExtraHosts: joined.extraHosts } : {}),
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       PidsLimit: 512,
@@ -110,7 +113,7 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
       MemorySwap: job.memoryBytes,
       NanoCpus: Math.round(job.cpus * 1e9),
     },
-    ...(network ? { NetworkingConfig: { EndpointsConfig: { [network.id]: { Aliases: [setup.host] } } } } : {}),
+    ...(joined ? { NetworkingConfig: joined.endpoints } : {}),
   };
 }
 
@@ -129,7 +132,7 @@ export class StepContainers {
   readonly setups: readonly HostSetup[];
   readonly #docker: Docker;
   readonly #stepName: string;
-  #network: Docker.Network | undefined;
+  #network: HostNetwork | undefined;
   #containers: Docker.Container[] = [];
   #logs: CapturedLogs[] = [];
   #onLine: LogSink | undefined;
@@ -160,7 +163,7 @@ export class StepContainers {
   }
 
   async #create(plan: JobPlan): Promise<void> {
-    if (plan.instanceCount > 1) this.#network = await this.#createNetwork(plan);
+    if (plan.instanceCount > 1) this.#network = await createHostNetwork(this.#docker, plan, this.hosts, this.workDir);
     // Hosts are created together: each creation is a round trip the others need not wait for.
     const created = await Promise.allSettled(this.setups.map((setup) => this.#createContainer(plan, setup)));
     for (const result of created) if (result.status === "fulfilled") this.#containers.push(result.value);
@@ -175,20 +178,6 @@ export class StepContainers {
       );
     } catch (error) {
       throw engineError(`to attach to the containers of step "${this.#stepName}"`, error);
-    }
-  }
-
-  /** A private network where the hosts resolve each other as algo-1..N; internal unless the step asked for a network. */
-  async #createNetwork(plan: JobPlan): Promise<Docker.Network> {
-    try {
-      return await this.#docker.createNetwork({
-        Name: `stepbox-${plan.executionId}-${plan.stepName}`.slice(0, 120),
-        Driver: "bridge",
-        Internal: !plan.network,
-        Labels: managedLabels({ [LABEL.execution]: plan.executionId, [LABEL.step]: plan.stepName, [LABEL.owner]: plan.owner }),
-      });
-    } catch (error) {
-      throw engineError(`to create the network of step "${plan.stepName}"`, error);
     }
   }
 
@@ -224,7 +213,7 @@ export class StepContainers {
   removeContainers(): Promise<void> {
     return (this.#containersRemoved ??= (async () => {
       await Promise.all(this.#containers.map((c) => c.remove({ force: true, v: true }).catch(() => undefined)));
-      await this.#network?.remove().catch(() => undefined);
+      await this.#network?.network.remove().catch(() => undefined);
     })());
   }
 
