@@ -108,31 +108,60 @@ export interface RemoteErrorInfo {
   code?: string | number | undefined;
 }
 
+/** Why a step did not succeed, as StepFailedError carries it (see StepFailure in store/records.ts). */
+export interface StepFailureData {
+  readonly kind: string;
+  readonly message: string;
+  readonly exitCode?: number;
+  readonly oomKilled?: boolean;
+  readonly host?: string;
+  readonly exceptionType?: string;
+}
+
 /**
- * A step did not succeed. Carries the step's FailureReason and, when the step's own code threw,
- * the original error's name, message and stack.
+ * A step did not succeed. Carries the step's FailureReason, the failure as data (its kind, exit
+ * code, whether it ran out of memory), how long it ran, and, when the step's own code threw, the
+ * original error's name, message and stack. Branch on `failure.kind`, never on the reason's text.
  */
 export class StepFailedError extends StepboxError {
   readonly stepName: string;
   readonly failureReason: string;
-  readonly status: "Failed" | "Stopped";
+  readonly status: "Failed" | "Stopped" | "NotRun";
+  readonly failure: StepFailureData | undefined;
   readonly originalError: RemoteErrorInfo | undefined;
+  /** From the step's start to its end, when it ran. */
+  readonly durationMs: number | undefined;
 
   constructor(args: {
     stepName: string;
     failureReason: string;
-    status?: "Failed" | "Stopped";
+    status?: "Failed" | "Stopped" | "NotRun";
+    failure?: StepFailureData | undefined;
     originalError?: RemoteErrorInfo | undefined;
+    durationMs?: number | undefined;
     cause?: unknown;
   }) {
     const status = args.status ?? "Failed";
-    super("STEP_FAILED", `step "${args.stepName}" ${status === "Stopped" ? "was stopped" : "failed"}: ${args.failureReason}`, {
+    const verb = status === "Stopped" ? "was stopped" : status === "NotRun" ? "never ran" : "failed";
+    super("STEP_FAILED", `step "${args.stepName}" ${verb}: ${args.failureReason}`, {
       cause: args.cause,
     });
     this.stepName = args.stepName;
     this.failureReason = args.failureReason;
     this.status = status;
+    this.failure = args.failure;
     this.originalError = args.originalError;
+    this.durationMs = args.durationMs;
+  }
+
+  /** The exit code of the step's container, when it exited with one. */
+  get exitCode(): number | undefined {
+    return this.failure?.exitCode;
+  }
+
+  /** Whether the step was killed for using more than its memory. */
+  get oomKilled(): boolean {
+    return this.failure?.oomKilled === true;
   }
 }
 

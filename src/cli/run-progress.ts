@@ -12,6 +12,7 @@ import type { EngineLogListener } from "./engine-log.js";
 import type { LiveArea } from "./live-area.js";
 import { elapsed, firstLine, formatDuration, formatTable } from "./output.js";
 import { executionEnded } from "../store/records.js";
+import { displayStatus } from "../store/step-state.js";
 
 const REDRAW_MS = 250;
 const MiB = 1024 ** 2;
@@ -165,7 +166,7 @@ export class RunProgress implements EngineLogListener {
     const rows = stepNames.map((name) => {
       const step = byName.get(name);
       const moving = this.#transfers.get(name)?.latest;
-      const status = `${step?.StepStatus ?? "Pending"}${moving ? `, ${moving.direction}ing ${moving.what} ${transferAmount(moving)}` : ""}`;
+      const status = `${displayStatus(step, false)}${moving ? `, ${moving.direction}ing ${moving.what} ${transferAmount(moving)}` : ""}`;
       return [name, status, step ? String(step.AttemptCount) : "", step ? elapsed(step.StartTime, step.EndTime) : "", cacheColumn(step)];
     });
     return [

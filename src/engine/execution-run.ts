@@ -5,12 +5,12 @@ import { join } from "node:path";
 import PQueue from "p-queue";
 import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
-import { RetryPolicy } from "../dsl/retry-policies.js";
+import { type ExceptionType, RetryPolicy } from "../dsl/retry-policies.js";
 import type { PipelineGraph } from "../graph/compile.js";
 import type { Logger } from "../logging/logger.js";
 import { checkpointsFolderName } from "../runtime/temp-paths.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
-import { StepboxError } from "../errors.js";
+import { IntegrityError, StepboxError, ValidationError } from "../errors.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
@@ -21,7 +21,7 @@ import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
 import { StepLookahead } from "./step-lookahead.js";
-import { isTerminal, transition } from "./step-state.js";
+import { failedWith, isTerminal, transition } from "../store/step-state.js";
 
 /** A step of an earlier execution whose result this execution takes instead of running it. */
 export interface ReusedStep {
@@ -251,13 +251,16 @@ export class ExecutionRun {
         record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
       } else if (s instanceof FailStep) {
         const message = String(await resolveValues(s.errorMessage, this.#scope));
-        record = transition(record, "Failed", { FailureReason: message.slice(0, 1024), Metadata: { Fail: { ErrorMessage: message } } });
+        record = transition(record, "Failed", { ...failedWith({ kind: "Fail", message }), Metadata: { Fail: { ErrorMessage: message } } });
       } else {
         throw new Error(`internal: no executor for step "${s.name}"`);
       }
     } catch (error) {
+      // What the engine could not do around the step (evaluate a condition, store what it left): what
+      // it was given is at fault when it is refused as invalid, the platform otherwise.
       const info = toRemoteErrorInfo(error);
-      record = transition(this.#steps.get(s.name) ?? record, "Failed", { FailureReason: `${info.name}: ${info.message}`.slice(0, 1024) });
+      const kind = error instanceof ValidationError || error instanceof IntegrityError ? "ClientError" : "InternalServerError";
+      record = transition(this.#steps.get(s.name) ?? record, "Failed", { ...failedWith({ kind, message: info.message }), Error: info });
     }
     this.#setStep(record);
     stepLog.info({ event: "step.ended", status: record.StepStatus }, `step ${record.StepStatus}`);
@@ -293,14 +296,14 @@ export class ExecutionRun {
         StartTime: started,
         EndTime: new Date().toISOString(),
         StepStatus: outcome.status,
-        ...(outcome.failureReason !== undefined ? { FailureReason: outcome.failureReason } : {}),
+        ...(outcome.failure ? failedWith(outcome.failure) : {}),
         TrainingJobName: outcome.trainingJob.TrainingJobName,
         LogStreams: outcome.trainingJob.LogStreams ?? [],
       });
       const delay = outcome.status === "Failed" && !this.#abort.signal.aborted ? retryDelay(policies, outcome, attempt, firstStart) : undefined;
       if (delay === undefined) return this.#finishFunctionStep(record, outcome, attempts);
       this.#services.logger.info({ event: "step.retry", step: s.name, attempt, delaySeconds: delay / 1000 }, `retrying step ${s.name}`);
-      record = { ...record, Attempts: [...attempts], FailureReason: outcome.failureReason ?? "" };
+      record = { ...record, Attempts: [...attempts], ...(outcome.failure ? failedWith(outcome.failure) : {}) };
       this.#setStep(record);
       await sleep(delay, this.#abort.signal);
       if (this.#abort.signal.aborted) return this.#finishFunctionStep(record, outcome, attempts);
@@ -308,11 +311,11 @@ export class ExecutionRun {
   }
 
   #finishFunctionStep(record: StepRecord, outcome: FunctionStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
-    const { FailureReason: _previous, ...rest } = record;
+    const { FailureReason: _previous, Failure: _previousFailure, ...rest } = record;
     return transition(rest, outcome.status, {
       Metadata: { TrainingJob: outcome.trainingJob },
       Attempts: attempts,
-      ...(outcome.failureReason !== undefined ? { FailureReason: outcome.failureReason } : {}),
+      ...(outcome.failure ? failedWith(outcome.failure) : {}),
       ...(outcome.error ? { Error: outcome.error } : {}),
       ...(outcome.cacheHit ? { CacheHitResult: outcome.cacheHit } : {}),
       ...(outcome.cacheMissReason ? { CacheMissReason: outcome.cacheMissReason } : {}),
@@ -454,7 +457,7 @@ export class ExecutionRun {
 
 /** The wait before the next attempt, or undefined when no policy covers the failure or they are used up. */
 function retryDelay(policies: readonly RetryPolicy[], outcome: FunctionStepOutcome, attempt: number, firstStart: number): number | undefined {
-  const failure = { exceptionType: outcome.exceptionType, errorName: outcome.error?.name };
+  const failure = { exceptionType: outcome.failure?.exceptionType as ExceptionType | undefined, errorName: outcome.error?.name };
   const policy = policies.find((p) => p.covers(failure));
   if (!policy) return undefined;
   if (policy.maxAttempts !== undefined && attempt > policy.maxAttempts) return undefined;

@@ -1,6 +1,6 @@
 import { ContainerEngineError, IntegrityError, StepboxError, StepOutputError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
-import { SageMakerJobExceptionType, type ExceptionType } from "../dsl/retry-policies.js";
+import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
@@ -10,7 +10,7 @@ import type { InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { writeJobRecord } from "../store/job-records.js";
 import { layout } from "../store/layout.js";
-import type { StatusTransition, StepRecord } from "../store/records.js";
+import { failureReason, type StatusTransition, type StepFailure, type StepRecord } from "../store/records.js";
 import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
 import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
@@ -18,8 +18,6 @@ import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./s
 import type { StepResources } from "./step-resources.js";
 import { counted, trackTransfer } from "./transfer-progress.js";
 
-/** SageMaker keeps the first 1024 characters of a failure reason. */
-const FAILURE_REASON_LIMIT = 1024;
 const MiB = 1024 ** 2;
 
 type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
@@ -70,21 +68,13 @@ type PlanContext = Pick<
 
 export interface FunctionStepOutcome {
   readonly status: "Succeeded" | "Failed" | "Stopped";
-  readonly failureReason?: string;
+  /** Why it failed or was stopped, as data: its kind, exit code, OOM, and the job exception type retry policies match. */
+  readonly failure?: StepFailure;
+  /** The step function's own error, when it threw. */
   readonly error?: RemoteErrorInfo;
   readonly trainingJob: TrainingJobMetadata;
-  /** What kind of failure it was, for retry policies. */
-  readonly exceptionType?: ExceptionType;
   readonly cacheHit?: { SourcePipelineExecutionArn: string };
   readonly cacheMissReason?: string;
-}
-
-/**
- * A failure reason for a fault in what the step was given, as SageMaker writes one: one prefix,
- * `ClientError: <message>`. The error's own name and code stay in the step's record (its error).
- */
-function clientError(info: RemoteErrorInfo): string {
-  return `ClientError: ${info.message}`;
 }
 
 /** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
@@ -185,14 +175,13 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   const job = new TrainingJobStatus(jobName, trainingJobArn(jobName), ctx.onProgress);
   let cacheMissReason: string | undefined;
-  const finish: Finish = (status, secondary, reason, error, exceptionType) => {
+  const finish: Finish = (status, secondary, failure, error) => {
     const jobStatus = status === "Succeeded" ? "Completed" : status;
     return {
       status,
-      trainingJob: job.end(jobStatus, secondary, reason ?? "Training job completed"),
-      ...(reason !== undefined ? { failureReason: reason.slice(0, FAILURE_REASON_LIMIT) } : {}),
+      trainingJob: job.end(jobStatus, secondary, failure ? failureReason(failure) : "Training job completed"),
+      ...(failure ? { failure } : {}),
       ...(error ? { error } : {}),
-      ...(exceptionType ? { exceptionType } : {}),
       ...(cacheMissReason ? { cacheMissReason } : {}),
     };
   };
@@ -213,7 +202,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
-    return finish("Failed", "Failed", clientError(info), info);
+    return finish("Failed", "Failed", { kind: "ClientError", message: info.message }, info);
   }
 
   const caching = step.options.cacheConfig?.enableCaching === true;
@@ -262,8 +251,10 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
           );
   } catch (error) {
     await stored;
-    if (ctx.signal.aborted) return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" downloaded its input data`);
-    return finish("Failed", "Failed", `ClientError: Data download failed: ${toRemoteErrorInfo(error).message}`);
+    if (ctx.signal.aborted) {
+      return finish("Stopped", "Stopped", { kind: "Stopped", message: `the execution was stopped while step "${step.name}" downloaded its input data` });
+    }
+    return finish("Failed", "Failed", { kind: "ClientError", message: `Data download failed: ${toRemoteErrorInfo(error).message}` });
   }
   job.secondary("Training", "Training in progress");
   const spec: JobSpec = {
@@ -296,7 +287,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
           return await judge(step, ctx, ended, outputLimitBytes, finish);
         } catch (error) {
           // What the step left where its outcome is read cannot be read as data: the step's fault.
-          if (error instanceof StepOutputError) return finish("Failed", "Failed", `ClientError: ${error.detail}`, toRemoteErrorInfo(error));
+          if (error instanceof StepOutputError) return finish("Failed", "Failed", { kind: "ClientError", message: error.detail }, toRemoteErrorInfo(error));
           throw error;
         }
       },
@@ -309,13 +300,11 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
       // The engine failed around the job: a fault of the platform, not of the step's code.
       const info = toRemoteErrorInfo(error);
       const refused = error instanceof ContainerEngineError && error.reason === "refused";
-      return finish(
-        "Failed",
-        "Failed",
-        `InternalServerError: ${info.message}`,
-        undefined,
-        refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR,
-      );
+      return finish("Failed", "Failed", {
+        kind: "InternalServerError",
+        message: info.message,
+        exceptionType: refused ? SageMakerJobExceptionType.CAPACITY_ERROR : SageMakerJobExceptionType.INTERNAL_ERROR,
+      });
     })
     .finally(() => staged.release());
   if (outcome.status === "Succeeded" && caching && cacheParts) {
@@ -403,13 +392,7 @@ function transferLog(ctx: FunctionStepContext): Logger {
   return ctx.logger.child({ execution: ctx.executionId });
 }
 
-type Finish = (
-  status: FunctionStepOutcome["status"],
-  secondary: string,
-  reason?: string,
-  error?: RemoteErrorInfo,
-  exceptionType?: ExceptionType,
-) => FunctionStepOutcome;
+type Finish = (status: FunctionStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => FunctionStepOutcome;
 
 async function judge(
   step: FunctionStep,
@@ -422,34 +405,44 @@ async function judge(
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
   const error = await storeStepError(ctx, outcome, failedHost.host, at);
-  const onHost = outcome.hosts.length > 1 ? ` on ${failedHost.host}` : "";
+  const several = outcome.hosts.length > 1;
+  const onHost = several ? ` on ${failedHost.host}` : "";
 
   switch (outcome.stopped) {
     case "MaxRuntimeExceeded":
       return finish(
         "Stopped",
         "MaxRuntimeExceeded",
-        `MaxRuntimeExceeded: step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`,
+        {
+          kind: "MaxRuntimeExceeded",
+          message: `step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`,
+        },
         error,
       );
     case "Stopped":
-      return finish("Stopped", "Stopped", `Stopped: the execution was stopped while step "${step.name}" ran`, error);
+      return finish("Stopped", "Stopped", { kind: "Stopped", message: `the execution was stopped while step "${step.name}" ran` }, error);
     case "OutputLimitExceeded":
       return finish(
         "Failed",
         "Failed",
-        `OutputLimitExceeded: step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
+        {
+          kind: "OutputLimitExceeded",
+          message: `step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
+          exceptionType: SageMakerJobExceptionType.RESOURCE_LIMIT,
+        },
         error,
-        SageMakerJobExceptionType.RESOURCE_LIMIT,
       );
     case "StoppedOutside":
       // Not the step's doing: a platform fault, which JOB_INTERNAL_ERROR retry policies retry.
       return finish(
         "Failed",
         "Failed",
-        `InternalServerError: the container${outcome.hosts.length > 1 ? "s" : ""} of step "${step.name}" ${outcome.hosts.length > 1 ? "were" : "was"} stopped from outside stepbox: the Docker engine shut down or restarted, or someone ran docker stop or docker kill on ${outcome.hosts.length > 1 ? "them" : "it"}`,
+        {
+          kind: "InternalServerError",
+          message: `the container${several ? "s" : ""} of step "${step.name}" ${several ? "were" : "was"} stopped from outside stepbox: the Docker engine shut down or restarted, or someone ran docker stop or docker kill on ${several ? "them" : "it"}`,
+          exceptionType: SageMakerJobExceptionType.INTERNAL_ERROR,
+        },
         error,
-        SageMakerJobExceptionType.INTERNAL_ERROR,
       );
     case undefined:
       break;
@@ -459,17 +452,29 @@ async function judge(
     return finish(
       "Failed",
       "Failed",
-      `OutOfMemory: step "${step.name}"${outcome.hosts.length > 1 ? ` on ${oom.host}` : ""} used more than its memory limit of ${ctx.resources.memoryGiB} GiB (instance type ${ctx.resources.instanceType}) and was killed`,
+      {
+        kind: "OutOfMemory",
+        message: `step "${step.name}"${several ? ` on ${oom.host}` : ""} used more than its memory limit of ${ctx.resources.memoryGiB} GiB (instance type ${ctx.resources.instanceType}) and was killed`,
+        exitCode: oom.exitCode,
+        oomKilled: true,
+        ...(several ? { host: oom.host } : {}),
+        exceptionType: SageMakerJobExceptionType.RESOURCE_LIMIT,
+      },
       error,
-      SageMakerJobExceptionType.RESOURCE_LIMIT,
     );
   }
   if (outcome.firstFailedHost !== undefined) {
     const failureText = await outcome.failure(failedHost.host);
-    const reason = failureText?.trim()
-      ? failureText
-      : `AlgorithmError: exit code ${failedHost.exitCode}${onHost}. Last lines of the log:\n${failedHost.lastLogLines.slice(-10).join("\n")}`;
-    return finish("Failed", "Failed", reason, error);
+    const exit = { exitCode: failedHost.exitCode, ...(several ? { host: failedHost.host } : {}) };
+    // The step's own words about its failure, when it left some; else its exit code and last lines.
+    const failure: StepFailure = failureText?.trim()
+      ? { kind: "StepReported", message: failureText, ...exit }
+      : {
+          kind: "AlgorithmError",
+          message: `exit code ${failedHost.exitCode}${onHost}. Last lines of the log:\n${failedHost.lastLogLines.slice(-10).join("\n")}`,
+          ...exit,
+        };
+    return finish("Failed", "Failed", failure, error);
   }
 
   let payload: Buffer | undefined;
@@ -479,9 +484,9 @@ async function judge(
     // A result whose digest does not check out was altered after the step left it: the step's fault.
     if (!(cause instanceof IntegrityError)) throw cause;
     const info = toRemoteErrorInfo(cause);
-    return finish("Failed", "Failed", clientError(info), info);
+    return finish("Failed", "Failed", { kind: "ClientError", message: info.message }, info);
   }
-  if (!payload) return finish("Failed", "Failed", `ClientError: step "${step.name}" exited 0 but left no result`);
+  if (!payload) return finish("Failed", "Failed", { kind: "ClientError", message: `step "${step.name}" exited 0 but left no result` });
   await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
   return finish("Succeeded", "Completed");
 }

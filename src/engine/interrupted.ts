@@ -1,4 +1,4 @@
-import { isTerminal, transition } from "./step-state.js";
+import { failedWith, isTerminal, transition } from "../store/step-state.js";
 import type { ExecutionRecord, RecordStore, StepRecord } from "../store/records.js";
 
 /** An unfinished execution as it reads once its engine process is gone: Failed, with the reason. */
@@ -13,7 +13,7 @@ export function interruptedExecution(execution: ExecutionRecord, reason: string,
 export function interruptedStep(step: StepRecord, reason: string, at: Date): StepRecord {
   if (isTerminal(step.StepStatus)) return step;
   const started = step.StartTime === undefined ? Number.NaN : Date.parse(step.StartTime);
-  return transition(step, "Failed", { FailureReason: reason }, started > at.getTime() ? new Date(started) : at);
+  return transition(step, "Failed", failedWith({ kind: "Interrupted", message: reason }), started > at.getTime() ? new Date(started) : at);
 }
 
 /**

@@ -4,11 +4,12 @@ import { dagSvg, typeLabel } from "./dag-svg.js";
 import { escapeMarkup as e } from "./escape.js";
 import { REPORT_CSP, REPORT_CSS, REPORT_SCRIPT, statusClass } from "./page-assets.js";
 import type { RunReport, StepReport } from "./run-report.js";
-import { KNOWN_STATUSES, NOT_STARTED, statusText } from "./status-colours.js";
+import { KNOWN_STATUSES, statusText } from "./status-colours.js";
 import { badge, reuseNote, stepAnchor, stepSection } from "./step-section.js";
 import { elapsed, formatDuration, formatTime } from "./time-format.js";
 import { peakConcurrency, timelineSvg, type TimelineRow } from "./timeline-svg.js";
 import { executionEnded } from "../store/records.js";
+import { displayStatus } from "../store/step-state.js";
 
 /**
  * One self-contained HTML page about an execution: the DAG coloured by status, a timeline of what
@@ -17,7 +18,8 @@ import { executionEnded } from "../store/records.js";
  */
 export function renderReportHtml(report: RunReport): string {
   const x = report.execution;
-  const status = (s: StepReport): string => s.record?.StepStatus ?? NOT_STARTED;
+  const ended = executionEnded(report.execution.PipelineExecutionStatus);
+  const status = (s: StepReport): string => displayStatus(s.record, ended);
   const { dag, problem } = drawableDag(report);
   const types = new Map(dag.nodes.map((n) => [n.name, n.type]));
   const rows = timelineRows(report);
@@ -32,7 +34,7 @@ export function renderReportHtml(report: RunReport): string {
     `<section id="timeline"><h2>Timeline</h2>${rows.length > 0 ? timelineSvg(rows, Date.parse(x.CreationTime)) : `<p class="muted">No step has started.</p>`}</section>`,
     stepsTable(report, types),
     parametersSection(report),
-    `<section id="details"><h2>Steps in detail</h2>${report.steps.map((s, i) => stepSection(s, i, types.get(s.name) ?? "Unknown", report.generatedAt)).join("\n")}</section>`,
+    `<section id="details"><h2>Steps in detail</h2>${report.steps.map((s, i) => stepSection(s, i, types.get(s.name) ?? "Unknown", report.generatedAt, ended)).join("\n")}</section>`,
     `<footer>stepbox report, read ${e(formatTime(report.generatedAt))}. Times are in UTC. ${report.steps.filter((s) => status(s) === "Failed").length > 0 ? "Failed steps are open below." : ""}</footer>`,
   ];
   return `<!doctype html>
@@ -74,7 +76,10 @@ function header(report: RunReport, rows: readonly TimelineRow[]): string {
   const running = !executionEnded(x.PipelineExecutionStatus);
   const took = elapsed(x.CreationTime, running ? undefined : x.LastModifiedTime, report.generatedAt) ?? Number.NaN;
   const counts = new Map<string, number>();
-  for (const s of report.steps) counts.set(s.record?.StepStatus ?? NOT_STARTED, (counts.get(s.record?.StepStatus ?? NOT_STARTED) ?? 0) + 1);
+  for (const s of report.steps) {
+    const status = displayStatus(s.record, !running);
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
   const tally = [...counts].map(([status, n]) => `${n} ${statusText(status).toLowerCase()}`).join(", ");
   const cacheHits = report.steps.filter((s) => s.record?.CacheHitResult).length;
   const retries = report.steps.reduce((sum, s) => sum + Math.max(0, (s.record?.AttemptCount ?? 1) - 1), 0);
@@ -95,7 +100,7 @@ ${fact(String(retries), retries === 1 ? "retry" : "retries")}
 }
 
 function graphSection(report: RunReport, dag: Dag, problem: string | undefined): string {
-  const statuses = new Map(report.steps.map((s) => [s.name, s.record?.StepStatus ?? NOT_STARTED]));
+  const statuses = new Map(report.steps.map((s) => [s.name, displayStatus(s.record, executionEnded(report.execution.PipelineExecutionStatus))]));
   const captions = new Map(
     report.steps.map((s) => {
       const r = s.record;
@@ -153,7 +158,7 @@ function stepsTable(report: RunReport, types: ReadonlyMap<string, string>): stri
   const rows = report.steps.map((s, i) => {
     const r = s.record;
     const cache = r?.CacheHitResult ? "hit" : r?.CacheMissReason ? `miss: ${r.CacheMissReason}` : r?.SelectiveExecutionResult ? "reused" : "";
-    return `<tr data-step="${e(s.name)}"><td><a href="#${stepAnchor(i)}">${e(s.name)}</a></td><td>${e(typeLabel(types.get(s.name) ?? "Unknown"))}</td><td>${badge(r?.StepStatus ?? NOT_STARTED)}</td><td>${e(formatTime(r?.StartTime))}</td><td>${e(r?.StartTime ? formatDuration(elapsed(r.StartTime, r.EndTime, report.generatedAt) ?? Number.NaN) : "–")}</td><td>${r?.AttemptCount ?? "–"}</td><td>${e(cache)}</td><td class="reason">${e(r?.FailureReason ?? "")}</td></tr>`;
+    return `<tr data-step="${e(s.name)}"><td><a href="#${stepAnchor(i)}">${e(s.name)}</a></td><td>${e(typeLabel(types.get(s.name) ?? "Unknown"))}</td><td>${badge(displayStatus(r, executionEnded(report.execution.PipelineExecutionStatus)))}</td><td>${e(formatTime(r?.StartTime))}</td><td>${e(r?.StartTime ? formatDuration(elapsed(r.StartTime, r.EndTime, report.generatedAt) ?? Number.NaN) : "–")}</td><td>${r?.AttemptCount ?? "–"}</td><td>${e(cache)}</td><td class="reason">${e(r?.FailureReason ?? "")}</td></tr>`;
   });
   return `<section id="steps"><h2>Steps</h2><table><tr><th>step</th><th>type</th><th>status</th><th>started</th><th>took</th><th>attempts</th><th>cache</th><th>failure reason</th></tr>${rows.join("")}</table></section>`;
 }

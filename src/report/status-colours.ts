@@ -5,7 +5,7 @@ export interface StatusColours {
   readonly text: string;
 }
 
-/** Every step status (src/store/records.ts), plus a step of the execution that never started. */
+/** Every step status a table shows (src/store/step-state.ts DisplayStatus). */
 const COLOURS: Readonly<Record<string, StatusColours>> = {
   Succeeded: { fill: "#dcfce7", stroke: "#16a34a", text: "#14532d" },
   Failed: { fill: "#fee2e2", stroke: "#dc2626", text: "#7f1d1d" },
@@ -13,24 +13,22 @@ const COLOURS: Readonly<Record<string, StatusColours>> = {
   Starting: { fill: "#e0f2fe", stroke: "#0284c7", text: "#0c4a6e" },
   Stopping: { fill: "#fef3c7", stroke: "#d97706", text: "#78350f" },
   Stopped: { fill: "#ffedd5", stroke: "#ea580c", text: "#7c2d12" },
-  NotStarted: { fill: "#f3f4f6", stroke: "#9ca3af", text: "#4b5563" },
+  Pending: { fill: "#f8fafc", stroke: "#94a3b8", text: "#475569" },
+  NotRun: { fill: "#f3f4f6", stroke: "#9ca3af", text: "#4b5563" },
 };
 
 /** A step drawn without a status (a pipeline that has not run). */
 export const NO_STATUS: StatusColours = { fill: "#ffffff", stroke: "#64748b", text: "#0f172a" };
 
-/** The status shown for a step that an execution lists but never started. */
-export const NOT_STARTED = "NotStarted";
-
 /** The colours of a status; an unknown status (from a newer stepbox, say) is drawn neutral. */
 export function statusColours(status: string | undefined): StatusColours {
   if (status === undefined) return NO_STATUS;
-  return Object.hasOwn(COLOURS, status) ? COLOURS[status]! : COLOURS.NotStarted!;
+  return Object.hasOwn(COLOURS, status) ? COLOURS[status]! : COLOURS.NotRun!;
 }
 
 /** A status as the report writes it. */
 export function statusText(status: string): string {
-  return status === NOT_STARTED ? "not started" : status;
+  return status === "NotRun" ? "not run" : status === "Pending" ? "pending" : status;
 }
 
 /** The statuses that have their own colours, in the order a legend lists them. */

@@ -4,7 +4,8 @@ import { escapeMarkup as e } from "./escape.js";
 import { statusClass } from "./page-assets.js";
 import { typeLabel } from "./dag-svg.js";
 import { LOG_TAIL_BYTES, type StepLog, type StepReport } from "./run-report.js";
-import { NOT_STARTED, statusText } from "./status-colours.js";
+import { displayStatus } from "../store/step-state.js";
+import { statusText } from "./status-colours.js";
 import { elapsed, formatDuration, formatTime } from "./time-format.js";
 
 /** How the report refers to a step in links: by position, so no step name ever becomes an id. */
@@ -27,9 +28,9 @@ function executionOf(arn: string): string {
 }
 
 /** One step's collapsible details: outcome, failure, attempts, training-job transitions, logs. */
-export function stepSection(step: StepReport, index: number, type: string, now: string): string {
+export function stepSection(step: StepReport, index: number, type: string, now: string, executionEnded: boolean): string {
   const r = step.record;
-  const status = r?.StepStatus ?? NOT_STARTED;
+  const status = displayStatus(r, executionEnded);
   const duration = r ? formatDuration(elapsed(r.StartTime, r.EndTime, now) ?? Number.NaN) : "–";
   const note = reuseNote(r);
   const summary = [

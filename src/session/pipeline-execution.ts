@@ -1,12 +1,12 @@
 import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
-import { isTerminal } from "../engine/step-state.js";
+import { isTerminal, recordedFailure } from "../store/step-state.js";
 import { executionArn } from "../naming/sagemaker-arns.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
-import { executionEnded, type ExecutionRecord, type ExecutionStatus, type StepRecord, type StepStatus } from "../store/records.js";
+import { executionEnded, failureReason, type ExecutionRecord, type ExecutionStatus, type StepRecord, type StepStatus } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
 
@@ -234,15 +234,20 @@ export class PipelineExecution {
       const ended = await this.#record();
       throw new StepFailedError({
         stepName,
-        failureReason: `it never ran: the execution ended ${ended.PipelineExecutionStatus}${ended.FailureReason ? ` (${ended.FailureReason})` : ""} first`,
-        status: ended.PipelineExecutionStatus === "Stopped" ? "Stopped" : "Failed",
+        failureReason: `the execution ended ${ended.PipelineExecutionStatus}${ended.FailureReason ? ` (${ended.FailureReason})` : ""} first`,
+        status: "NotRun",
       });
     }
+    const failure = recordedFailure(step);
+    const started = step.StartTime ? Date.parse(step.StartTime) : Number.NaN;
+    const ended = step.EndTime ? Date.parse(step.EndTime) : Number.NaN;
     throw new StepFailedError({
       stepName,
-      failureReason: step.FailureReason ?? step.StepStatus,
+      failureReason: step.FailureReason ?? failureReason(failure),
       status: step.StepStatus === "Stopped" ? "Stopped" : "Failed",
+      failure,
       originalError: step.Error,
+      durationMs: Number.isFinite(ended - started) ? ended - started : undefined,
     });
   }
 

@@ -1,5 +1,5 @@
 import { interruptedExecution, interruptedStep, markInterrupted } from "../engine/interrupted.js";
-import { isTerminal } from "../engine/step-state.js";
+import { isTerminal } from "../store/step-state.js";
 import { ownerIsGone } from "../runtime/owner-process.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { LocalFileStore } from "../store/local-store.js";

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { IntegrityError, NotFoundError, StepboxError, UnknownStepError, ValidationError } from "../errors.js";
 import { checkedChannel, type ChannelSnapshot } from "../engine/input-channels.js";
-import { isTerminal } from "../engine/step-state.js";
+import { isTerminal } from "../store/step-state.js";
 import { parseExecutionArn } from "../naming/sagemaker-arns.js";
 import type { ChannelListing, InputChannel, JobRecord } from "../runtime/step-runtime.js";
 import { deriveExecutionKey, verifyPayload } from "../serialization/signing.js";

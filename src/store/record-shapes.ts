@@ -94,6 +94,10 @@ const STEP_CHECKS: readonly Check[] = [
   string("EndTime", true),
   integer("AttemptCount"),
   string("FailureReason", true),
+  (r) =>
+    r.Failure === undefined || (isObject(r.Failure) && typeof r.Failure.kind === "string" && typeof r.Failure.message === "string")
+      ? undefined
+      : "Failure is not an object with a kind and a message",
   object("Metadata"),
   (r) => (r.Attempts === undefined || Array.isArray(r.Attempts) ? undefined : "Attempts is not a list"),
 ];

@@ -19,6 +19,52 @@ export interface StatusTransition {
   StatusMessage?: string;
 }
 
+/**
+ * What kind of failure ended a step. Each but the last three is the prefix of SageMaker's
+ * FailureReason for it; `StepReported` is the step's own words (what it left in /opt/ml/output/failure),
+ * `Fail` a FailStep's message, and `Interrupted` an engine process that ended before the step did.
+ */
+export type FailureKind =
+  | "ClientError"
+  | "AlgorithmError"
+  | "OutOfMemory"
+  | "OutputLimitExceeded"
+  | "MaxRuntimeExceeded"
+  | "Stopped"
+  | "InternalServerError"
+  | "StepReported"
+  | "Fail"
+  | "Interrupted";
+
+/**
+ * Why a step failed or was stopped, as data: what callers branch on (retry policies, the CLI, the
+ * report, StepFailedError), where FailureReason is the one text SageMaker shows, made from it once.
+ * Not in SageMaker's API.
+ */
+export interface StepFailure {
+  readonly kind: FailureKind;
+  /** What happened, in words, without the kind's prefix. */
+  readonly message: string;
+  /** The exit code of the container that failed, when one did. */
+  readonly exitCode?: number;
+  /** Whether the kernel killed it for using more than its memory. */
+  readonly oomKilled?: boolean;
+  /** The host that failed, on a step of several hosts. */
+  readonly host?: string;
+  /** SageMaker's job exception type (SageMaker.JOB_INTERNAL_ERROR...), which retry policies match. */
+  readonly exceptionType?: string;
+}
+
+/** SageMaker keeps the first 1024 characters of a failure reason. */
+const FAILURE_REASON_LIMIT = 1024;
+
+/** SageMaker's FailureReason for a failure: the one place that text is made. */
+export function failureReason(failure: StepFailure): string {
+  const text =
+    failure.kind === "StepReported" || failure.kind === "Fail" || failure.kind === "Interrupted" ? failure.message : `${failure.kind}: ${failure.message}`;
+  return text.slice(0, FAILURE_REASON_LIMIT);
+}
+
 /** What the store keeps about one step of one execution. Times are ISO-8601 strings. */
 export interface StepRecord {
   StepName: string;
@@ -28,7 +74,10 @@ export interface StepRecord {
   StartTime?: string;
   EndTime?: string;
   AttemptCount: number;
+  /** Made from `Failure` when the record is written. */
   FailureReason?: string;
+  /** Why the step failed or was stopped, as data. Not in SageMaker's API. */
+  Failure?: StepFailure;
   Metadata: {
     TrainingJob?: {
       Arn: string;
@@ -56,6 +105,7 @@ export interface StepRecord {
     EndTime: string;
     StepStatus: StepStatus;
     FailureReason?: string;
+    Failure?: StepFailure;
     TrainingJobName: string;
     LogStreams: string[];
   }>;

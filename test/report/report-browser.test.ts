@@ -108,7 +108,7 @@ describe("the report of a run", () => {
         "augment-2": "Succeeded",
         chatty: "Succeeded",
         broken: "Failed",
-        combine: "NotStarted",
+        combine: "NotRun",
       });
       for (const box of await page.locator("#graph svg g.step").all()) expect((await box.boundingBox())!.width).toBeGreaterThan(50);
 
@@ -148,7 +148,7 @@ describe("the report of a run", () => {
   });
 
   it("draws the SVG graph on its own, with boxes that do not overlap", async () => {
-    const statuses = new Map(report.steps.map((s) => [s.name, s.record?.StepStatus ?? "NotStarted"]));
+    const statuses = new Map(report.steps.map((s) => [s.name, s.record?.StepStatus ?? "NotRun"]));
     const file = join(OUT, "graph.svg");
     await writeFile(file, renderGraph(report.definition, "svg", statuses));
     const { page, requests, errors } = await openOffline(file);

@@ -199,7 +199,7 @@ describe("conditions and fail steps", () => {
     const steps = await execution.listSteps();
     expect(steps.map((s) => s.StepName).sort()).toEqual(["good-enough", "register", "score"]);
     expect(steps.find((s) => s.StepName === "good-enough")!.Metadata.Condition).toEqual({ Outcome: "True" });
-    await expect(execution.result("alert")).rejects.toThrow(/it never ran/);
+    await expect(execution.result("alert")).rejects.toThrow(/step "alert" never ran: the execution ended/);
   });
 
   it("runs the else branch, whose FailStep fails the execution with its message", async () => {
@@ -231,7 +231,7 @@ describe("failure propagation", () => {
     const thrown = await execution.result("boom").catch((error: unknown) => error);
     expect(thrown).toBeInstanceOf(StepFailedError);
     expect((thrown as StepFailedError).originalError).toMatchObject({ name: "RangeError", message: "the data is bad" });
-    await expect(execution.result("add")).rejects.toThrow(/it never ran: the execution ended Failed/);
+    await expect(execution.result("add")).rejects.toThrow(/never ran: the execution ended Failed/);
   });
 });
 

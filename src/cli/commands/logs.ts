@@ -6,7 +6,7 @@ import { openSession, withJsonOption, type ReadOptions } from "../session.js";
 import { ContainerLogSource } from "../../runtime/docker/running-containers.js";
 import { hostOfStream, multiHostSteps, readStoredStream, storedStreams } from "../step-logs.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
-import { isTerminal } from "../../engine/step-state.js";
+import { isTerminal } from "../../store/step-state.js";
 import { executionEnded } from "../../store/records.js";
 
 interface LogsOptions extends ReadOptions {

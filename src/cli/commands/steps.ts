@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { action, examples } from "../action.js";
+import { displayStatus } from "../../store/step-state.js";
 import { EXIT } from "../errors.js";
 import { elapsed, firstLine, formatTable, formatTime, toJson, writeLines } from "../output.js";
 import { resolveExecution } from "../resolve.js";
@@ -31,7 +32,7 @@ export function stepsCommand(program: Command): void {
         const ended = record.PipelineExecutionStatus !== "Executing" && record.PipelineExecutionStatus !== "Stopping";
         const rows = record.StepNames.map((name) => {
           const s = byName.get(name);
-          if (!s) return [name, ended ? "NotRun" : "Pending", "", "", "", "", ""];
+          if (!s) return [name, displayStatus(undefined, ended), "", "", "", "", ""];
           return [
             name,
             s.StepStatus,
