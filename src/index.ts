@@ -14,6 +14,7 @@ export {
   type PipelineExecutionStep,
 } from "./session/pipeline-execution.js";
 export type { ArtifactStore } from "./store/artifact-store.js";
+export type { FailureKind, StepFailure } from "./store/records.js";
 export type {
   StepRuntime,
   JobPlan,

@@ -6,7 +6,15 @@ import { executionArn } from "../naming/sagemaker-arns.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
-import { executionEnded, failureReason, type ExecutionRecord, type ExecutionStatus, type StepRecord, type StepStatus } from "../store/records.js";
+import {
+  executionEnded,
+  failureReason,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  type StepFailure,
+  type StepRecord,
+  type StepStatus,
+} from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
 
@@ -47,6 +55,8 @@ export interface PipelineExecutionStep {
   EndTime?: Date;
   AttemptCount: number;
   FailureReason?: string;
+  /** Not in SageMaker's API: why it failed or was stopped, as data (kind, exit code, OOM, job exception type). */
+  Failure?: StepFailure;
   Metadata: StepRecord["Metadata"];
   CacheHitResult?: { SourcePipelineExecutionArn: string };
   SelectiveExecutionResult?: { SourcePipelineExecutionArn: string };
@@ -72,6 +82,7 @@ function stepView(r: StepRecord): PipelineExecutionStep {
     ...(r.EndTime ? { EndTime: toDate(r.EndTime)! } : {}),
     AttemptCount: r.AttemptCount,
     ...(r.FailureReason !== undefined ? { FailureReason: r.FailureReason } : {}),
+    ...(r.Failure ? { Failure: r.Failure } : {}),
     Metadata: r.Metadata,
     ...(r.CacheHitResult ? { CacheHitResult: r.CacheHitResult } : {}),
     ...(r.SelectiveExecutionResult ? { SelectiveExecutionResult: r.SelectiveExecutionResult } : {}),
