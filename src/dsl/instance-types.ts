@@ -71,6 +71,16 @@ const INSTANCE_TYPES: ReadonlyMap<string, InstanceType> = new Map(
 );
 
 /** The instance type by name (the default when none is given); unknown names list the closest ones. */
+/** Whether stepbox knows the instance type's resources. */
+export function isInstanceType(name: string): boolean {
+  return INSTANCE_TYPES.has(name);
+}
+
+/** Every instance type stepbox knows. */
+export function knownInstanceTypes(): string[] {
+  return [...INSTANCE_TYPES.keys()];
+}
+
 export function resolveInstanceType(name: string | undefined): InstanceType {
   const wanted = name ?? DEFAULT_INSTANCE_TYPE;
   const found = INSTANCE_TYPES.get(wanted);

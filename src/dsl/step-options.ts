@@ -1,5 +1,6 @@
 import { ValidationError } from "../errors.js";
 import { closestNames } from "./closest-names.js";
+import { isInstanceType, knownInstanceTypes } from "./instance-types.js";
 
 /** An environment variable's name, as SageMaker's CreateTrainingJob accepts it. */
 const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,511}$/;
@@ -162,8 +163,25 @@ export function validateStepOptions(fnName: string, options: unknown): StepOptio
       }
     }
   }
-  if (o.instanceType !== undefined && typeof o.instanceType !== "string") {
-    fail(fnName, "option instanceType must be a string", 'for example { instanceType: "ml.m5.large" }');
+  if (o.instanceType !== undefined) {
+    if (typeof o.instanceType !== "string") fail(fnName, "option instanceType must be a string", 'for example { instanceType: "ml.m5.large" }');
+    const near = closestNames(o.instanceType, knownInstanceTypes());
+    if (!isInstanceType(o.instanceType)) {
+      fail(
+        fnName,
+        `unknown instance type "${o.instanceType}"`,
+        near.length > 0 ? `did you mean ${near.join(", ")}?` : "known types include ml.m5.large, ml.m5.xlarge, ml.c5.xlarge",
+      );
+    }
+  }
+  if (o.local !== undefined) {
+    if (typeof o.local !== "object" || o.local === null) fail(fnName, "option local must be an object", "for example local: { cpus: 1, memoryGiB: 2 }");
+    for (const key of ["cpus", "memoryGiB"] as const) {
+      const value = o.local[key];
+      if (value !== undefined && (typeof value !== "number" || !(value > 0) || !Number.isFinite(value))) {
+        fail(fnName, `local.${key} must be a number > 0, got ${JSON.stringify(value)}`, "for example local: { cpus: 1, memoryGiB: 2 }");
+      }
+    }
   }
   return o;
 }

@@ -1,5 +1,4 @@
 import { availableParallelism } from "node:os";
-import { ValidationError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";
 
@@ -15,22 +14,14 @@ export interface StepResources {
   readonly withoutGpu: string | undefined;
 }
 
-function positive(step: string, key: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-    throw new ValidationError(`step "${step}": local.${key} must be a number > 0, got ${JSON.stringify(value)}`, {
-      code: "INVALID_STEP_OPTION",
-      hint: "for example local: { cpus: 1, memoryGiB: 2 }",
-    });
-  }
-  return value;
-}
-
-/** The resources of a step; CPUs are capped at this machine's, which Docker refuses to exceed. */
+/**
+ * The resources of a step; CPUs are capped at this machine's, which Docker refuses to exceed. Its
+ * options were checked by step(): the instance type is known and the local override is positive.
+ */
 export function stepResources(step: FunctionStep): StepResources {
   const type = resolveInstanceType(step.options.instanceType);
-  const cpus = positive(step.name, "cpus", step.options.local?.cpus) ?? type.vcpus;
-  const memoryGiB = positive(step.name, "memoryGiB", step.options.local?.memoryGiB) ?? type.memoryGiB;
+  const cpus = step.options.local?.cpus ?? type.vcpus;
+  const memoryGiB = step.options.local?.memoryGiB ?? type.memoryGiB;
   const below =
     cpus < type.vcpus || memoryGiB < type.memoryGiB
       ? `step "${step.name}" runs with ${cpus} CPU and ${memoryGiB} GiB (its local override), less than ${type.name}'s ${type.vcpus} vCPU and ${type.memoryGiB} GiB: it may fail here yet pass in the cloud, or be slower`

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { ValidationError, StepboxError } from "../errors.js";
 import type { DelayedReturn } from "../dsl/delayed-return.js";
-import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
+import type { PipelineStep } from "../dsl/function-step.js";
 import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
@@ -12,7 +12,6 @@ import { executionKeys, firstExecutionRecord, newExecutionId } from "../engine/e
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { prepareSteps } from "../engine/preflight.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
-import { stepResources } from "../engine/step-resources.js";
 import { executionArn, isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
@@ -133,27 +132,11 @@ export class Pipeline {
   }
 
   /**
-   * Finds and checks every step: duplicate names, cycles, unknown instance types, unlisted parameters
-   * and arguments that cannot reach a container fail here.
+   * Finds and checks every step: duplicate names, cycles, unlisted parameters and arguments that
+   * cannot reach a container fail here (each step's own options were checked by step()).
    */
   #compile(): PipelineGraph {
     const graph = compilePipeline(this.name, this.#steps);
-    for (const s of graph.steps) {
-      if (s instanceof FunctionStep) {
-        try {
-          stepResources(s);
-        } catch (error) {
-          if (error instanceof StepboxError && !error.message.startsWith("step ")) {
-            throw new ValidationError(`step "${s.name}": ${error.detail}`, {
-              code: "INVALID_STEP_OPTION",
-              cause: error,
-              ...(error.hint ? { hint: error.hint } : {}),
-            });
-          }
-          throw error;
-        }
-      }
-    }
     checkParametersUsed(this.name, graph, this.parameters);
     checkArgumentsCross(graph);
     return graph;

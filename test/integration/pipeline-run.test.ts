@@ -222,9 +222,8 @@ describe("checks before anything runs", () => {
     expect(() => step(function f() {}, { instanceTyp: "ml.m5.large" } as never)).toThrow(/unknown option "instanceTyp"[\s\S]*did you mean "instanceType"/);
   });
 
-  it("refuses an unknown instance type, listing near matches", async () => {
-    const s = step(function big() {}, { instanceType: "ml.m5.larg" });
-    const pipeline = new Pipeline({ name: "bad-instance", steps: [s()], session: ctx.session });
-    await expect(pipeline.start()).rejects.toThrow(/unknown instance type "ml.m5.larg"[\s\S]*ml\.m5\.large/);
+  it("refuses an unknown instance type when the step is defined, listing near matches", () => {
+    expect(() => step(function big() {}, { instanceType: "ml.m5.larg" })).toThrow(/step\(big\): unknown instance type "ml.m5.larg"[\s\S]*ml\.m5\.large/);
+    expect(() => step(function small() {}, { local: { cpus: 0 } })).toThrow(/step\(small\): local.cpus must be a number > 0, got 0/);
   });
 });
