@@ -13,6 +13,15 @@ export {
   type PipelineExecutionDescription,
   type PipelineExecutionStep,
 } from "./session/pipeline-execution.js";
+export type {
+  ExecutionEvent,
+  ExecutionStateEvent,
+  StepStateEvent,
+  RetryEvent,
+  TransferExecutionEvent,
+  LogLineEvent,
+} from "./engine/execution-events.js";
+export type { TransferEvent } from "./engine/transfer-progress.js";
 export type { ArtifactStore } from "./store/artifact-store.js";
 export type { FailureKind, StepFailure } from "./store/records.js";
 export type {

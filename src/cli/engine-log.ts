@@ -1,10 +1,9 @@
 /**
  * The engine's logger for the command line: instead of pino's JSON lines, a person sees warnings,
- * errors, the runtime image being built and the steps' transfers, as sentences or in the live table.
- * With --verbose every other event is shown too.
+ * errors and the runtime image being built, as sentences or in the live table. With --verbose every
+ * other log entry is shown too. (The steps' transfers and lines come from the execution's events.)
  */
 import { pino, type Logger } from "pino";
-import type { TransferEvent } from "../engine/transfer-progress.js";
 import { formatDuration } from "./output.js";
 
 /** What the engine logs: pino's JSON line, of which these fields are read. */
@@ -17,23 +16,16 @@ interface LogEntry {
   durationMs?: number;
   step?: string;
   err?: { message?: string };
-  direction?: TransferEvent["direction"];
-  what?: string;
-  bytes?: number;
-  totalBytes?: number;
-  failed?: true;
 }
 
 const WARN = 40;
 const ERROR = 50;
 
-/** Told about the engine's messages, about image builds as they start and end, and about transfers. */
+/** Told about the engine's messages, and about image builds as they start and end. */
 export interface EngineLogListener {
   message(line: string, stream: "stdout" | "stderr"): void;
   /** An image build or import began (`what` says which), or ended (`what` undefined). */
   imageActivity(what: string | undefined): void;
-  /** A step's download or upload started, moved on, or ended; only a display that runs steps shows it. */
-  transfer?(event: TransferEvent): void;
 }
 
 export function cliLogger(listener: EngineLogListener, verbose: boolean): Logger {
@@ -51,9 +43,8 @@ export function cliLogger(listener: EngineLogListener, verbose: boolean): Logger
   return pino(
     {
       name: "stepbox",
-      // Transfers report their bytes at debug level; the sink shows those in the table and drops the
-      // other debug events unless --verbose.
-      level: "debug",
+      // Only --verbose shows the debug entries; skipping them here saves formatting lines no one reads.
+      level: verbose ? "debug" : "info",
       redact: { paths: ["secret"], censor: "[redacted]" },
     },
     sink,
@@ -85,23 +76,6 @@ function render(entry: LogEntry, listener: EngineLogListener, verbose: boolean):
       listener.imageActivity(undefined);
       listener.message(`${msg}${entry.durationMs !== undefined ? ` in ${formatDuration(entry.durationMs)}` : ""}`, "stdout");
       return;
-    case "transfer.started":
-    case "transfer.progress":
-    case "transfer.ended": {
-      const { step, direction, what, bytes } = entry;
-      if (step === undefined || direction === undefined || what === undefined || bytes === undefined) return;
-      listener.transfer?.({
-        event: entry.event,
-        step,
-        direction,
-        what,
-        bytes,
-        ...(entry.totalBytes !== undefined ? { totalBytes: entry.totalBytes } : {}),
-        ...(entry.durationMs !== undefined ? { durationMs: entry.durationMs } : {}),
-        ...(entry.failed ? { failed: true } : {}),
-      });
-      return;
-    }
   }
   if (verbose) listener.message(`${entry.event ?? "log"}: ${msg}${where}`, "stderr");
 }

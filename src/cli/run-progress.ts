@@ -1,13 +1,13 @@
 /**
- * What a person sees while an execution runs. On a terminal: a table of the steps (status, attempt,
- * duration, cache) redrawn in place, a step's row saying how far its download or upload has got, with
- * the steps' own lines above it. Otherwise: those lines, one plain line each time a step changes
- * state, and a line as a large transfer starts and another as it ends.
+ * What a person sees while an execution runs, drawn from the execution's events. On a terminal: a
+ * table of the steps (status, attempt, duration, cache) redrawn in place, a step's row saying how far
+ * its download or upload has got, with the steps' own lines above it. Otherwise: those lines, one
+ * plain line each time a step changes state, and a line as a large transfer starts and another as it ends.
  */
+import { type ExecutionEvent, type LogLineEvent, logSource } from "../engine/execution-events.js";
 import type { TransferEvent } from "../engine/transfer-progress.js";
 import { parseExecutionArn } from "../naming/sagemaker-arns.js";
-import type { StepLogLine } from "../session/local-pipeline-session.js";
-import type { PipelineExecution, PipelineExecutionDescription, PipelineExecutionStep } from "../session/pipeline-execution.js";
+import { type PipelineExecution, type PipelineExecutionDescription, type PipelineExecutionStep, stepView } from "../session/pipeline-execution.js";
 import type { EngineLogListener } from "./engine-log.js";
 import type { LiveArea } from "./live-area.js";
 import { elapsed, firstLine, formatDuration, formatTable } from "./output.js";
@@ -100,7 +100,7 @@ export class RunProgress implements EngineLogListener {
     if (announced && known?.announced !== true) {
       this.#area.print(`${event.step}: ${event.direction}ing ${event.what}${event.totalBytes !== undefined ? ` (${mebibytes(event.totalBytes)} MiB)` : ""}`);
     }
-    if (event.event !== "transfer.ended") {
+    if (event.phase !== "ended") {
       this.#transfers.set(event.step, { latest: event, announced });
       return;
     }
@@ -108,52 +108,62 @@ export class RunProgress implements EngineLogListener {
     if (announced) this.#area.print(`${event.step}: ${transferEnd(event)}`);
   }
 
-  stepLine({ step, line, stream }: StepLogLine): void {
-    this.#area.print(`[${step}] ${line}`, stream);
+  stepLine(event: LogLineEvent): void {
+    this.#area.print(`[${logSource(event)}] ${event.line}`, event.stream);
   }
 
-  /** Shows the execution's progress until it ends, and returns how it ended. */
-  async follow(execution: PipelineExecution, stepNames: readonly string[]): Promise<PipelineExecutionDescription> {
+  /**
+   * Shows the execution's progress from its events (taken as it started, so that nothing is missed)
+   * until it ends, and returns how it ended.
+   */
+  async follow(execution: PipelineExecution, events: AsyncIterable<ExecutionEvent>, stepNames: readonly string[]): Promise<PipelineExecutionDescription> {
     this.imageActivity(undefined);
-    const seen = new Map<string, string>();
-    let lastStatus = "";
-    const refresh = async (): Promise<PipelineExecutionDescription> => {
-      const [description, steps] = await Promise.all([execution.describe(), execution.listSteps()]);
-      const byName = new Map(steps.map((s) => [s.StepName, s]));
-      if (this.#area.live) {
-        this.#table = this.#tableLines(execution, description, stepNames, byName);
-        this.#draw();
-        return description;
-      }
-      for (const name of stepNames) {
-        const step = byName.get(name);
-        if (!step) continue;
-        const signature = `${step.StepStatus}|${step.AttemptCount}`;
-        if (seen.get(name) === signature) continue;
-        seen.set(name, signature);
-        this.#area.print(stateLine(step));
-      }
-      if (description.PipelineExecutionStatus !== lastStatus && description.PipelineExecutionStatus === "Stopping") {
-        this.#area.print(`execution ${execution.id}: Stopping`);
-      }
-      lastStatus = description.PipelineExecutionStatus;
-      return description;
+    const steps = new Map<string, PipelineExecutionStep>();
+    let description = await execution.describe();
+    const redraw = (): void => {
+      this.#table = this.#tableLines(execution, description, stepNames, steps);
+      this.#draw();
     };
-    const ended = execution.wait();
-    let done = false;
-    // The loop below awaits `ended` itself, which reports a failure; this only ends the redraws.
-    const finish = (): void => {
-      done = true;
-    };
-    ended.then(finish, finish);
-    while (!done) {
-      await refresh();
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, REDRAW_MS))]);
+    // Between events a terminal's table still moves: durations and transfers tick.
+    const ticker = this.#area.live ? setInterval(redraw, REDRAW_MS) : undefined;
+    try {
+      for await (const event of events) {
+        if (event.type === "execution") {
+          description = { ...description, PipelineExecutionStatus: event.status };
+          if (!this.#area.live && event.status === "Stopping") this.#area.print(`execution ${execution.id}: Stopping`);
+        }
+        this.#show(event, steps);
+        if (this.#area.live && (event.type === "step" || event.type === "execution")) redraw();
+      }
+    } finally {
+      clearInterval(ticker);
     }
-    await ended;
-    const final = await refresh();
+    // The end as the store has it, with its time and reason.
+    description = await execution.wait();
+    if (this.#area.live) redraw();
     this.#area.close();
-    return final;
+    return description;
+  }
+
+  #show(event: ExecutionEvent, steps: Map<string, PipelineExecutionStep>): void {
+    switch (event.type) {
+      case "step": {
+        const step = stepView(event.record);
+        steps.set(event.step, step);
+        if (!this.#area.live) this.#area.print(stateLine(step));
+        return;
+      }
+      case "transfer":
+        this.transfer(event);
+        return;
+      case "log":
+        this.stepLine(event);
+        return;
+      case "execution":
+      case "attempt":
+        // The execution's state is drawn by follow(); a retry shows as the step's next attempt.
+        return;
+    }
   }
 
   #tableLines(

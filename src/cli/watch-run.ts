@@ -35,7 +35,8 @@ export function openRunSession(options: ReadOptions): RunSession {
   const progress = new RunProgress(new LiveArea(text, process.stderr));
   const session = openSession(options, {
     logger: cliLogger(progress, options.verbose === true),
-    onLog: (line) => progress.stepLine(line),
+    // The progress display draws the steps' lines from the execution's events, in order with the rest.
+    onLog: () => undefined,
   });
   return { session, progress, storeFlag: options.store !== undefined ? ` --store ${options.store}` : "", text, json };
 }
@@ -52,12 +53,14 @@ export async function runToEnd(
   start: () => Promise<PipelineExecution>,
 ): Promise<number> {
   const execution = await start();
+  // Taken at once: the events from here on are kept until the display reads them.
+  const events = execution.events();
   let description: Awaited<ReturnType<typeof execution.wait>>;
   try {
     progress.message(`execution ${execution.id} of pipeline ${pipeline.name} started (store ${session.store.uri})`, "stdout");
     await recordPipelineFile(session, pipeline.name, execution.id, { File: loaded.file, Export: loaded.exportName });
     const { StepNames } = await session.records.readExecution(pipeline.name, execution.id);
-    description = await progress.follow(execution, StepNames);
+    description = await progress.follow(execution, events, StepNames);
   } catch (error) {
     // The command is about to exit: the execution it started must not outlive it, containers running.
     await execution.stop();

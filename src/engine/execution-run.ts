@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { IntegrityError, StepboxError, ValidationError } from "../errors.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { evaluateCondition } from "./evaluate-condition.js";
+import { ExecutionEventHub, StateChanges } from "./execution-events.js";
 import { aheadPlan, executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
 import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
@@ -34,7 +34,7 @@ export interface ReusedStep {
 export interface ExecutionServices
   extends Pick<
     FunctionStepContext,
-    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "onLogLine"
+    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes"
   > {
   readonly records: RecordStore;
   readonly logger: Logger;
@@ -62,7 +62,9 @@ interface SettledStep {
  * time, records every change in the store, and settles `done` when nothing more will run.
  */
 export class ExecutionRun {
-  readonly events: EventEmitter = new EventEmitter();
+  /** Everything that happens in this run, as it happens: state changes, retries, transfers, log lines. */
+  readonly events = new ExecutionEventHub();
+  readonly #changes = new StateChanges();
   readonly done: Promise<ExecutionRecord>;
   #record: ExecutionRecord;
   readonly #steps = new Map<string, StepRecord>();
@@ -103,7 +105,6 @@ export class ExecutionRun {
       startTime: new Date(record.CreationTime),
       upstreamResult: (name) => this.result(name),
     };
-    this.events.setMaxListeners(0);
     this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
     this.#lookahead = new StepLookahead(graph, services.runtime, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
       const s = graph.step(name);
@@ -114,7 +115,11 @@ export class ExecutionRun {
           )
         : undefined;
     });
+    // The stream starts with the state the execution was recorded in; its first step starts within #run.
+    this.#emitExecution();
     this.done = this.#run();
+    // The end event comes from #run; a run that threw has none, and its iterators must not wait for it.
+    this.done.catch((error: unknown) => this.events.fail(error));
   }
 
   get record(): ExecutionRecord {
@@ -181,7 +186,8 @@ export class ExecutionRun {
       this.#settledEntry(s.name).resolve({ record: record && isTerminal(record.StepStatus) ? record : undefined, last: true });
     }
     log.info({ event: "execution.ended", status }, `execution ${status}`);
-    this.events.emit("done", this.#record);
+    // Told once its record (and every one before it) is written: whoever acts on the end finds the store saying so.
+    this.#emitExecution();
     return this.#record;
   }
 
@@ -303,6 +309,7 @@ export class ExecutionRun {
       const delay = outcome.status === "Failed" && !this.#abort.signal.aborted ? retryDelay(policies, outcome, attempt, firstStart) : undefined;
       if (delay === undefined) return this.#finishFunctionStep(record, outcome, attempts);
       this.#services.logger.info({ event: "step.retry", step: s.name, attempt, delaySeconds: delay / 1000 }, `retrying step ${s.name}`);
+      this.events.emit({ type: "attempt", step: s.name, attempt, delaySeconds: delay / 1000 });
       record = { ...record, Attempts: [...attempts], ...(outcome.failure ? failedWith(outcome.failure) : {}) };
       this.#setStep(record);
       await sleep(delay, this.#abort.signal);
@@ -367,6 +374,8 @@ export class ExecutionRun {
       attempt,
       cache: this.#cache,
       onProgress,
+      onLogLine: (step, host, line, stream) => this.events.emit({ type: "log", step, ...(host !== undefined ? { host } : {}), stream, line }),
+      onTransfer: (event) => this.events.emit({ type: "transfer", ...event }),
     };
   }
 
@@ -413,7 +422,8 @@ export class ExecutionRun {
     this.#steps.set(record.StepName, record);
     this.#record = { ...this.#record, LastModifiedTime: new Date().toISOString() };
     this.#enqueueWrite(() => this.#services.records.writeStep(this.#record.PipelineName, this.#record.PipelineExecutionId, record));
-    this.events.emit("step", record);
+    const change = this.#changes.step(record, new Date());
+    if (change) this.events.emit(change);
   }
 
   #setExecution(status: ExecutionStatus, failureReason?: string): void {
@@ -425,7 +435,12 @@ export class ExecutionRun {
     };
     const snapshot = this.#record;
     this.#enqueueWrite(() => this.#services.records.writeExecution(snapshot));
-    this.events.emit("execution", snapshot);
+    if (!executionEnded(status)) this.#emitExecution();
+  }
+
+  #emitExecution(): void {
+    const change = this.#changes.execution(this.#record, new Date());
+    if (change) this.events.emit(change);
   }
 
   /** Record writes happen in order, one at a time, so the store never goes back to an older state. */

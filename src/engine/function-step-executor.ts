@@ -16,7 +16,7 @@ import { copyResult, writePayload } from "./payloads.js";
 import { resolveValues, type ValueScope } from "./resolve-values.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
-import { counted, trackTransfer } from "./transfer-progress.js";
+import { counted, trackTransfer, type TransferEvent, type TransferReport } from "./transfer-progress.js";
 
 const MiB = 1024 ** 2;
 
@@ -27,7 +27,7 @@ export interface FunctionStepContext {
   readonly executionId: string;
   readonly executionArn: string;
   readonly store: ArtifactStore;
-  /** Where the step's transfers (input data down, artifacts up) are logged as they move. */
+  /** The engine's log; the step's transfers note their start and end in it. */
   readonly logger: Logger;
   readonly runtime: StepRuntime;
   readonly bundler: StepBundler;
@@ -54,7 +54,10 @@ export interface FunctionStepContext {
   readonly cache: StepCache;
   /** The key an earlier execution's payloads are signed with, to reuse its result. */
   readonly keyFor: (executionId: string) => Buffer;
-  readonly onLogLine: (step: string, line: string, stream: "stdout" | "stderr") => void;
+  /** A line the step's container printed; `host` only when the step runs on several. */
+  readonly onLogLine: (step: string, host: string | undefined, line: string, stream: "stdout" | "stderr") => void;
+  /** The step's transfers (input data down, artifacts up) as they move. */
+  readonly onTransfer: (event: TransferEvent) => void;
   /** Called with the step's training-job metadata as it changes, for the step's record. */
   readonly onProgress: (trainingJob: TrainingJobMetadata) => void;
   /** The step's containers, created while earlier steps ran, when they were. */
@@ -246,7 +249,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     staged =
       downloadBytes === 0
         ? await stageChannels(snapshots, ctx.signal)
-        : await trackTransfer(transferLog(ctx), { step: step.name, direction: "download", what: "input data", totalBytes: downloadBytes }, (count) =>
+        : await trackTransfer(transferReport(ctx), { step: step.name, direction: "download", what: "input data", totalBytes: downloadBytes }, (count) =>
             stageChannels(snapshots, ctx.signal, count),
           );
   } catch (error) {
@@ -267,7 +270,7 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
     stopGraceSeconds: ctx.stopGraceSeconds,
     outputLimitBytes,
-    onLogLine: (host, line, stream) => ctx.onLogLine(o.instanceCount && o.instanceCount > 1 ? `${step.name}/${host}` : step.name, line, stream),
+    onLogLine: (host, line, stream) => ctx.onLogLine(step.name, o.instanceCount && o.instanceCount > 1 ? host : undefined, line, stream),
     signal: ctx.signal,
     killSignal: ctx.killSignal,
   };
@@ -347,7 +350,7 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
 async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
   const logs = outcome.hosts.map((h) => ({ name: h.logStream, log: outcome.log(h.host) }));
   const logBytes = logs.reduce((sum, l) => sum + l.log.bytes, 0);
-  await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
+  await trackTransfer(transferReport(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
     for (const { name, log } of logs) {
       const key = layout.logStream(ctx.pipelineName, ctx.executionId, step.name, name);
       await ctx.store.putStream(key, counted(log.open(), count));
@@ -374,7 +377,7 @@ async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcom
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
   // The archive is packed as it goes up, so its size is known only at the end: no total. A file the
   // runtime cannot pack (a step can chmod 000 what it leaves) errors the stream and fails the upload.
-  await trackTransfer(transferLog(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
+  await trackTransfer(transferReport(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
     ctx.store.putStream(key, counted(archive, count)).catch((error: unknown) => {
       archive.destroy();
       if (error instanceof StepboxError) throw error;
@@ -388,8 +391,8 @@ async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcom
 }
 
 /** The session's logger, naming the execution as the scheduler's own step events do. */
-function transferLog(ctx: FunctionStepContext): Logger {
-  return ctx.logger.child({ execution: ctx.executionId });
+function transferReport(ctx: FunctionStepContext): TransferReport {
+  return { emit: ctx.onTransfer, log: ctx.logger.child({ execution: ctx.executionId }) };
 }
 
 type Finish = (status: FunctionStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => FunctionStepOutcome;

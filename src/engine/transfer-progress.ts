@@ -1,12 +1,13 @@
 /**
  * Bytes-so-far of the engine's long transfers: a step's S3 input channels coming down before it runs,
- * its logs, model and output going up to the store after. They are log events, as image builds are,
- * so whoever reads the session's logger (the command line's progress display) can follow them.
+ * its logs, model and output going up to the store after. They are events of the execution (see
+ * execution-events.ts), so whoever follows it (the command line's progress display) can draw them;
+ * the engine's log notes each one's start and end at debug level.
  */
 import { pipeline, Transform, type Readable } from "node:stream";
 import type { Logger } from "../logging/logger.js";
 
-/** At most this often a transfer logs its bytes: a display redraws about as often, a log stays short. */
+/** At most this often a transfer reports its bytes: a display redraws about as often. */
 const REPORT_EVERY_MS = 250;
 
 /** What one transfer is. */
@@ -19,46 +20,55 @@ export interface TransferFields {
   readonly totalBytes?: number;
 }
 
-/**
- * The fields of the `transfer.started` (info), `transfer.progress` (debug, throttled) and
- * `transfer.ended` (info) log events.
- */
+/** Where a transfer is: started, moving (at most every 250 ms), or ended. */
 export interface TransferEvent extends TransferFields {
-  readonly event: "transfer.started" | "transfer.progress" | "transfer.ended";
-  /** Bytes moved so far; on `transfer.ended`, all of them. */
+  readonly phase: "started" | "progress" | "ended";
+  /** Bytes moved so far; on `ended`, all of them. */
   readonly bytes: number;
-  /** On `transfer.ended`: how long it took. */
+  /** On `ended`: how long it took. */
   readonly durationMs?: number;
-  /** On `transfer.ended`, when it threw or was stopped before the end. */
+  /** On `ended`, when it threw or was stopped before the end. */
   readonly failed?: true;
 }
 
 /** Adds a number of bytes to a transfer's count. */
 export type CountBytes = (bytes: number) => void;
 
+/** Who hears of a transfer: the execution's events, and the engine's log. */
+export interface TransferReport {
+  readonly emit: (event: TransferEvent) => void;
+  readonly log: Logger;
+}
+
 /**
- * Runs one transfer and logs it: started, bytes so far at most every 250 ms while it moves, then ended
- * (with `failed` when `move` threw; the error is rethrown as it was).
+ * Runs one transfer and reports it: started, bytes so far at most every 250 ms while it moves, then
+ * ended (with `failed` when `move` threw; the error is rethrown as it was).
  */
-export async function trackTransfer<T>(log: Logger, fields: TransferFields, move: (count: CountBytes) => Promise<T>): Promise<T> {
+export async function trackTransfer<T>(report: TransferReport, fields: TransferFields, move: (count: CountBytes) => Promise<T>): Promise<T> {
   const started = Date.now();
   let bytes = 0;
   let reported = started;
-  const entry = (event: TransferEvent["event"]): TransferEvent => ({ event, ...fields, bytes });
-  log.info(entry("transfer.started"), `${fields.direction} of ${fields.what} started`);
+  const event = (phase: TransferEvent["phase"]): TransferEvent => ({ phase, ...fields, bytes });
+  report.emit(event("started"));
+  report.log.debug({ event: "transfer.started", ...fields }, `${fields.direction} of ${fields.what} started`);
   const count: CountBytes = (n) => {
     bytes += n;
     const now = Date.now();
     if (now - reported < REPORT_EVERY_MS) return;
     reported = now;
-    log.debug(entry("transfer.progress"), `${fields.direction} of ${fields.what}`);
+    report.emit(event("progress"));
+  };
+  const end = (failed: boolean): void => {
+    const ended: TransferEvent = { ...event("ended"), durationMs: Date.now() - started, ...(failed ? { failed: true } : {}) };
+    report.emit(ended);
+    report.log.debug({ ...ended, event: "transfer.ended" }, `${fields.direction} of ${fields.what} ${failed ? "failed" : "ended"}`);
   };
   try {
     const result = await move(count);
-    log.info({ ...entry("transfer.ended"), durationMs: Date.now() - started }, `${fields.direction} of ${fields.what} ended`);
+    end(false);
     return result;
   } catch (error) {
-    log.info({ ...entry("transfer.ended"), durationMs: Date.now() - started, failed: true }, `${fields.direction} of ${fields.what} failed`);
+    end(true);
     throw error;
   }
 }

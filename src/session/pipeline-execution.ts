@@ -1,4 +1,5 @@
 import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
+import type { ExecutionEvent } from "../engine/execution-events.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { readPayload } from "../engine/payloads.js";
 import { isTerminal, recordedFailure } from "../store/step-state.js";
@@ -17,6 +18,7 @@ import {
 } from "../store/records.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import type { Pipeline } from "./pipeline.js";
+import { watchRecordedExecution } from "./recorded-events.js";
 
 /** DescribePipelineExecution's answer. */
 export interface PipelineExecutionDescription {
@@ -72,7 +74,8 @@ function toDate(iso: string | undefined): Date | undefined {
   return iso === undefined ? undefined : new Date(iso);
 }
 
-function stepView(r: StepRecord): PipelineExecutionStep {
+/** A step's record as ListPipelineExecutionSteps answers it. */
+export function stepView(r: StepRecord): PipelineExecutionStep {
   return {
     StepName: r.StepName,
     StepDisplayName: r.StepDisplayName,
@@ -199,6 +202,20 @@ export class PipelineExecution {
       .filter((s): s is StepRecord => s !== undefined)
       .map(stepView)
       .sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0));
+  }
+
+  /**
+   * What happens in the execution, as typed events, until it ends: the execution's and each step's
+   * state changes, retries, transfers and the steps' log lines. Iterating starts with the state
+   * changes so far, then buffers every event from the moment `events()` is called, and ends after the
+   * event that says the execution ended (its record is in the store by then).
+   *
+   * An execution this process does not run (another process runs it, or it ended) is followed by
+   * reading its records about four times a second: its state changes as they are seen, without log
+   * lines, transfers or retries, which only the running process knows.
+   */
+  events(): AsyncIterableIterator<ExecutionEvent> {
+    return this.#run ? this.#run.events.iterate() : watchRecordedExecution(this.#session.records, this.pipelineName, this.id);
   }
 
   /** Resolves when the execution has ended (Succeeded, Failed or Stopped), with its description. */

@@ -7,6 +7,7 @@ import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { pipelineDefinition } from "../graph/definition.js";
 import { checkArgumentsCross } from "../engine/arguments-check.js";
+import { logSource } from "../engine/execution-events.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
 import { executionKeys, firstExecutionRecord, newExecutionId } from "../engine/execution-plan.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
@@ -304,7 +305,10 @@ export class Pipeline {
       preflight,
       parameters,
       reuse: reusePlan?.reuse ?? new Map<string, ReusedStep>(),
-      onLogLine: (step, line, stream) => this.session.onLog({ step, line, stream }),
+    });
+    // The session's onLog hears the steps' lines as it always has, a multi-host step's as `train/algo-2`.
+    run.events.subscribe((event) => {
+      if (event.type === "log") this.session.onLog({ step: logSource(event), line: event.line, stream: event.stream });
     });
     this.#live.set(id, run);
     trackUntilDone(run);
