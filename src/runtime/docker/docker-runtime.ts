@@ -68,14 +68,26 @@ export class DockerRuntime implements StepRuntime {
     let outcome: DockerJobOutcome | undefined;
     try {
       made.listen(job.onLogLine);
-      await made.fill({
-        code: job.code,
-        arguments: job.arguments,
-        instanceType: job.instanceType,
-        hyperparameters: job.hyperparameters,
-        channels: job.channels,
-      });
-      outcome = await this.#runAll(job, made);
+      // The engine's events about the containers are asked for while their files are written: the
+      // stream must be open before they start, and need not cost the step a round trip of its own.
+      const watching = OutsideStops.watch(
+        this.#docker,
+        made.containers.map((c) => c.id),
+      );
+      try {
+        await made.fill({
+          code: job.code,
+          arguments: job.arguments,
+          instanceType: job.instanceType,
+          hyperparameters: job.hyperparameters,
+          channels: job.channels,
+        });
+      } catch (error) {
+        void watching.then((w) => w.close());
+        throw error;
+      }
+      const outside = await watching;
+      outcome = await this.#runAll(job, made, outside);
       // The containers have exited and what they left is in bind-mounted host folders: removing them
       // while the outputs are collected takes the engine's removal time off every step's wall time.
       void made.removeContainers();
@@ -113,7 +125,7 @@ export class DockerRuntime implements StepRuntime {
     }
   }
 
-  async #runAll(job: JobSpec, made: StepContainers): Promise<DockerJobOutcome> {
+  async #runAll(job: JobSpec, made: StepContainers, outside: OutsideStops): Promise<DockerJobOutcome> {
     const { setups, containers, logs } = made;
     let stopped: StopReason | undefined;
     /** Whether stepbox itself signalled the containers: a signal it did not send came from outside. */
@@ -145,10 +157,6 @@ export class DockerRuntime implements StepRuntime {
 
     const startedAt = new Date();
     const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
-    const outside = await OutsideStops.watch(
-      this.#docker,
-      containers.map((c) => c.id),
-    );
     try {
       try {
         await Promise.all(containers.map((c) => c.start()));
