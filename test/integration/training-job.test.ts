@@ -27,7 +27,7 @@ import {
   writesModel,
 } from "../fixtures/training-steps.js";
 import { exited, startLongRun } from "../support/processes.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers, ReadyLines, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -266,16 +266,13 @@ describe("the lifecycle", () => {
     process.env.DOCKER_HOST = `unix://${socket}`;
     let executionId = "";
     try {
-      const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 1 });
+      const lines = new ReadyLines();
+      const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: lines.onLog, stopGraceSeconds: 1 });
       await session.runtime();
       const execution = await new Pipeline({ name: "engine-gone", steps: [napper(120)], session }).start();
       executionId = execution.id;
-      for (;;) {
-        const [s] = await execution.listSteps();
-        if (s?.Metadata.TrainingJob?.SecondaryStatus === "Training" && (await leftoverContainers(execution.id)).length > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The engine goes away while the step's code runs, and the engine is attached to its container.
+      await lines.ready("napper");
       proxy.close();
       for (const c of connections) c.destroy();
       const described = await execution.wait();
