@@ -17,6 +17,7 @@ import {
   failureFile,
   forkBomb,
   hog,
+  hogsOnce,
   linksOut,
   missingChannel,
   napper,
@@ -72,6 +73,20 @@ describe("the training-job contract", () => {
     const { step } = await runOne("oom", hog(1024));
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^OutOfMemory: .*0\.25 GiB \(instance type ml\.t3\.medium\)/);
+  });
+
+  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job after its interval", async () => {
+    const { step, execution } = await runOne("oom-retried", hogsOnce(1024));
+    expect(step.StepStatus).toBe("Succeeded");
+    expect(await execution.result("hogsOnce")).toBe("attempt 2 fit in memory");
+    const attempts = step.Attempts!;
+    expect(attempts.map((a) => [a.StepStatus, a.TrainingJobName])).toEqual([
+      ["Failed", `hogsOnce-${execution.id}`],
+      ["Succeeded", `hogsOnce-${execution.id}-2`],
+    ]);
+    expect(attempts[0]!.FailureReason).toMatch(/^OutOfMemory: step "hogsOnce" used more than its memory limit of 0\.25 GiB/);
+    expect(Date.parse(attempts[1]!.StartTime) - Date.parse(attempts[0]!.EndTime)).toBeGreaterThanOrEqual(500);
+    expect(new Set(attempts.flatMap((a) => a.LogStreams)).size).toBe(2);
   });
 
   it("stops a step at maxRuntimeInSeconds, records MaxRuntimeExceeded and keeps its artifacts", async () => {
