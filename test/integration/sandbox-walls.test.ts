@@ -3,12 +3,16 @@
  * wall the README promises is read back from the kernel, so dropping any of them from the container's
  * HostConfig (CapDrop, no-new-privileges, ReadonlyRootfs, IpcMode, NetworkMode, User, Binds) fails here.
  */
-import { realpath } from "node:fs/promises";
+import { realpath, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Pipeline } from "stepbox";
+import Docker from "dockerode";
+import { LocalPipelineSession, Pipeline } from "stepbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeSandbox, type SandboxReport } from "../fixtures/sandbox-probe-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { gated } from "../fixtures/steps.js";
+import { hostOutputFolder, leftoverContainers, ReadyLines, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 let report: SandboxReport;
@@ -86,5 +90,29 @@ describe("a step's own container", () => {
       { point: "/opt/ml/output", readOnly: false },
     ]);
     expect(fromHost.find((m) => m.point === "/opt/ml/input/data/train")?.root).toBe(channel);
+  });
+});
+
+describe("a step's running container", () => {
+  it("carries every label a sweep needs: pipeline, execution, step, host, store and this engine process", async () => {
+    const lines = new ReadyLines();
+    const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", stopGraceSeconds: 2, onLog: lines.onLog });
+    const execution = await new Pipeline({ name: "labelled", steps: [gated("labels", null)], session }).start();
+    await lines.ready("gated");
+    const [container, ...others] = await new Docker().listContainers({ filters: { label: [`dev.stepbox.execution=${execution.id}`] } });
+    expect(others).toEqual([]);
+    // Besides the runtime image's own labels, which every container of it inherits.
+    expect(container!.Labels).toMatchObject({
+      "dev.stepbox.managed": "true",
+      "dev.stepbox.pipeline": "labelled",
+      "dev.stepbox.execution": execution.id,
+      "dev.stepbox.step": "gated",
+      "dev.stepbox.host": "algo-1",
+      "dev.stepbox.store": session.store.uri,
+      "dev.stepbox.owner": `${hostname()}:${process.pid}`,
+    });
+    await writeFile(join(await hostOutputFolder(execution.id, "gated"), "go"), "");
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 });
