@@ -333,4 +333,20 @@ describe("the lifecycle", () => {
     const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
   });
+
+  it("kills its containers at once on a second SIGINT, without waiting out the grace period", async () => {
+    const home = join(ctx.root, "interrupted-twice");
+    await mkdir(home, { recursive: true });
+    // The step ignores SIGTERM and the grace period is 600 s: only the second signal ends it in time.
+    const { child, executionId, printed } = startLongRun(home, true);
+    const id = await executionId;
+    child.kill("SIGINT");
+    await printed("STEP ignoring SIGTERM");
+    child.kill("SIGINT");
+    expect(await exited(child)).toBe(130);
+    expect(await leftoverContainers(id)).toEqual([]);
+    const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
+    expect((await session.records.readStep("long-run", id, "ignoresStop"))?.StepStatus).toBe("Stopped");
+  });
 });
