@@ -68,6 +68,22 @@ async function archiveEntries(file: string): Promise<Map<string, { type: string;
   return entries;
 }
 
+/** The Docker engine's container events for an execution from `since` (seconds) until now. */
+async function containerEvents(executionId: string, since: number): Promise<Array<{ Action: string; Actor: { ID: string } }>> {
+  const stream = await new Docker().getEvents({
+    since,
+    // wait() answers only after the containers are gone, so every event is in the past.
+    until: Math.ceil(Date.now() / 1000),
+    filters: { type: ["container"], label: [`dev.stepbox.execution=${executionId}`] },
+  });
+  let text = "";
+  for await (const chunk of stream) text += (chunk as Buffer).toString("utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { Action: string; Actor: { ID: string } });
+}
+
 describe("the training-job contract", () => {
   it("fails a step that runs out of memory with a reason that says so", async () => {
     const { step } = await runOne("oom", hog(1024));
@@ -75,8 +91,19 @@ describe("the training-job contract", () => {
     expect(step.FailureReason).toMatch(/^OutOfMemory: .*0\.25 GiB \(instance type ml\.t3\.medium\)/);
   });
 
-  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job after its interval", async () => {
+  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job in a new container after its interval", async () => {
+    const since = Math.floor(Date.now() / 1000);
     const { step, execution } = await runOne("oom-retried", hogsOnce(1024));
+    // No container is reused: the engine's own events show one created, and removed, per attempt.
+    const events = await containerEvents(execution.id, since);
+    const created = events.filter((e) => e.Action === "create").map((e) => e.Actor.ID);
+    expect(new Set(created).size).toBe(2);
+    expect(
+      events
+        .filter((e) => e.Action === "destroy")
+        .map((e) => e.Actor.ID)
+        .sort(),
+    ).toEqual([...created].sort());
     expect(step.StepStatus).toBe("Succeeded");
     expect(await execution.result("hogsOnce")).toBe("attempt 2 fit in memory");
     const attempts = step.Attempts!;
