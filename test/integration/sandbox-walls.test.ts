@@ -1,7 +1,8 @@
 /**
  * The sandbox of stepbox's own containers, seen from inside a real step run through a session: each
- * wall the README promises is read back from the kernel, so dropping any of them from the container's
- * HostConfig (CapDrop, no-new-privileges, ReadonlyRootfs, IpcMode, NetworkMode, User, Binds) fails here.
+ * wall the README promises is read back from the kernel, so dropping CapDrop, no-new-privileges,
+ * ReadonlyRootfs, IpcMode or NetworkMode from the container's HostConfig, or binding in another host
+ * folder, fails here.
  */
 import { realpath, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
