@@ -3,12 +3,12 @@
  * it never takes the engine process down with it (an unhandled stream error would).
  */
 import { execFileSync } from "node:child_process";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Pipeline } from "stepbox";
-import { napper } from "../fixtures/training-steps.js";
-import { leftoverContainers, testSession, workFolders } from "../support/session.js";
+import { LocalPipelineSession, Pipeline } from "stepbox";
+import { gated } from "../fixtures/steps.js";
+import { hostOutputFolder, leftoverContainers, ReadyLines, testSession, workFolders } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -22,21 +22,23 @@ afterAll(async () => {
 
 describe("the output archives", () => {
   it("fail the step, not the engine, when the model folder holds what tar cannot pack (a FIFO)", async () => {
+    const lines = new ReadyLines();
+    const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", stopGraceSeconds: 2, onLog: lines.onLog });
     const before = new Set(await workFolders());
-    const execution = await new Pipeline({ name: "fifo-model", steps: [napper(3)], session: ctx.session }).start();
-    // While the step sleeps, put a named pipe into its model folder, as a step with mkfifo in its image could.
-    let work: string | undefined;
-    while (work === undefined) {
-      work = (await workFolders()).find((name) => !before.has(name));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    execFileSync("mkfifo", [join(tmpdir(), work, "algo-1", "model", "pipe")]);
+    const execution = await new Pipeline({ name: "fifo-model", steps: [gated("model", null)], session }).start();
+    // While the step waits, put a named pipe into its model folder, as a step with mkfifo in its image could.
+    await lines.ready("gated");
+    const output = await hostOutputFolder(execution.id, "gated");
+    execFileSync("mkfifo", [join(output, "..", "model", "pipe")]);
+    await writeFile(join(output, "go"), "");
+    const work = (await workFolders()).find((folder) => !before.has(folder));
+    expect(work).toBeDefined();
 
     const description = await execution.wait();
     expect(description.PipelineExecutionStatus).toBe("Failed");
     const [step] = await execution.listSteps();
     expect(step?.StepStatus).toBe("Failed");
-    expect(step?.FailureReason).toMatch(/cannot pack what step "napper" left in \/opt\/ml\/model into model\.tar\.gz: unsupported type for pipe/);
+    expect(step?.FailureReason).toMatch(/cannot pack what step "gated" left in \/opt\/ml\/model into model\.tar\.gz: unsupported type for pipe/);
     expect(await leftoverContainers(execution.id)).toEqual([]);
     expect(await workFolders()).not.toContain(work);
   });

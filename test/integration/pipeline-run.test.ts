@@ -2,8 +2,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CycleError, DuplicateStepNameError, IntegrityError, LocalPipelineSession, Pipeline, StepFailedError, UnknownStepError, getStep, step } from "stepbox";
-import { add, constant, explode, metrics, printer, returnsFunction, rich, sleepy, summarize } from "../fixtures/steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { add, constant, explode, gated, metrics, printer, returnsFunction, rich, summarize } from "../fixtures/steps.js";
+import { hostOutputFolder, leftoverContainers, ReadyLines, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -41,20 +41,23 @@ describe("a pipeline run", () => {
   });
 
   it("runs independent steps of a diamond at the same time", async () => {
-    const a = constant(1500);
-    const b = sleepy("b", a);
-    const c = sleepy("c", a);
+    const lines = new ReadyLines();
+    const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", stopGraceSeconds: 2, onLog: lines.onLog });
+    const a = constant(1);
+    const b = gated("b", a);
+    const c = gated("c", a);
     const d = add(b.get("end"), c.get("end"));
-    const pipeline = new Pipeline({ name: "diamond", steps: [d], session: ctx.session });
+    const pipeline = new Pipeline({ name: "diamond", steps: [d], session });
     // The second call of the same step function in the pipeline gets its own deterministic name.
-    expect([pipeline.stepName(b), pipeline.stepName(c)]).toEqual(["sleepy", "sleepy-2"]);
+    expect([pipeline.stepName(b), pipeline.stepName(c)]).toEqual(["gated", "gated-2"]);
     const execution = await pipeline.start({ parallelism: 2 });
-    await execution.wait();
-    const [rb, rc] = (await Promise.all([execution.result("sleepy"), execution.result("sleepy-2")])) as Array<{ start: number; end: number }>;
-    // Measured inside the containers: each slept while the other was sleeping.
-    expect(rb!.start).toBeLessThan(rc!.end);
-    expect(rc!.start).toBeLessThan(rb!.end);
+    // Neither step ends before the host lets it: both saying "ready" means both containers run at once.
+    await Promise.all([lines.ready("gated"), lines.ready("gated-2")]);
+    for (const name of ["gated", "gated-2"]) await writeFile(join(await hostOutputFolder(execution.id, name), "go"), "");
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    const [rb, rc] = (await Promise.all([execution.result("gated"), execution.result("gated-2")])) as Array<{ end: number }>;
     expect(await execution.result(getStep(d).name)).toBe(rb!.end + rc!.end);
+    expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
   it("fails the execution when a step throws, keeps the error, and starts nothing downstream", async () => {

@@ -237,7 +237,10 @@ describe("caching", () => {
     const run2 = await pipeline.start();
     await run2.wait();
     expect((await run2.listSteps())[0]!.CacheHitResult).toEqual({ SourcePipelineExecutionArn: run1.arn });
-    await new Promise((resolve) => setTimeout(resolve, 2200));
+    // Expiry is about time: wait until the cached entry is older than expireAfter (PT10S), by its own clock.
+    const entry = JSON.parse(await readFile(join(ctx.root, "expiry", ".cache", "expiring", "latest.json"), "utf8")) as { CreationTime: string };
+    const expiresAt = new Date(entry.CreationTime).getTime() + 10_000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 100));
     const run3 = await pipeline.start();
     await run3.wait();
     const [s] = await run3.listSteps();

@@ -17,6 +17,7 @@ import {
   failureFile,
   forkBomb,
   hog,
+  hogsOnce,
   linksOut,
   missingChannel,
   napper,
@@ -27,7 +28,7 @@ import {
   writesModel,
 } from "../fixtures/training-steps.js";
 import { exited, startLongRun } from "../support/processes.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers, ReadyLines, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -67,11 +68,52 @@ async function archiveEntries(file: string): Promise<Map<string, { type: string;
   return entries;
 }
 
+/** The Docker engine's container events for an execution from `since` (seconds) until now. */
+async function containerEvents(executionId: string, since: number): Promise<Array<{ Action: string; Actor: { ID: string } }>> {
+  const stream = await new Docker().getEvents({
+    since,
+    // wait() answers only after the containers are gone, so every event is in the past.
+    until: Math.ceil(Date.now() / 1000),
+    filters: { type: ["container"], label: [`dev.stepbox.execution=${executionId}`] },
+  });
+  let text = "";
+  for await (const chunk of stream) text += (chunk as Buffer).toString("utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { Action: string; Actor: { ID: string } });
+}
+
 describe("the training-job contract", () => {
   it("fails a step that runs out of memory with a reason that says so", async () => {
     const { step } = await runOne("oom", hog(1024));
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^OutOfMemory: .*0\.25 GiB \(instance type ml\.t3\.medium\)/);
+  });
+
+  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job in a new container after its interval", async () => {
+    const since = Math.floor(Date.now() / 1000);
+    const { step, execution } = await runOne("oom-retried", hogsOnce(1024));
+    // No container is reused: the engine's own events show one created, and removed, per attempt.
+    const events = await containerEvents(execution.id, since);
+    const created = events.filter((e) => e.Action === "create").map((e) => e.Actor.ID);
+    expect(new Set(created).size).toBe(2);
+    expect(
+      events
+        .filter((e) => e.Action === "destroy")
+        .map((e) => e.Actor.ID)
+        .sort(),
+    ).toEqual([...created].sort());
+    expect(step.StepStatus).toBe("Succeeded");
+    expect(await execution.result("hogsOnce")).toBe("attempt 2 fit in memory");
+    const attempts = step.Attempts!;
+    expect(attempts.map((a) => [a.StepStatus, a.TrainingJobName])).toEqual([
+      ["Failed", `hogsOnce-${execution.id}`],
+      ["Succeeded", `hogsOnce-${execution.id}-2`],
+    ]);
+    expect(attempts[0]!.FailureReason).toMatch(/^OutOfMemory: step "hogsOnce" used more than its memory limit of 0\.25 GiB/);
+    expect(Date.parse(attempts[1]!.StartTime) - Date.parse(attempts[0]!.EndTime)).toBeGreaterThanOrEqual(500);
+    expect(new Set(attempts.flatMap((a) => a.LogStreams)).size).toBe(2);
   });
 
   it("stops a step at maxRuntimeInSeconds, records MaxRuntimeExceeded and keeps its artifacts", async () => {
@@ -266,16 +308,13 @@ describe("the lifecycle", () => {
     process.env.DOCKER_HOST = `unix://${socket}`;
     let executionId = "";
     try {
-      const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 1 });
+      const lines = new ReadyLines();
+      const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: lines.onLog, stopGraceSeconds: 1 });
       await session.runtime();
       const execution = await new Pipeline({ name: "engine-gone", steps: [napper(120)], session }).start();
       executionId = execution.id;
-      for (;;) {
-        const [s] = await execution.listSteps();
-        if (s?.Metadata.TrainingJob?.SecondaryStatus === "Training" && (await leftoverContainers(execution.id)).length > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The engine goes away while the step's code runs, and the engine is attached to its container.
+      await lines.ready("napper");
       proxy.close();
       for (const c of connections) c.destroy();
       const described = await execution.wait();
@@ -320,5 +359,21 @@ describe("the lifecycle", () => {
     expect(await leftoverContainers(id)).toEqual([]);
     const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
+  });
+
+  it("kills its containers at once on a second SIGINT, without waiting out the grace period", async () => {
+    const home = join(ctx.root, "interrupted-twice");
+    await mkdir(home, { recursive: true });
+    // The step ignores SIGTERM and the grace period is 600 s: only the second signal ends it in time.
+    const { child, executionId, printed } = startLongRun(home, true);
+    const id = await executionId;
+    child.kill("SIGINT");
+    await printed("STEP ignoring SIGTERM");
+    child.kill("SIGINT");
+    expect(await exited(child)).toBe(130);
+    expect(await leftoverContainers(id)).toEqual([]);
+    const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
+    expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
+    expect((await session.records.readStep("long-run", id, "ignoresStop"))?.StepStatus).toBe("Stopped");
   });
 });

@@ -2,23 +2,36 @@ import { spawn, type ChildProcess } from "node:child_process";
 
 /**
  * Starts test/fixtures/long-run.ts, a separate engine process whose one step sleeps, on the store at
- * `home`; `executionId` resolves once the step's container runs (and rejects if the process ends first).
+ * `home` (`stubborn`: a step that ignores SIGTERM); `executionId` resolves once the step's code runs
+ * (and rejects if the process ends first); `printed(text)` once the process printed a line that is `text`.
  */
-export function startLongRun(home: string): { child: ChildProcess; executionId: Promise<string> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts"], {
+export function startLongRun(home: string, stubborn = false): { child: ChildProcess; executionId: Promise<string>; printed: (text: string) => Promise<void> } {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/long-run.ts", ...(stubborn ? ["stubborn"] : [])], {
     env: { ...process.env, STEPBOX_HOME: home },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const printed = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!out.split("\n").includes(text)) return;
+        child.stdout!.off("data", check);
+        resolve();
+      };
+      child.stdout!.on("data", check);
+      child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before it printed ${text}`)));
+      check();
+    });
   const executionId = new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
+    const check = (): void => {
       const match = /EXECUTION (\w+)/.exec(out);
       if (match) resolve(match[1]!);
-    });
+    };
+    child.stdout!.on("data", check);
     child.once("exit", (code) => reject(new Error(`long-run exited with ${code} before starting its step`)));
   });
-  return { child, executionId };
+  return { child, executionId, printed };
 }
 
 /** A child's exit code (null when a signal ended it), at once when it has already exited. */

@@ -38,3 +38,34 @@ export async function workFolders(): Promise<string[]> {
     return owner?.kind === "work" && owner.pid === process.pid;
   });
 }
+
+/**
+ * The "ready" lines of steps, as events: give `onLog` to a session, then `ready(step)` resolves once
+ * that step's code printed "ready" in its running container (at once when it already has).
+ */
+export class ReadyLines {
+  readonly #seen = new Set<string>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+
+  readonly onLog = ({ step, line }: StepLogLine): void => {
+    if (line !== "ready") return;
+    this.#seen.add(step);
+    for (const resolve of this.#waiting.get(step)?.splice(0) ?? []) resolve();
+  };
+
+  ready(step: string): Promise<void> {
+    if (this.#seen.has(step)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.set(step, [...(this.#waiting.get(step) ?? []), resolve]));
+  }
+}
+
+/** The host folder mounted at /opt/ml/output in the container of a step's host (that container exists). */
+export async function hostOutputFolder(executionId: string, step: string, host = "algo-1"): Promise<string> {
+  const docker = new Docker();
+  const filters = { label: [`${LABEL.execution}=${executionId}`, `${LABEL.step}=${step}`, `${LABEL.host}=${host}`] };
+  const [container] = await docker.listContainers({ all: true, filters });
+  if (!container) throw new Error(`no container of step ${step} (${host}) in execution ${executionId}`);
+  const output = container.Mounts.find((m) => m.Destination === "/opt/ml/output");
+  if (!output) throw new Error(`the container of step ${step} (${host}) has no /opt/ml/output`);
+  return output.Source;
+}

@@ -46,10 +46,19 @@ const ALLOWED: Record<string, readonly string[]> = {
   report: ["dsl", "graph", "store", "session", "naming"],
   testing: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "container", "naming"],
   cli: ["dsl", "graph", "engine", "runtime", "store", "serialization", "logging", "session", "report", "naming"],
+  // The two modules at the top of src/: the package's entry, which re-exports the public API, and the
+  // errors every layer may throw, which import nothing.
+  "index.ts": ["dsl", "session", "runtime", "store"],
+  "errors.ts": [],
 };
 
 describe("the layers", () => {
   const graph = importGraph();
+
+  it("are all known: a new folder or top-level module under src/ needs its rule here", () => {
+    const unknown = [...new Set([...graph.keys()].map(layer))].filter((l) => !Object.hasOwn(ALLOWED, l));
+    expect(unknown).toEqual([]);
+  });
 
   it("import only the layers below them", () => {
     // The parse must see the engine's real imports, or the rules below check nothing.
@@ -58,8 +67,7 @@ describe("the layers", () => {
     const wrong: string[] = [];
     for (const [from, targets] of graph) {
       const own = layer(from);
-      const allowed = ALLOWED[own];
-      if (!allowed) continue;
+      const allowed = ALLOWED[own] ?? [];
       for (const to of targets) {
         const theirs = layer(to);
         if (theirs !== own && to !== "errors.ts" && !allowed.includes(theirs)) wrong.push(`${from} -> ${to}`);

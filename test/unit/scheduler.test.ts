@@ -19,7 +19,21 @@ import {
   type StepLogLine,
 } from "stepbox";
 import { readJobRecord } from "../../src/store/job-records.js";
-import { add, alert, boom, cached, capacityRetried, flakyOtherPolicy, flakyRetried, hang, meet, register, score } from "../fixtures/scheduler-steps.js";
+import {
+  add,
+  alert,
+  boom,
+  cached,
+  capacityBackoff,
+  capacityExpiring,
+  capacityRetried,
+  flakyOtherPolicy,
+  flakyRetried,
+  hang,
+  meet,
+  register,
+  score,
+} from "../fixtures/scheduler-steps.js";
 import { InProcessRuntime } from "../support/in-process-runtime.js";
 
 let root: string;
@@ -150,6 +164,37 @@ describe("capacity errors", () => {
     const [s] = await execution.listSteps();
     expect(s!.Attempts!.map((a) => a.StepStatus)).toEqual(["Failed", "Failed", "Succeeded"]);
     expect(s!.Attempts![0]!.FailureReason).toMatch(/^InternalServerError: the in-process runtime refused to start job roomy-/);
+  });
+
+  it("waits the policy's backoff between attempts, each attempt a job of its own name", async () => {
+    const runtime = new InProcessRuntime({ refuse: 2 });
+    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime });
+    const execution = await new Pipeline({ name: "capacity-backoff", steps: [capacityBackoff()], session }).start();
+    expect(await execution.result("roomy-backoff")).toBe("ran");
+    const [s] = await execution.listSteps();
+    const attempts = s!.Attempts!;
+    expect(attempts.map((a) => a.TrainingJobName)).toEqual([
+      `roomy-backoff-${execution.id}`,
+      `roomy-backoff-${execution.id}-2`,
+      `roomy-backoff-${execution.id}-3`,
+    ]);
+    expect(runtime.jobs.map((j) => j.jobName)).toEqual([`roomy-backoff-${execution.id}-3`]);
+    expect(s!.Metadata.TrainingJob?.TrainingJobName).toBe(`roomy-backoff-${execution.id}-3`);
+    // intervalSeconds 0.1, backoffRate 3: 100 ms before the second attempt, 300 ms before the third.
+    const gap = (i: number): number => Date.parse(attempts[i]!.StartTime) - Date.parse(attempts[i - 1]!.EndTime);
+    expect(gap(1)).toBeGreaterThanOrEqual(100);
+    expect(gap(2)).toBeGreaterThanOrEqual(300);
+  });
+
+  it("stops retrying once expireAfterMins would pass before the next attempt", async () => {
+    const runtime = new InProcessRuntime({ refuse: 100 });
+    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime });
+    const execution = await new Pipeline({ name: "capacity-expiring", steps: [capacityExpiring()], session }).start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
+    const [s] = await execution.listSteps();
+    expect(s!.Attempts!.map((a) => a.StepStatus)).toEqual(["Failed", "Failed"]);
+    expect(s!.FailureReason).toMatch(/^InternalServerError: the in-process runtime refused to start job roomy-expiring-\w+-2:/);
+    expect(runtime.jobs).toHaveLength(0);
   });
 
   it("gives up once the policy's attempts are used", async () => {
