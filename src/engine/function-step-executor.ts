@@ -1,4 +1,4 @@
-import { ContainerEngineError, IntegrityError, StepboxError, StepOutputError, type RemoteErrorInfo } from "../errors.js";
+import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
@@ -285,12 +285,15 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
         await recorded;
         await stored;
         job.secondary("Uploading", "Uploading generated training model");
-        await storeArtifacts(step, ctx, ended, job.metadata);
         try {
+          await storeArtifacts(step, ctx, ended, job.metadata);
           return await judge(step, ctx, ended, outputLimitBytes, finish);
         } catch (error) {
-          // What the step left where its outcome is read cannot be read as data: the step's fault.
-          if (error instanceof StepOutputError) return finish("Failed", "Failed", { kind: "ClientError", message: error.detail }, toRemoteErrorInfo(error));
+          // What the step left cannot be read as data or packed as an archive: the step's fault, a
+          // ClientError that no platform retry policy retries.
+          if (error instanceof StepboxError && error.code === STEP_OUTPUT) {
+            return finish("Failed", "Failed", { kind: "ClientError", message: error.detail }, toRemoteErrorInfo(error));
+          }
           throw error;
         }
       },
@@ -369,6 +372,9 @@ const ARCHIVES = {
   output: { file: "output.tar.gz", folder: "/opt/ml/output/data" },
 } as const;
 
+/** The code of an error in what a step left (StepOutputError's, and an archive that cannot be packed). */
+const STEP_OUTPUT = "STEP_OUTPUT";
+
 /** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
 async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
   const { file, folder } = ARCHIVES[kind];
@@ -381,7 +387,7 @@ async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcom
     ctx.store.putStream(key, counted(archive, count)).catch((error: unknown) => {
       archive.destroy();
       if (error instanceof StepboxError) throw error;
-      throw new StepboxError("STORE", `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
+      throw new StepboxError(STEP_OUTPUT, `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
         cause: error,
         hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
       });

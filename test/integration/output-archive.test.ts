@@ -38,7 +38,10 @@ describe("the output archives", () => {
     expect(description.PipelineExecutionStatus).toBe("Failed");
     const [step] = await execution.listSteps();
     expect(step?.StepStatus).toBe("Failed");
-    expect(step?.FailureReason).toMatch(/cannot pack what step "gated" left in \/opt\/ml\/model into model\.tar\.gz: unsupported type for pipe/);
+    expect(step?.FailureReason).toMatch(/^ClientError: cannot pack what step "gated" left in \/opt\/ml\/model into model\.tar\.gz: unsupported type for pipe/);
+    // The step's doing, not the platform's: no job exception type that a platform retry policy retries.
+    expect(step?.Failure).toMatchObject({ kind: "ClientError" });
+    expect(step?.Failure?.exceptionType).toBeUndefined();
     expect(await leftoverContainers(execution.id)).toEqual([]);
     expect(await workFolders()).not.toContain(work);
   });
