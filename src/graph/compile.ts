@@ -165,7 +165,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   );
   return pipelineGraph(
     order.map((i) => placed.get(discovered[i]!)!),
-    { upstream, downstream, branches, names, placed },
+    { upstream, downstream, branches, names },
   );
 }
 
@@ -175,23 +175,22 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
  */
 function pipelineGraph(
   steps: readonly PipelineStep[],
-  parts: Pick<PipelineGraph, "upstream" | "downstream" | "branches"> & {
-    names: Map<PipelineStep, string>;
-    placed: ReadonlyMap<PipelineStep, PipelineStep>;
-  },
+  parts: Pick<PipelineGraph, "upstream" | "downstream" | "branches"> & { names: ReadonlyMap<PipelineStep, string> },
 ): PipelineGraph {
-  const { upstream, downstream, branches, names, placed } = parts;
+  const { upstream, downstream, branches, names } = parts;
   const byName = new Map<string, PipelineStep>();
   for (const s of steps) byName.set(s.name, s);
-  // A placed copy is named as its original: nameOf answers for both.
-  for (const [original, copy] of placed) names.set(copy, names.get(original)!);
   return {
     steps,
     upstream,
     downstream,
     branches,
     step: (name) => byName.get(name),
-    nameOf: (ref) => names.get(isDelayedReturn(ref) ? ref.step : ref),
+    nameOf: (ref) => {
+      const step = isDelayedReturn(ref) ? ref.step : ref;
+      // An original the pipeline was built from, or one of the graph's own copies, named as placed.
+      return names.get(step) ?? (byName.get(step.name) === step ? step.name : undefined);
+    },
   };
 }
 
