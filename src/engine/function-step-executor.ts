@@ -1,5 +1,6 @@
 import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
+import { projectRelativePath } from "../dsl/module-path.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
@@ -229,7 +230,12 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     ctx.store.put(functionKeys.metadata, codeMetadata),
     ctx.store.put(
       functionKeys.manifest,
-      JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
+      // The module's path from its project's root, as the definition names it: the store shows no host folder.
+      JSON.stringify({
+        DefinitionKey: step.definition.key,
+        SourceFile: step.definition.sourceFile && projectRelativePath(step.definition.sourceFile),
+        Function: step.definition.baseName,
+      }),
     ),
     writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
   ]).catch((error: unknown) => {
