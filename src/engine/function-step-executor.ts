@@ -39,6 +39,8 @@ export interface FunctionStepContext {
   readonly stopGraceSeconds: number;
   /** A cap on what any step may write under /opt/ml, below its volumeSize. */
   readonly outputLimitBytes: number | undefined;
+  /** A cap on the log the store keeps of each host; the runtime's default when undefined. */
+  readonly logLimitBytes: number | undefined;
   readonly signal: AbortSignal;
   readonly killSignal: AbortSignal;
   /** The step's resources and input channels, checked before the execution started. */
@@ -67,7 +69,7 @@ export interface FunctionStepContext {
 
 type PlanContext = Pick<
   FunctionStepContext,
-  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
+  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt" | "logLimitBytes"
 >;
 
 export interface FunctionStepOutcome {
@@ -102,6 +104,7 @@ function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<P
     instanceCount: o.instanceCount ?? 1,
     checkpointsDir: ctx.checkpointsDir,
     channels,
+    ...(ctx.logLimitBytes !== undefined ? { logLimitBytes: ctx.logLimitBytes } : {}),
   };
 }
 
