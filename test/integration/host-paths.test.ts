@@ -67,7 +67,9 @@ describe("a step's container", () => {
       "job.json": jobRecord,
       "manifest.json": manifest,
     };
-    const found = Object.entries(places).flatMap(([where, text]) => [FIXTURE, ROOT].filter((path) => text.includes(path)).map((path) => `${path} in ${where}`));
+    // The module, its checkout, the store, and the engine's temp folders (the step's /opt/ml lives in one).
+    const hostPaths = [FIXTURE, ROOT, ctx.root, join(tmpdir(), "stepbox-")];
+    const found = Object.entries(places).flatMap(([where, text]) => hostPaths.filter((path) => text.includes(path)).map((path) => `${path} in ${where}`));
     expect(found).toEqual([]);
   });
 
