@@ -6,13 +6,19 @@ import type { StepOptions } from "./step-options.js";
 
 /** What `step(fn, options)` records about a function: one per `step()` call. */
 export interface StepDefinition {
-  /** Identifies the definition inside its module: `<file>#<name>#<n>`, the same on the host and in the container. */
+  /**
+   * Identifies the definition: `<module identity>#<name>#<n>` (see `moduleIdentity`), the same on the
+   * host and in the container, and without a host path, as the step reads it in its environment.
+   */
   readonly key: string;
   /** The name the step's calls are named after. */
   readonly baseName: string;
   readonly fn: (...args: never[]) => unknown;
   readonly options: StepOptions;
-  /** Absolute path of the module that called `step()`; its bundle is what runs in the container. */
+  /**
+   * Absolute path of the module that called `step()`; its bundle is what runs in the container.
+   * Undefined inside the container, where the bundle tells no host path.
+   */
   readonly sourceFile: string | undefined;
 }
 

@@ -4,6 +4,7 @@ import { ValidationError } from "../errors.js";
 import { CONTAINER_GLOBALS } from "../container/contract.js";
 import { DelayedReturn, isDelayedReturn } from "./delayed-return.js";
 import { FunctionStep, type StepDefinition } from "./function-step.js";
+import { moduleIdentity } from "./module-path.js";
 import type { PipelineValue } from "./pipeline-value.js";
 import { assertValidStepName, validateStepOptions, type StepOptions } from "./step-options.js";
 
@@ -62,8 +63,8 @@ export function step<F extends AnyFunction>(fn: F, options?: StepOptions): StepF
   }
   assertValidStepName(baseName, `step(${baseName})`);
 
-  const sourceFile = definingModule();
-  const ordinalKey = `${sourceFile ?? ""}#${baseName}`;
+  const { sourceFile, identity } = definingModule();
+  const ordinalKey = `${identity}#${baseName}`;
   const ordinal = (definitionCounts.get(ordinalKey) ?? 0) + 1;
   definitionCounts.set(ordinalKey, ordinal);
   const definition: StepDefinition = Object.freeze({
@@ -94,13 +95,25 @@ export function getStep(output: DelayedReturn): FunctionStep {
   return output.step;
 }
 
+/** Each module's identity, made once: a module mostly defines several steps. */
+const identities = new Map<string, string>();
+
 /**
- * The absolute path of the module that called `step()`. In the container, the bundle tells each
- * module's path as it evaluates; on the host, the caller's stack frame does.
+ * The module that called `step()`: its absolute path on the host (from the caller's stack frame),
+ * and its identity in definition keys. In the container the bundle tells each module's identity as
+ * it evaluates, and no path: the step must not learn the host's folders.
  */
-function definingModule(): string | undefined {
+function definingModule(): { sourceFile: string | undefined; identity: string } {
   const marked = (globalThis as { [CONTAINER_GLOBALS.module]?: string })[CONTAINER_GLOBALS.module];
-  if (marked) return marked;
+  if (marked) return { sourceFile: undefined, identity: marked };
+  const sourceFile = callerFile();
+  if (!sourceFile) return { sourceFile, identity: "" };
+  let identity = identities.get(sourceFile);
+  if (identity === undefined) identities.set(sourceFile, (identity = moduleIdentity(sourceFile)));
+  return { sourceFile, identity };
+}
+
+function callerFile(): string | undefined {
   const holder: { stack?: NodeJS.CallSite[] } = {};
   const previous = Error.prepareStackTrace;
   Error.prepareStackTrace = (_, frames) => frames;

@@ -34,7 +34,7 @@ export interface ReusedStep {
 export interface ExecutionServices
   extends Pick<
     FunctionStepContext,
-    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes"
+    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
   > {
   readonly records: RecordStore;
   readonly logger: Logger;

@@ -1,5 +1,6 @@
 import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
+import { projectRelativePath } from "../dsl/module-path.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
@@ -38,6 +39,8 @@ export interface FunctionStepContext {
   readonly stopGraceSeconds: number;
   /** A cap on what any step may write under /opt/ml, below its volumeSize. */
   readonly outputLimitBytes: number | undefined;
+  /** A cap on the log the store keeps of each host; the runtime's default when undefined. */
+  readonly logLimitBytes: number | undefined;
   readonly signal: AbortSignal;
   readonly killSignal: AbortSignal;
   /** The step's resources and input channels, checked before the execution started. */
@@ -66,7 +69,7 @@ export interface FunctionStepContext {
 
 type PlanContext = Pick<
   FunctionStepContext,
-  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt"
+  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt" | "logLimitBytes"
 >;
 
 export interface FunctionStepOutcome {
@@ -101,6 +104,7 @@ function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<P
     instanceCount: o.instanceCount ?? 1,
     checkpointsDir: ctx.checkpointsDir,
     channels,
+    ...(ctx.logLimitBytes !== undefined ? { logLimitBytes: ctx.logLimitBytes } : {}),
   };
 }
 
@@ -229,7 +233,12 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
     ctx.store.put(functionKeys.metadata, codeMetadata),
     ctx.store.put(
       functionKeys.manifest,
-      JSON.stringify({ DefinitionKey: step.definition.key, SourceFile: step.definition.sourceFile, Function: step.definition.baseName }),
+      // The module's path from its project's root, as the definition names it: the store shows no host folder.
+      JSON.stringify({
+        DefinitionKey: step.definition.key,
+        SourceFile: step.definition.sourceFile && projectRelativePath(step.definition.sourceFile),
+        Function: step.definition.baseName,
+      }),
     ),
     writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
   ]).catch((error: unknown) => {

@@ -7,7 +7,7 @@ import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { isJoin } from "../dsl/join.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";
 import type { PipelineGraph } from "./compile.js";
-import { projectRelativePaths } from "./module-path.js";
+import { projectRelativePaths } from "../dsl/module-path.js";
 
 const DEFINITION_VERSION = "2020-12-01";
 

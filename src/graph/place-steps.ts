@@ -3,7 +3,7 @@ import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep, type StepReference } from "../dsl/function-step.js";
 import { Join, isJoin } from "../dsl/join.js";
 import { replacePipelineValues, type PipelineValue } from "../dsl/pipeline-value.js";
-import { projectRelativePaths } from "./module-path.js";
+import { projectRelativePaths } from "../dsl/module-path.js";
 
 /** What placing a pipeline's steps needs to know about the pipeline. */
 export interface Placement {

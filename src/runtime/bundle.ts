@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BuildOptions, Message, Plugin } from "esbuild";
 import { BundleError } from "../errors.js";
 import { CONTAINER_GLOBALS } from "../container/contract.js";
+import { moduleIdentity } from "../dsl/module-path.js";
 import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
 import { stepboxPackage } from "./package-manifest.js";
 
@@ -76,8 +77,9 @@ const MARKER_LINES = 1;
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * Points `stepbox` at its container build, and marks each of the user's modules as it starts to
- * evaluate, so `step()` inside the container names its definitions exactly as it did on the host.
+ * Points `stepbox` at its container build, and marks each of the user's modules with its identity
+ * (never its path, which the step could read in the bundle) as it starts to evaluate, so `step()`
+ * inside the container names its definitions exactly as it did on the host.
  *
  * Only the user's modules reach this plugin: they live in their own namespace, and the resolver
  * below listens to that namespace alone. Everything they import from node_modules is resolved and
@@ -107,7 +109,7 @@ function stepboxContainerPlugin(sourceFile: string, containerEntry: string, load
         // ESM evaluates a module's imports before its body, so setting the marker as the body's first
         // statement tells step() which module is evaluating, even after imports ran.
         return {
-          contents: `${marker} = ${JSON.stringify(args.path)};\n${source}`,
+          contents: `${marker} = ${JSON.stringify(moduleIdentity(args.path))};\n${source}`,
           loader: LOADERS[extname(args.path)] ?? "js",
           resolveDir: dirname(args.path),
         };
@@ -128,6 +130,18 @@ function formatMessages(messages: readonly Message[]): string {
       return `${file}:${user ? at.line - MARKER_LINES : at.line}:${at.column}: ${text}`;
     })
     .join("\n  ");
+}
+
+/**
+ * The bundle with each user module's header comment (`// stepbox-user:/abs/path`: esbuild leaves a
+ * namespaced path as it is) made relative to `workingDir`, as esbuild writes every other module's:
+ * the step can read its bundle, and must not learn the host's folders from it.
+ */
+function withoutHostPaths(code: string, workingDir: string): string {
+  return code.replace(
+    new RegExp(`^// ${escapeRegExp(USER_NAMESPACE)}:(.+)$`, "gm"),
+    (_, path: string) => `// ${relative(workingDir, path).split(sep).join("/")}`,
+  );
 }
 
 /** esbuild's options for a step's bundle; part of the cache key, so a change to them rebuilds. */
@@ -187,12 +201,17 @@ function loadEsbuild(): Promise<typeof import("esbuild")> {
   return esbuildModule;
 }
 
-/** stepbox's and esbuild's versions, and this module's own hash (the plugin's logic shapes every bundle). */
+/**
+ * stepbox's and esbuild's versions, this module's own hash (the plugin's logic shapes every bundle),
+ * and the identity the markers would give this very file: a change to how modules are identified
+ * rebuilds every bundle, whose markers would otherwise name no definition the host asks for.
+ */
 function bundlerIdentity(): Promise<Record<string, string>> {
   identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), loadEsbuild()]).then(([pkg, source, esbuild]) => ({
     stepbox: pkg.version,
     esbuild: esbuild.version,
     bundler: sha256(source),
+    moduleIdentity: moduleIdentity(THIS_FILE),
   }));
   return identity;
 }
@@ -263,6 +282,6 @@ export class StepBundler {
     const { files, userModules } = inputPaths(result.metafile.inputs, dirname(sourceFile));
     const inputs = await snapshotInputs([...files, ...configFiles(userModules)]);
     const settled = [...loaded].every(([path, hash]) => inputs.files[path]?.sha256 === hash);
-    return { code: Buffer.from(output.contents), inputs, settled };
+    return { code: Buffer.from(withoutHostPaths(output.text, dirname(sourceFile))), inputs, settled };
   }
 }

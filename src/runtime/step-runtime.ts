@@ -60,6 +60,13 @@ export interface JobPlan {
   readonly storeUri: string;
   readonly owner: string;
   readonly channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>;
+  /**
+   * A cap on the log kept of each host (`JobOutcome.log`): past it, lines are counted, not kept, and
+   * a last line says how much was dropped; `onLogLine` still gets every line. Part of the plan, as a
+   * container's output is captured from its creation.
+   * @default the runtime's own (100 MiB for local Docker)
+   */
+  readonly logLimitBytes?: number;
 }
 
 /** One attempt of a function step as a training job: what its containers run and how they are limited. */

@@ -44,6 +44,12 @@ export interface LocalPipelineSessionOptions {
    * its `volumeSize` (which caps each step at that many GiB, as the training job's volume does).
    */
   outputLimitBytes?: number;
+  /**
+   * A cap, in bytes, on the log the store keeps of each host of each step: past it, lines are counted
+   * and a last line says how much was not kept. The live stream (`onLog`) still gets every line.
+   * @default 104857600 (100 MiB)
+   */
+  logLimitBytes?: number;
   /** The image the runtime image is built on. @default STEPBOX_BASE_IMAGE, else one made from this machine's node */
   baseImage?: string;
   /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
@@ -85,6 +91,7 @@ export class LocalPipelineSession {
   readonly onLog: (line: StepLogLine) => void;
   readonly stopGraceSeconds: number;
   readonly outputLimitBytes: number | undefined;
+  readonly logLimitBytes: number | undefined;
   readonly bundler = new StepBundler();
   /** `<hostname>:<pid>`: marks what this process runs, so a later process can tell orphans. */
   readonly owner = `${hostname()}:${process.pid}`;
@@ -93,7 +100,7 @@ export class LocalPipelineSession {
   #runtime: Promise<SessionRuntime> | undefined;
 
   constructor(options: LocalPipelineSessionOptions = {}) {
-    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "baseImage", "logger", "runtime"];
+    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "logLimitBytes", "baseImage", "logger", "runtime"];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) {
         throw new ValidationError(`new LocalPipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
@@ -105,6 +112,9 @@ export class LocalPipelineSession {
     if (options.outputLimitBytes !== undefined && !(Number.isInteger(options.outputLimitBytes) && options.outputLimitBytes > 0)) {
       throw new ValidationError(`new LocalPipelineSession(): outputLimitBytes must be a whole number of bytes > 0, got ${String(options.outputLimitBytes)}`);
     }
+    if (options.logLimitBytes !== undefined && !(Number.isInteger(options.logLimitBytes) && options.logLimitBytes > 0)) {
+      throw new ValidationError(`new LocalPipelineSession(): logLimitBytes must be a whole number of bytes > 0, got ${String(options.logLimitBytes)}`);
+    }
     if (options.runtime !== undefined) checkGivenRuntime(options);
     this.#options = options;
     this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
@@ -114,6 +124,7 @@ export class LocalPipelineSession {
     this.onLog = options.onLog ?? printLine;
     this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
     this.outputLimitBytes = options.outputLimitBytes;
+    this.logLimitBytes = options.logLimitBytes;
   }
 
   /** Connects to Docker, makes sure the runtime image exists and loads the key; once per session. */

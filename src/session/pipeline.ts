@@ -302,6 +302,7 @@ export class Pipeline {
       owner: this.session.owner,
       stopGraceSeconds: this.session.stopGraceSeconds,
       outputLimitBytes: this.session.outputLimitBytes,
+      logLimitBytes: this.session.logLimitBytes,
       preflight,
       parameters,
       reuse: reusePlan?.reuse ?? new Map<string, ReusedStep>(),

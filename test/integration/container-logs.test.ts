@@ -1,16 +1,19 @@
 /**
  * What the engine keeps of a container's output, read from a real container: lines in the order each
  * stream wrote them, a line past the cap split as it arrives, and a log that stops growing at its
- * limit with a last line saying what was not kept, while the live stream still sees every line.
+ * limit with a last line saying what was not kept, while the live stream still sees every line; and
+ * that limit set on a session, for a real step.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalPipelineSession, Pipeline, ValidationError, type StepLogLine } from "stepbox";
 import { captureLogs } from "../../src/runtime/docker/container-logs.js";
 import { ensureRuntimeImage } from "../../src/runtime/docker/image.js";
 import { LABEL, managedLabels } from "../../src/runtime/docker/labels.js";
+import { chatty } from "../fixtures/log-steps.js";
 
 const docker = new Docker();
 let image: string;
@@ -79,5 +82,39 @@ describe("captureLogs", () => {
     const { live, kept } = await capture("process.stdout.write('a'.repeat(100) + '\\nb\\n');", { maxLineBytes: 1000, maxLogBytes: 64 });
     expect(live.map((l) => l.line)).toEqual(["a".repeat(100), "b"]);
     expect(kept).toBe("[stepbox] log limit of 64 bytes reached: 103 bytes in 2 lines were not kept\n");
+  });
+});
+
+describe("a session's logLimitBytes", () => {
+  it("caps the log the store keeps of a step, with a last line saying what was not kept, and the live stream gets every line", async () => {
+    const limit = 4096;
+    const live: StepLogLine[] = [];
+    const session = new LocalPipelineSession({ artifactRoot: join(dir, "store"), secret: "test-secret", onLog: (l) => live.push(l), logLimitBytes: limit });
+    const execution = await new Pipeline({ name: "log-cap", steps: [chatty(500)], session }).start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+
+    const printed = live.filter((l) => l.step === "chatty").map((l) => l.line);
+    expect(printed).toHaveLength(501);
+    expect(printed.at(-1)).toBe("last line");
+    const logs = join(dir, "store", "log-cap", execution.id, "chatty", "logs");
+    const files = (await readdir(logs, { recursive: true })).filter((f) => f.endsWith(".log"));
+    expect(files).toHaveLength(1);
+    const kept = await readFile(join(logs, files[0]!), "utf8");
+    const lines = kept.trimEnd().split("\n");
+    const note = lines.at(-1)!;
+    expect(note).toMatch(new RegExp(`^\\[stepbox\\] log limit of ${limit} bytes reached: \\d+ bytes in \\d+ lines were not kept$`));
+    expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(limit + Buffer.byteLength(`${note}\n`));
+    // What is kept is the start of what was printed, and every line printed is kept or counted.
+    expect(lines.slice(0, -1)).toEqual(printed.slice(0, lines.length - 1));
+    expect(lines.length - 1 + Number(/in (\d+) lines/.exec(note)![1])).toBe(printed.length);
+  });
+
+  it("is a whole number of bytes > 0", () => {
+    for (const logLimitBytes of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new LocalPipelineSession({ artifactRoot: join(dir, "store"), secret: "s", logLimitBytes })).toThrow(ValidationError);
+    }
+    expect(() => new LocalPipelineSession({ artifactRoot: join(dir, "store"), secret: "s", logLimitBytes: 0 })).toThrow(
+      /logLimitBytes must be a whole number of bytes > 0, got 0/,
+    );
   });
 });

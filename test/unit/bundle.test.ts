@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { CONTAINER_GLOBALS } from "../../src/container/contract.js";
 import { BundleError } from "../../src/errors.js";
+import { moduleIdentity } from "../../src/dsl/module-path.js";
 import { defaultBundleCacheDir } from "../../src/runtime/bundle-cache.js";
 import { StepBundler, type StepBundle } from "../../src/runtime/bundle.js";
 
@@ -54,7 +55,9 @@ afterAll(async () => {
 });
 
 /** Evaluates a bundle as the container runner does, and returns its exports; the module marker it leaves is removed. */
-async function evaluate(bundle: StepBundle): Promise<Record<string, { definition: { fn: (...args: unknown[]) => unknown; sourceFile?: string } }>> {
+async function evaluate(
+  bundle: StepBundle,
+): Promise<Record<string, { definition: { fn: (...args: unknown[]) => unknown; key: string; sourceFile?: string } }>> {
   const file = join(project, `bundle-${Math.random().toString(16).slice(2)}.mjs`);
   await writeFile(file, bundle.code);
   try {
@@ -64,7 +67,7 @@ async function evaluate(bundle: StepBundle): Promise<Record<string, { definition
   }
 }
 
-const markerFor = (path: string): string => `= ${JSON.stringify(path)};`;
+const markerFor = (path: string): string => `= ${JSON.stringify(moduleIdentity(path))};`;
 
 describe("StepBundler", () => {
   it("bundles a module importing npm packages, and the bundle runs", async () => {
@@ -82,10 +85,13 @@ describe("StepBundler", () => {
     expect(code).toContain(markerFor(join(project, "helper.ts")));
     expect(code).not.toContain(markerFor(join(project, "node_modules", "tiny-lib", "twice.js")));
     expect(code).not.toMatch(/= "[^"]*node_modules[^"]*";/);
-    // The marker is what tells step() in the container which module defined each step.
+    // The marker is what tells step() in the container which module defined each step: by the
+    // module's identity, as on the host, and never by a host path, which the step could read.
+    expect(code).not.toContain(project);
     const exports = await evaluate(bundle);
-    expect(exports.totals!.definition.sourceFile).toBe(entry);
-    expect(exports.scale!.definition.sourceFile).toBe(join(project, "helper.ts"));
+    expect(exports.totals!.definition.key).toBe(`${moduleIdentity(entry)}#totals#1`);
+    expect(exports.scale!.definition.key).toBe(`${moduleIdentity(join(project, "helper.ts"))}#scale#1`);
+    expect(exports.totals!.definition.sourceFile).toBeUndefined();
   });
 
   it("gives the container build of stepbox for `stepbox` and for the package entry imported by path", async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { CONTAINER_ENV, CONTAINER_PATHS } from "../../container/contract.js";
-import { captureLogs, type CapturedLogs } from "./container-logs.js";
+import { captureLogs, DEFAULT_LOG_LIMITS, type CapturedLogs } from "./container-logs.js";
 import { engineError } from "./docker-engine.js";
 import { createHostNetwork, hostNetworkOptions, type HostNetwork } from "./host-network.js";
 import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
@@ -43,7 +43,7 @@ export const jobHosts = (instanceCount: number): string[] => Array.from({ length
  */
 export function planKey(plan: JobPlan): string {
   const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, cpus, memoryBytes, network } = plan;
-  const { storeUri, owner, instanceCount, checkpointsDir } = plan;
+  const { storeUri, owner, instanceCount, checkpointsDir, logLimitBytes } = plan;
   const channels = plan.channels.map(({ name, hostPath }) => ({ name, hostPath }));
   return JSON.stringify({
     pipelineName,
@@ -62,6 +62,7 @@ export function planKey(plan: JobPlan): string {
     instanceCount,
     checkpointsDir,
     channels,
+    logLimitBytes,
   });
 }
 
@@ -169,11 +170,12 @@ export class StepContainers {
     for (const result of created) if (result.status === "fulfilled") this.#containers.push(result.value);
     const failed = created.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
+    const limits = { ...DEFAULT_LOG_LIMITS, maxLogBytes: plan.logLimitBytes ?? DEFAULT_LOG_LIMITS.maxLogBytes };
     try {
       this.#logs = await Promise.all(
         this.#containers.map((c, i) => {
           const setup = this.setups[i]!;
-          return captureLogs(c, hostLogFile(setup), (line, stream) => this.#onLine?.(setup.host, line, stream));
+          return captureLogs(c, hostLogFile(setup), (line, stream) => this.#onLine?.(setup.host, line, stream), limits);
         }),
       );
     } catch (error) {
