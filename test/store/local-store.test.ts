@@ -1,14 +1,14 @@
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreError, ValidationError } from "../../src/errors.js";
 import { LocalFileStore } from "../../src/store/local-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../../src/store/open-store.js";
+import { startSlowWriter } from "../support/slow-writer.js";
 import { describeArtifactStoreContract, patternBytes, slowStream } from "./store-contract.js";
 
 let base: string;
@@ -116,29 +116,8 @@ describe("LocalFileStore", () => {
     const store = new LocalFileStore(root);
     const old = patternBytes(200_000, 5);
     await store.put("p/e/results/payload.bin", old);
-    const storeModule = pathToFileURL(fileURLToPath(new URL("../../src/store/local-store.ts", import.meta.url))).href;
     // The child writes the object slowly and tells the parent once half of it is in flight.
-    const script = `
-      import { Readable } from "node:stream";
-      import { setTimeout as sleep } from "node:timers/promises";
-      const { LocalFileStore } = await import(${JSON.stringify(storeModule)});
-      const store = new LocalFileStore(${JSON.stringify(root)});
-      const chunks = (async function* () {
-        for (let i = 0; ; i++) {
-          yield Buffer.alloc(64 * 1024, i);
-          if (i === 4) process.send("in flight");
-          await sleep(20);
-        }
-      })();
-      await store.putStream("p/e/results/payload.bin", Readable.from(chunks));
-    `;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once("message", () => resolve());
-      child.once("exit", (code) => reject(new Error(`the writer exited early (${String(code)})`)));
-    });
+    const child = await startSlowWriter(root, "p/e/results/payload.bin", 4);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGKILL");
     await exited;

@@ -1,20 +1,14 @@
-/**
- * The temp files of the local store: each names its writer's pid, no reader or listing ever shows one,
- * and the sweep (session start-up, `stepbox gc`) removes those of writers that are gone, never one
- * that a live writer may still rename into place.
- */
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepStoreTempFiles } from "../../src/session/store-temp-sweep.js";
 import { LocalFileStore } from "../../src/store/local-store.js";
 import { writerPid } from "../../src/store/temp-files.js";
 import { buildCli, cli } from "../cli/cli.js";
 import { deadPid, exited } from "../support/processes.js";
+import { startSlowWriter } from "../support/slow-writer.js";
 import { patternBytes } from "./store-contract.js";
 
 let base: string;
@@ -50,26 +44,7 @@ async function leftTempFile(root: string, relativePath: string, ageMs: number): 
 
 /** Kills a child process while it streams an object into the store; its temp file stays. */
 async function killWriterMidWrite(root: string): Promise<number> {
-  const storeModule = pathToFileURL(fileURLToPath(new URL("../../src/store/local-store.ts", import.meta.url))).href;
-  const script = `
-    import { Readable } from "node:stream";
-    import { setTimeout as sleep } from "node:timers/promises";
-    const { LocalFileStore } = await import(${JSON.stringify(storeModule)});
-    const store = new LocalFileStore(${JSON.stringify(root)});
-    const chunks = (async function* () {
-      for (let i = 0; ; i++) {
-        yield Buffer.alloc(64 * 1024, i);
-        if (i === 2) process.send("in flight");
-        await sleep(20);
-      }
-    })();
-    await store.putStream("p/e/train/results/payload.bin", Readable.from(chunks));
-  `;
-  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => resolve());
-    child.once("exit", (code) => reject(new Error(`the writer exited early (${String(code)})`)));
-  });
+  const child = await startSlowWriter(root, "p/e/train/results/payload.bin", 2);
   child.kill("SIGKILL");
   await exited(child);
   return child.pid!;
