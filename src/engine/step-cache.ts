@@ -3,6 +3,8 @@ import { NotFoundError } from "../errors.js";
 import type { FunctionStep } from "../dsl/function-step.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
+import { recordShapes } from "../store/record-shapes.js";
+import { DamagedRecordError, readRecord } from "../store/records.js";
 import type { ChannelSnapshot } from "./input-channels.js";
 import { parseIsoDuration } from "./iso-duration.js";
 
@@ -100,11 +102,12 @@ export class StepCache {
     return `${layout.pipelineRoot(this.pipeline)}/.cache/${step}/${name}.json`;
   }
 
+  /** The entry at `key`; a missing or damaged one (not JSON, not an entry's shape) is a miss, never half-read. */
   async #read(key: string): Promise<CacheEntry | undefined> {
     try {
-      return JSON.parse((await this.store.get(key)).toString("utf8")) as CacheEntry;
+      return await readRecord<CacheEntry>(this.store, key, "step-cache entry", recordShapes.cacheEntry);
     } catch (error) {
-      if (error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
+      if (error instanceof NotFoundError || error instanceof DamagedRecordError) return undefined;
       throw error;
     }
   }

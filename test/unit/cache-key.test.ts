@@ -77,3 +77,21 @@ describe("the cache key", () => {
     expect(cacheKey(one)).not.toBe(cacheKey(other));
   });
 });
+
+describe("a cache entry", () => {
+  it("that is damaged (the right name, not an entry's shape) is a miss: the step runs again and writes a good one", async () => {
+    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() });
+    const pipeline = new Pipeline({ name: "key-damaged", steps: [base()], session });
+    const first = await pipeline.start();
+    await first.wait();
+    const entries = (await session.store.list("key-damaged/.cache")).filter((key) => key.endsWith(".json"));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const key of entries) await session.store.put(key, JSON.stringify({ Key: 3, Parts: null }));
+    const second = await pipeline.start();
+    expect((await second.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    expect((await second.listSteps())[0]!.CacheHitResult).toBeUndefined();
+    const third = await pipeline.start();
+    await third.wait();
+    expect((await third.listSteps())[0]!.CacheHitResult).toEqual({ SourcePipelineExecutionArn: second.arn });
+  });
+});
