@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { BuildOptions, Message, Plugin } from "esbuild";
 import { BundleError } from "../errors.js";
 import { CONTAINER_GLOBALS } from "../container/contract.js";
-import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
+import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, esbuildVersion, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
 import { stepboxPackage } from "./package-manifest.js";
 
 /** The bundle of one module that defines steps, ready to run in a step's container. */
@@ -189,9 +189,10 @@ function loadEsbuild(): Promise<typeof import("esbuild")> {
 
 /** stepbox's and esbuild's versions, and this module's own hash (the plugin's logic shapes every bundle). */
 function bundlerIdentity(): Promise<Record<string, string>> {
-  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), loadEsbuild()]).then(([pkg, source, esbuild]) => ({
+  // esbuild's version, not esbuild itself: a bundle found on disk then never loads it.
+  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), esbuildVersion()]).then(([pkg, source, esbuild]) => ({
     stepbox: pkg.version,
-    esbuild: esbuild.version,
+    esbuild,
     bundler: sha256(source),
   }));
   return identity;
