@@ -6,7 +6,6 @@ import { access, readFile } from "node:fs/promises";
 import { register } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { register as registerTypeScript } from "tsx/esm/api";
 import { StepboxError, ValidationError } from "../errors.js";
 import { Pipeline } from "../session/pipeline.js";
 import { PipelineStartedWhileLoadingError, withStartsRefused } from "../session/start-guard.js";
@@ -21,18 +20,23 @@ export interface LoadedPipeline {
 
 const EXPORT_HINT = 'export it: `export default new Pipeline({ name: "my-pipeline", steps: [...] })`, or a function that returns one';
 
-let loadersRegistered = false;
+let loadersRegistered: Promise<void> | undefined;
 
-/** tsx for TypeScript, then the hook that gives the file this process's own stepbox. */
-function registerLoaders(): void {
-  if (loadersRegistered) return;
-  loadersRegistered = true;
-  registerTypeScript();
-  // Hooks registered later run first, so "stepbox" is settled before tsx's tsconfig paths see it.
-  const here = fileURLToPath(import.meta.url);
-  register(new URL(`./stepbox-resolve-hook${extname(here)}`, import.meta.url), {
-    data: { stepboxUrl: new URL(`../index${extname(here)}`, import.meta.url).href },
-  });
+/**
+ * tsx for TypeScript, then the hook that gives the file this process's own stepbox. tsx (with esbuild,
+ * ~0.15 s) loads here, with the first pipeline file, not for every command.
+ */
+function registerLoaders(): Promise<void> {
+  loadersRegistered ??= (async () => {
+    const { register: registerTypeScript } = await import("tsx/esm/api");
+    registerTypeScript();
+    // Hooks registered later run first, so "stepbox" is settled before tsx's tsconfig paths see it.
+    const here = fileURLToPath(import.meta.url);
+    register(new URL(`./stepbox-resolve-hook${extname(here)}`, import.meta.url), {
+      data: { stepboxUrl: new URL(`../index${extname(here)}`, import.meta.url).href },
+    });
+  })();
+  return loadersRegistered;
 }
 
 /** The "type" of the package.json nearest above a file: how Node reads its .js and .ts files. */
@@ -79,7 +83,7 @@ export async function loadPipelineFile(path: string, exportName?: string): Promi
     });
   }
   await checkIsEsModule(file, path);
-  registerLoaders();
+  await registerLoaders();
   // A file that starts its pipeline as it loads would run it here, behind the command's back.
   return withStartsRefused(path, () => importPipeline(file, path, exportName));
 }

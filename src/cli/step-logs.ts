@@ -6,7 +6,7 @@
  */
 import { createInterface } from "node:readline";
 import { StepboxError } from "../errors.js";
-import { loadExecutionDefinition } from "../report/index.js";
+import { loadExecutionDefinition } from "../report/run-report.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
 import { layout } from "../store/layout.js";
 import type { ExecutionRecord, StepRecord } from "../store/records.js";

@@ -42,6 +42,27 @@ export function openRunSession(options: ReadOptions): RunSession {
 }
 
 /**
+ * Runs `prepare` (loading the pipeline file, reading its parameters) while the session's runtime
+ * starts: connecting to Docker, sweeping what killed processes left, checking the image and loading
+ * the key do not depend on the file, and go on while tsx compiles it in its own thread. A failed start
+ * is not reported here: the execution's start asks again and fails with it then, so a broken file is
+ * still the error a person sees. When `prepare` fails, the start is let finish first, so the command
+ * never exits in the middle of a sweep.
+ */
+export async function whileRuntimeStarts<T>(session: LocalPipelineSession, prepare: () => Promise<T>): Promise<T> {
+  const starting = session.runtime().then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    return await prepare();
+  } catch (error) {
+    await starting;
+    throw error;
+  }
+}
+
+/**
  * Starts an execution, records which file its pipeline came from (for a later retry), shows its
  * progress until it ends and prints how it ended (and, with --json, the execution and its steps as
  * JSON). Returns the exit code: 0 only when it succeeded.

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -160,4 +161,14 @@ async function writeAtomically(path: string, data: Buffer | string): Promise<voi
 /** The cache key of a bundle: a hash of everything besides its input files that decides its bytes. */
 export function bundleCacheKey(parts: Readonly<Record<string, unknown>>): string {
   return sha256(JSON.stringify(parts));
+}
+
+let esbuildPackageVersion: Promise<string> | undefined;
+
+/** esbuild's version, part of every bundle's cache key: read from its package.json, since loading esbuild costs ~0.1 s. */
+export function esbuildVersion(): Promise<string> {
+  esbuildPackageVersion ??= readFile(createRequire(import.meta.url).resolve("esbuild/package.json"), "utf8").then(
+    (text) => (JSON.parse(text) as { version: string }).version,
+  );
+  return esbuildPackageVersion;
 }

@@ -6,7 +6,7 @@ import type { BuildOptions, Message, Plugin } from "esbuild";
 import { BundleError } from "../errors.js";
 import { CONTAINER_GLOBALS } from "../container/contract.js";
 import { moduleIdentity } from "../dsl/module-path.js";
-import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
+import { BundleDiskCache, bundleCacheKey, defaultBundleCacheDir, esbuildVersion, inputsUnchanged, snapshotInputs, type BundleInputs } from "./bundle-cache.js";
 import { stepboxPackage } from "./package-manifest.js";
 
 /** The bundle of one module that defines steps, ready to run in a step's container. */
@@ -207,9 +207,10 @@ function loadEsbuild(): Promise<typeof import("esbuild")> {
  * rebuilds every bundle, whose markers would otherwise name no definition the host asks for.
  */
 function bundlerIdentity(): Promise<Record<string, string>> {
-  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), loadEsbuild()]).then(([pkg, source, esbuild]) => ({
+  // esbuild's version, not esbuild itself: a bundle found on disk then never loads it.
+  identity ??= Promise.all([stepboxPackage(), readFile(THIS_FILE), esbuildVersion()]).then(([pkg, source, esbuild]) => ({
     stepbox: pkg.version,
-    esbuild: esbuild.version,
+    esbuild,
     bundler: sha256(source),
     moduleIdentity: moduleIdentity(THIS_FILE),
   }));

@@ -144,9 +144,13 @@ export class LocalPipelineSession {
   async #startRuntime(): Promise<SessionRuntime> {
     const given = this.#options.runtime;
     if (given) return { stepRuntime: given, image: GIVEN_RUNTIME_IMAGE, imageId: GIVEN_RUNTIME_IMAGE, masterKey: await this.masterKey() };
-    const [started, masterKey] = await Promise.all([startDockerRuntime({ baseImage: this.#options.baseImage, logger: this.logger }), this.masterKey()]);
+    // The temp sweep needs no engine: it goes on while the engine answers.
+    const [started, masterKey] = await Promise.all([
+      startDockerRuntime({ baseImage: this.#options.baseImage, logger: this.logger }),
+      this.masterKey(),
+      this.#sweepTempPaths(),
+    ]);
     await this.#markOrphans(started.orphans);
-    await this.#sweepTempPaths();
     return { stepRuntime: started.runtime, image: started.image, imageId: started.imageId, masterKey };
   }
 

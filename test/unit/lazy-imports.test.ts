@@ -1,7 +1,7 @@
 /**
  * What importing stepbox costs: its public entry points and its command line load neither the S3 SDK
- * nor dockerode (with its gRPC and SSH stacks); the SDK loads when an s3:// store is first used, not
- * when it is opened. A child process imports them under a recorder of every module it loads.
+ * nor dockerode (with its gRPC and SSH stacks), and the command line not tsx's API; the SDK loads when
+ * an s3:// store is first used, not when it is opened. A child process imports them under a recorder of every module it loads.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -51,6 +51,11 @@ describe("importing stepbox", () => {
 
   it("loads neither the S3 SDK nor dockerode for stepbox, stepbox/testing, stepbox/report or the CLI", () => {
     expect(packagesLoaded(probe.afterImport, /^@aws-sdk\/|^@smithy\/|^dockerode$|^docker-modem$|^@grpc\//)).toEqual([]);
+  });
+
+  it("leaves tsx's API (and esbuild with it) to the commands that load a pipeline file", () => {
+    // The probe itself runs under tsx's loader, which is not its API.
+    expect(probe.afterImport.filter((m) => /\/tsx\/dist\/esm\/api\//.test(m))).toEqual([]);
   });
 
   it("does not load the S3 SDK when an s3:// store is opened, only when it is used", () => {

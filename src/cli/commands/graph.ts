@@ -1,7 +1,9 @@
 import { stat, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { ValidationError } from "../../errors.js";
-import { GRAPH_FORMATS, loadExecutionDefinition, renderGraph, type GraphFormat } from "../../report/index.js";
+// Not the report's index: the HTML report's renderer is not this command's to load.
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from "../../report/render-graph.js";
+import { loadExecutionDefinition } from "../../report/run-report.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";

@@ -1,7 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { loadRunReport, renderReportHtml } from "../../report/index.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { resolveExecution } from "../resolve.js";
@@ -28,6 +27,8 @@ export function reportCommand(program: Command): void {
       action(async (query: string, options: ReportOptions) => {
         const session = openSession(options);
         const { pipelineName, id } = await resolveExecution(session, query);
+        // The report's renderer loads for this command only, not with every other one.
+        const { loadRunReport, renderReportHtml } = await import("../../report/index.js");
         const html = renderReportHtml(await loadRunReport(session, pipelineName, id));
         const out = resolve(options.out ?? `stepbox-report-${id}.html`);
         await writeFile(out, html);

@@ -6,7 +6,7 @@ import { loadPipelineFile } from "../load-pipeline.js";
 import { readPipelineFile } from "../pipeline-file-record.js";
 import { resolveExecution } from "../resolve.js";
 import { withJsonOption, type ReadOptions } from "../session.js";
-import { openRunSession, RUN_JSON_HELP, runToEnd } from "../watch-run.js";
+import { openRunSession, RUN_JSON_HELP, runToEnd, whileRuntimeStarts } from "../watch-run.js";
 
 interface RetryOptions extends ReadOptions {
   file?: string;
@@ -33,20 +33,22 @@ export function retryCommand(program: Command): void {
       action(async (query: string, options: RetryOptions) => {
         const run = openRunSession(options);
         const source = await resolveExecution(run.session, query);
-        const recorded =
-          options.file !== undefined
-            ? { File: resolve(options.file), Export: options.export }
-            : await readPipelineFile(run.session, source.pipelineName, source.id);
-        const loaded = await loadPipelineFile(recorded.File, options.export ?? recorded.Export);
-        if (loaded.pipeline.name !== source.pipelineName) {
-          throw new ValidationError(
-            `${loaded.file} defines pipeline "${loaded.pipeline.name}", but execution ${source.id} is of pipeline "${source.pipelineName}"`,
-            {
-              hint: `give the file that defines "${source.pipelineName}" with --file`,
-            },
-          );
-        }
-        const pipeline = loaded.pipeline.withSession(run.session);
+        const { loaded, pipeline } = await whileRuntimeStarts(run.session, async () => {
+          const recorded =
+            options.file !== undefined
+              ? { File: resolve(options.file), Export: options.export }
+              : await readPipelineFile(run.session, source.pipelineName, source.id);
+          const loaded = await loadPipelineFile(recorded.File, options.export ?? recorded.Export);
+          if (loaded.pipeline.name !== source.pipelineName) {
+            throw new ValidationError(
+              `${loaded.file} defines pipeline "${loaded.pipeline.name}", but execution ${source.id} is of pipeline "${source.pipelineName}"`,
+              {
+                hint: `give the file that defines "${source.pipelineName}" with --file`,
+              },
+            );
+          }
+          return { loaded, pipeline: loaded.pipeline.withSession(run.session) };
+        });
         return runToEnd(run, loaded, pipeline, () => pipeline.retryExecution(source.id));
       }),
     );

@@ -3,7 +3,7 @@ import { action, examples } from "../action.js";
 import { loadPipelineFile } from "../load-pipeline.js";
 import { collect, parseParameters, parsePositiveInteger } from "../parameters.js";
 import { withJsonOption, type ReadOptions } from "../session.js";
-import { openRunSession, RUN_JSON_HELP, runToEnd } from "../watch-run.js";
+import { openRunSession, RUN_JSON_HELP, runToEnd, whileRuntimeStarts } from "../watch-run.js";
 
 interface RunOptions extends ReadOptions {
   param: string[];
@@ -37,10 +37,13 @@ export function runCommand(program: Command): void {
     .action(
       action(async (file: string, options: RunOptions) => {
         const run = openRunSession(options);
-        const loaded = await loadPipelineFile(file, options.export);
-        const pipeline = loaded.pipeline.withSession(run.session);
-        const parameters = parseParameters(options.param, pipeline.parameters);
-        const parallelism = options.parallelism !== undefined ? parsePositiveInteger(options.parallelism, "--parallelism") : undefined;
+        const { loaded, pipeline, parameters, parallelism } = await whileRuntimeStarts(run.session, async () => {
+          const loaded = await loadPipelineFile(file, options.export);
+          const pipeline = loaded.pipeline.withSession(run.session);
+          const parameters = parseParameters(options.param, pipeline.parameters);
+          const parallelism = options.parallelism !== undefined ? parsePositiveInteger(options.parallelism, "--parallelism") : undefined;
+          return { loaded, pipeline, parameters, parallelism };
+        });
         return runToEnd(run, loaded, pipeline, () => pipeline.start({ parameters, ...(parallelism !== undefined ? { parallelism } : {}) }));
       }),
     );

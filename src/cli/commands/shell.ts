@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { openStepShell } from "../../session/step-shell.js";
 import { action, examples } from "../action.js";
 import { resolveExecution, resolveStep } from "../resolve.js";
 import { openSession, withCommonOptions, type CommonOptions } from "../session.js";
@@ -25,6 +24,8 @@ export function shellCommand(program: Command): void {
       action(async (executionQuery: string, stepQuery: string, options: CommonOptions & { host: string }) => {
         const session = openSession(options);
         const resolved = await resolveExecution(session, executionQuery);
+        // The shell's container code loads for this command only, not with every other one.
+        const { openStepShell } = await import("../../session/step-shell.js");
         return openStepShell({
           session,
           pipelineName: resolved.pipelineName,

@@ -6,11 +6,11 @@ import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import type { Message } from "esbuild";
 import tar from "tar-fs";
 import { ContainerEngineError, ImageBuildError } from "../../errors.js";
 import { engineError, isEngineUnreachable } from "./docker-engine.js";
 import { LABEL, managedLabels } from "./labels.js";
+import { bundleRunner } from "../bundle-runner.js";
 import { stepboxPackage } from "../package-manifest.js";
 import { tempFolderPrefix } from "../temp-paths.js";
 
@@ -64,8 +64,6 @@ const NODE_IN_IMAGE = "/usr/local/bin/node";
 /** The imported base's only accounts: root runs the Dockerfile's RUN, which adds stepbox. */
 const BASE_PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const BASE_GROUP = "root:x:0:\nnogroup:x:65534:\n";
-/** ESM bundles cannot `require`, which CommonJS dependencies do. */
-const REQUIRE_BANNER = 'import { createRequire as __stepboxCreateRequire } from "node:module"; const require = __stepboxCreateRequire(import.meta.url);';
 const BUILD_HINT = `check runtime-image/Dockerfile, and that the base image has node at ${NODE_IN_IMAGE}`;
 const BASE_HINT = "unset STEPBOX_BASE_IMAGE to build on an image made from this machine's node";
 const REGISTRY_BASE_HINT = `set STEPBOX_BASE_IMAGE to an image on this machine with node at ${NODE_IN_IMAGE}`;
@@ -90,35 +88,6 @@ function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8
     hash.update(`${part.byteLength}:`).update(part);
   }
   return hash.digest("hex").slice(0, 16);
-}
-
-/** Bundles the runner into one ESM file; paths in its comments are relative to `root`, so the bytes do not depend on the cwd. */
-async function bundleRunner(entry: string, root: string): Promise<Buffer> {
-  // esbuild costs ~0.1 s of CPU to load: on first use, not when stepbox is imported.
-  const { build } = await import("esbuild");
-  try {
-    const result = await build({
-      entryPoints: [entry],
-      absWorkingDir: root,
-      bundle: true,
-      write: false,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      legalComments: "none",
-      logLevel: "silent",
-      banner: { js: REQUIRE_BANNER },
-    });
-    const [output] = result.outputFiles;
-    if (!output) throw new Error("esbuild wrote no output");
-    return Buffer.from(output.contents);
-  } catch (cause) {
-    const errors = (cause as { errors?: Message[] }).errors ?? [];
-    const detail = errors.map((m) => (m.location ? `${m.location.file}:${m.location.line}: ${m.text}` : m.text)).slice(0, 5);
-    throw new ImageBuildError(`cannot bundle the container runner ${entry}${detail.length > 0 ? `:\n  ${detail.join("\n  ")}` : ""}`, {
-      cause,
-    });
-  }
 }
 
 /**
@@ -379,7 +348,8 @@ async function buildRuntime(
 /**
  * Makes sure the image steps run in exists, and says which it is. Its tag hashes the Dockerfile, the
  * runner bundle and the base image's id, so it is built on first use and again only when one of
- * them changes. When it exists this costs one request to the engine and the runner's bundling.
+ * them changes. When it exists this costs one request to the engine, and the runner's bundle comes
+ * from the cache on disk.
  * Concurrent callers may all build; each ends with the same tag.
  */
 export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOptions = {}): Promise<RuntimeImage> {

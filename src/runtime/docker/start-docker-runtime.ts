@@ -29,8 +29,8 @@ export interface StartedDockerRuntime {
  */
 export async function startDockerRuntime(options: DockerRuntimeOptions): Promise<StartedDockerRuntime> {
   const docker = await connectDocker();
-  const orphans = await sweepOrphans(docker);
-  const image = await runtimeImageOnce(docker, options.baseImage, options.logger);
+  // Independent round trips to the engine: neither waits for the other.
+  const [orphans, image] = await Promise.all([sweepOrphans(docker), runtimeImageOnce(docker, options.baseImage, options.logger)]);
   return { runtime: new DockerRuntime(docker), image: image.tag, imageId: image.id, orphans };
 }
 
