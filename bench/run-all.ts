@@ -114,6 +114,9 @@ if (filters.length > 0) {
     "",
     summary(sections),
     "",
+    // The causes of what is not met, written by hand where they were measured: kept beside the summary.
+    (await readFile(join(BENCH, "targets-not-met.md"), "utf8")).trimEnd(),
+    "",
     ...sections.flatMap((s) => [s, ""]),
   ].join("\n");
   await writeFile(join(ROOT, "BENCHMARKS.md"), document);
