@@ -17,6 +17,7 @@ import { format } from "node:util";
 import { pathToFileURL } from "node:url";
 import { CONTAINER_GLOBALS, RUNNER_EXIT } from "../../src/container/contract.js";
 import { ContainerEngineError } from "../../src/errors.js";
+import { LocalPipelineSession, type StepLogLine } from "../../src/index.js";
 import type { StepDefinition } from "../../src/dsl/function-step.js";
 import type { HostExit, JobOutcome, JobPlan, JobSpec, LogStreamName, PreparedJob, StepRuntime, StopReason } from "../../src/runtime/step-runtime.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serialization/codec.js";
@@ -305,4 +306,17 @@ function outcomeOf(
       return { bytes: bytes.length, open: () => Readable.from([bytes], { objectMode: false }) };
     },
   };
+}
+
+/**
+ * A session of its own on the store at `root` whose steps run on `runtime` in this process, keeping
+ * the lines they print (instead of printing them).
+ */
+export function inProcessSession(
+  root: string,
+  runtime = new InProcessRuntime(),
+): { session: LocalPipelineSession; runtime: InProcessRuntime; lines: StepLogLine[] } {
+  const lines: StepLogLine[] = [];
+  const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime, onLog: (line) => lines.push(line) });
+  return { session, runtime, lines };
 }

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DelayedReturn, getStep, LocalPipelineSession, Pipeline } from "stepbox";
+import { type DelayedReturn, getStep, Pipeline } from "stepbox";
 import { cacheKey, cacheKeyParts } from "../../src/engine/step-cache.js";
 import {
   base,
@@ -19,7 +19,7 @@ import {
   sameAsBase,
   withNetwork,
 } from "../fixtures/cache-key-steps.js";
-import { InProcessRuntime } from "../support/in-process-runtime.js";
+import { inProcessSession } from "../support/in-process-runtime.js";
 
 let root: string;
 beforeAll(async () => {
@@ -29,7 +29,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** Runs `base` then `changed` as the same step of one pipeline, and says how the second run used the cache. */
 async function secondRun(name: string, changed: () => DelayedReturn) {
-  const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() });
+  const session = inProcessSession(root).session;
   const first = await new Pipeline({ name, steps: [base()], session }).start();
   expect((await first.wait()).PipelineExecutionStatus).toBe("Succeeded");
   const second = await new Pipeline({ name, steps: [changed()], session }).start();
@@ -43,7 +43,7 @@ describe("the cache key", () => {
     const unchanged = await new Pipeline({
       name: "key-unchanged",
       steps: [base()],
-      session: new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() }),
+      session: inProcessSession(root).session,
     });
     const first = await unchanged.start();
     await first.wait();
@@ -80,7 +80,7 @@ describe("the cache key", () => {
 
 describe("a cache entry", () => {
   it("that is damaged (the right name, not an entry's shape) is a miss: the step runs again and writes a good one", async () => {
-    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() });
+    const session = inProcessSession(root).session;
     const pipeline = new Pipeline({ name: "key-damaged", steps: [base()], session });
     const first = await pipeline.start();
     await first.wait();

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ExecutionEvent, LocalPipelineSession, Pipeline, type StepLogLine } from "stepbox";
+import { type ExecutionEvent, Pipeline } from "stepbox";
 import { gate, gated } from "../fixtures/event-steps.js";
 import { add, flakyRetried } from "../fixtures/scheduler-steps.js";
-import { InProcessRuntime } from "../support/in-process-runtime.js";
+import { inProcessSession } from "../support/in-process-runtime.js";
 
 let root: string;
 beforeAll(async () => {
@@ -18,11 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-function inProcess(): { session: LocalPipelineSession; lines: StepLogLine[] } {
-  const lines: StepLogLine[] = [];
-  const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime(), onLog: (line) => lines.push(line) });
-  return { session, lines };
-}
+const inProcess = () => inProcessSession(root);
 
 async function readAll(events: AsyncIterable<ExecutionEvent>): Promise<ExecutionEvent[]> {
   const seen: ExecutionEvent[] = [];
@@ -113,7 +109,7 @@ describe("a recorded execution's events", () => {
     const name = `events-watched-${Date.now()}`;
     const execution = await new Pipeline({ name: "events-watched", steps: [gated(name)], session: runner.session }).start();
     // Another session on the same store: it knows the execution only from its records.
-    const reader = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() });
+    const reader = inProcessSession(root).session;
     const watched = await new Pipeline({ name: "events-watched", steps: [gated(name)], session: reader }).execution(execution.id);
 
     const seen: ExecutionEvent[] = [];
@@ -137,7 +133,7 @@ describe("a recorded execution's events", () => {
     const { session } = inProcess();
     const execution = await new Pipeline({ name: "events-ended", steps: [add(add(1, 1), 1)], session }).start();
     await execution.wait();
-    const reader = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime: new InProcessRuntime() });
+    const reader = inProcessSession(root).session;
     const recorded = await new Pipeline({ name: "events-ended", steps: [add(add(1, 1), 1)], session: reader }).execution(execution.id);
     expect((await readAll(recorded.events())).map(brief)).toEqual(["add Succeeded 1", "add-2 Succeeded 1", "execution Succeeded"]);
   });

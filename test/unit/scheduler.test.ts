@@ -7,17 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ConditionGreaterThanOrEqualTo,
-  ConditionStep,
-  FailStep,
-  LocalPipelineSession,
-  Pipeline,
-  StepFailedError,
-  ValidationError,
-  getStep,
-  type StepLogLine,
-} from "stepbox";
+import { ConditionGreaterThanOrEqualTo, ConditionStep, FailStep, LocalPipelineSession, Pipeline, StepFailedError, ValidationError, getStep } from "stepbox";
 import { readJobRecord } from "../../src/store/job-records.js";
 import {
   add,
@@ -34,7 +24,7 @@ import {
   register,
   score,
 } from "../fixtures/scheduler-steps.js";
-import { InProcessRuntime } from "../support/in-process-runtime.js";
+import { InProcessRuntime, inProcessSession } from "../support/in-process-runtime.js";
 
 let root: string;
 beforeAll(async () => {
@@ -43,12 +33,7 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 /** A session of its own on the shared temp store, with a fresh in-process runtime. */
-function inProcess(): { session: LocalPipelineSession; runtime: InProcessRuntime; lines: StepLogLine[] } {
-  const runtime = new InProcessRuntime();
-  const lines: StepLogLine[] = [];
-  const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime, onLog: (line) => lines.push(line) });
-  return { session, runtime, lines };
-}
+const inProcess = (runtime?: InProcessRuntime) => inProcessSession(root, runtime);
 
 const stepNamesRun = (runtime: InProcessRuntime): string[] => runtime.jobs.map((j) => j.stepName);
 
@@ -155,7 +140,7 @@ describe("retries", () => {
 
 describe("capacity errors", () => {
   const pipelineOn = (runtime: InProcessRuntime, name: string): Pipeline =>
-    new Pipeline({ name, steps: [capacityRetried()], session: new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime }) });
+    new Pipeline({ name, steps: [capacityRetried()], session: inProcessSession(root, runtime).session });
 
   it("retries a job the runtime refused, under a policy for CAPACITY_ERROR", async () => {
     const runtime = new InProcessRuntime({ refuse: 2 });
@@ -168,7 +153,7 @@ describe("capacity errors", () => {
 
   it("waits the policy's backoff between attempts, each attempt a job of its own name", async () => {
     const runtime = new InProcessRuntime({ refuse: 2 });
-    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime });
+    const session = inProcessSession(root, runtime).session;
     const execution = await new Pipeline({ name: "capacity-backoff", steps: [capacityBackoff()], session }).start();
     expect(await execution.result("roomy-backoff")).toBe("ran");
     const [s] = await execution.listSteps();
@@ -188,7 +173,7 @@ describe("capacity errors", () => {
 
   it("stops retrying once expireAfterMins would pass before the next attempt", async () => {
     const runtime = new InProcessRuntime({ refuse: 100 });
-    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime });
+    const session = inProcessSession(root, runtime).session;
     const execution = await new Pipeline({ name: "capacity-expiring", steps: [capacityExpiring()], session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
     const [s] = await execution.listSteps();

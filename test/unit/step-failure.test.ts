@@ -8,11 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalPipelineSession, Pipeline, StepFailedError, getStep } from "stepbox";
+import { Pipeline, StepFailedError, getStep } from "stepbox";
 import { failureReason } from "../../src/store/records.js";
 import { displayStatus, recordedFailure, stepState } from "../../src/store/step-state.js";
 import { boom, capacityRetried } from "../fixtures/scheduler-steps.js";
-import { InProcessRuntime } from "../support/in-process-runtime.js";
+import { InProcessRuntime, inProcessSession } from "../support/in-process-runtime.js";
 
 let root: string;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-const session = (runtime = new InProcessRuntime()) => new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", runtime, onLog: () => {} });
+const session = (runtime?: InProcessRuntime) => inProcessSession(root, runtime).session;
 
 describe("a failed step", () => {
   it("keeps its failure as data in the record, made into FailureReason once, and StepFailedError carries it", async () => {
