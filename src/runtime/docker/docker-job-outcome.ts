@@ -83,24 +83,22 @@ export class DockerJobOutcome implements JobOutcome {
   async archive(kind: "model" | "output"): Promise<Readable | undefined> {
     const folder = kind === "model" ? CONTAINER_PATHS.model : CONTAINER_PATHS.outputData;
     const stream = await packFolders(this.#job.hosts.map((h) => onHost(h.setup.dir, folder)));
-    if (stream) {
-      this.#streams.add(stream);
-      stream.once("close", () => this.#streams.delete(stream));
-    }
-    return stream;
+    return stream && this.#track(stream);
   }
 
   log(host: string): { readonly bytes: number; open(): Readable } {
     const ended = this.#host(host);
     return {
       bytes: ended.logBytes,
-      open: () => {
-        const stream = createReadStream(hostLogFile(ended.setup));
-        this.#streams.add(stream);
-        stream.once("close", () => this.#streams.delete(stream));
-        return stream;
-      },
+      open: () => this.#track(createReadStream(hostLogFile(ended.setup))),
     };
+  }
+
+  /** Keeps a stream on the hosts' folders until it closes, so that `close` can end it. */
+  #track<S extends Readable>(stream: S): S {
+    this.#streams.add(stream);
+    stream.once("close", () => this.#streams.delete(stream));
+    return stream;
   }
 
   /** Ends every stream still open on the hosts' folders: they are about to be removed. */
