@@ -108,13 +108,39 @@ export interface RemoteErrorInfo {
   code?: string | number | undefined;
 }
 
-/** Why a step did not succeed, as StepFailedError carries it (see StepFailure in store/records.ts). */
-export interface StepFailureData {
-  readonly kind: string;
+/**
+ * What kind of failure ended a step. Each but the last three is the prefix of SageMaker's
+ * FailureReason for it; `StepReported` is the step's own words (what it left in /opt/ml/output/failure),
+ * `Fail` a FailStep's message, and `Interrupted` an engine process that ended before the step did.
+ */
+export type FailureKind =
+  | "ClientError"
+  | "AlgorithmError"
+  | "OutOfMemory"
+  | "OutputLimitExceeded"
+  | "MaxRuntimeExceeded"
+  | "Stopped"
+  | "InternalServerError"
+  | "StepReported"
+  | "Fail"
+  | "Interrupted";
+
+/**
+ * Why a step failed or was stopped, as data: what callers branch on (retry policies, the CLI, the
+ * report, StepFailedError), where FailureReason is the one text SageMaker shows, made from it once.
+ * Not in SageMaker's API.
+ */
+export interface StepFailure {
+  readonly kind: FailureKind;
+  /** What happened, in words, without the kind's prefix. */
   readonly message: string;
+  /** The exit code of the container that failed, when one did. */
   readonly exitCode?: number;
+  /** Whether the kernel killed it for using more than its memory. */
   readonly oomKilled?: boolean;
+  /** The host that failed, on a step of several hosts. */
   readonly host?: string;
+  /** SageMaker's job exception type (SageMaker.JOB_INTERNAL_ERROR...), which retry policies match. */
   readonly exceptionType?: string;
 }
 
@@ -127,7 +153,7 @@ export class StepFailedError extends StepboxError {
   readonly stepName: string;
   readonly failureReason: string;
   readonly status: "Failed" | "Stopped" | "NotRun";
-  readonly failure: StepFailureData | undefined;
+  readonly failure: StepFailure | undefined;
   readonly originalError: RemoteErrorInfo | undefined;
   /** From the step's start to its end, when it ran. */
   readonly durationMs: number | undefined;
@@ -136,7 +162,7 @@ export class StepFailedError extends StepboxError {
     stepName: string;
     failureReason: string;
     status?: "Failed" | "Stopped" | "NotRun";
-    failure?: StepFailureData | undefined;
+    failure?: StepFailure | undefined;
     originalError?: RemoteErrorInfo | undefined;
     durationMs?: number | undefined;
     cause?: unknown;

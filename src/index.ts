@@ -23,7 +23,6 @@ export type {
 } from "./engine/execution-events.js";
 export type { TransferEvent } from "./engine/transfer-progress.js";
 export type { ArtifactStore } from "./store/artifact-store.js";
-export type { FailureKind, StepFailure } from "./store/records.js";
 export type {
   StepRuntime,
   JobPlan,

@@ -1,4 +1,6 @@
-import { StoreError, UnknownExecutionError, NotFoundError, type RemoteErrorInfo } from "../errors.js";
+import { StoreError, UnknownExecutionError, NotFoundError, type RemoteErrorInfo, type StepFailure } from "../errors.js";
+
+export type { FailureKind, StepFailure } from "../errors.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import { layout } from "./layout.js";
 import { recordShapes, type ShapeCheck } from "./record-shapes.js";
@@ -17,42 +19,6 @@ export interface StatusTransition {
   StartTime: string;
   EndTime?: string;
   StatusMessage?: string;
-}
-
-/**
- * What kind of failure ended a step. Each but the last three is the prefix of SageMaker's
- * FailureReason for it; `StepReported` is the step's own words (what it left in /opt/ml/output/failure),
- * `Fail` a FailStep's message, and `Interrupted` an engine process that ended before the step did.
- */
-export type FailureKind =
-  | "ClientError"
-  | "AlgorithmError"
-  | "OutOfMemory"
-  | "OutputLimitExceeded"
-  | "MaxRuntimeExceeded"
-  | "Stopped"
-  | "InternalServerError"
-  | "StepReported"
-  | "Fail"
-  | "Interrupted";
-
-/**
- * Why a step failed or was stopped, as data: what callers branch on (retry policies, the CLI, the
- * report, StepFailedError), where FailureReason is the one text SageMaker shows, made from it once.
- * Not in SageMaker's API.
- */
-export interface StepFailure {
-  readonly kind: FailureKind;
-  /** What happened, in words, without the kind's prefix. */
-  readonly message: string;
-  /** The exit code of the container that failed, when one did. */
-  readonly exitCode?: number;
-  /** Whether the kernel killed it for using more than its memory. */
-  readonly oomKilled?: boolean;
-  /** The host that failed, on a step of several hosts. */
-  readonly host?: string;
-  /** SageMaker's job exception type (SageMaker.JOB_INTERNAL_ERROR...), which retry policies match. */
-  readonly exceptionType?: string;
 }
 
 /** SageMaker keeps the first 1024 characters of a failure reason. */
