@@ -1,0 +1,27 @@
+/**
+ * What serve asks of the engine to check a definition and to run executions, as interfaces: the
+ * command line gives it the session's own (see cli/commands/serve.ts), tests give it the same.
+ */
+import type { PipelineExecution } from "../session/pipeline-execution.js";
+
+export interface StartExecutionOptions {
+  /** The values StartPipelineExecution gave, typed by the definition's parameter types. */
+  readonly parameters: Record<string, string | number | boolean>;
+  readonly executionDisplayName?: string;
+  readonly executionDescription?: string;
+  readonly parallelismConfiguration?: { readonly MaxParallelExecutionSteps: number };
+}
+
+/** Starts executions of recorded pipelines: the session's `startDefinition` and `retryExecution`. */
+export interface ExecutionStarter {
+  /** Starts the pipeline's recorded definition; resolves once the execution has begun. */
+  start(pipelineName: string, options: StartExecutionOptions): Promise<PipelineExecution>;
+  /** A new execution that reuses the steps that succeeded in the given one and runs the others again. */
+  retry(executionArn: string, options: { parallelismConfiguration?: { readonly MaxParallelExecutionSteps: number } }): Promise<PipelineExecution>;
+}
+
+/**
+ * Reads a definition the way the engine will run it (definition/read-definition.ts); throws a
+ * StepboxError that names the step, type and fix when it cannot be run.
+ */
+export type DefinitionReader = (definition: string) => unknown;
