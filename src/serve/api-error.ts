@@ -3,7 +3,7 @@
  * `x-amzn-ErrorType` header and a body `{"__type": "...", "message": "..."}`. The SDKs turn the type
  * into the thrown error's `name`. A closed union: every error serve sends is one of these.
  */
-import { type StepboxError, UnknownExecutionError, ValidationError, NotFoundError } from "../errors.js";
+import { StepboxError, UnknownExecutionError, ValidationError, NotFoundError } from "../errors.js";
 
 export type ApiErrorType =
   /** A request member is missing, of the wrong type or out of its range, or the request cannot be done as asked. */
@@ -56,13 +56,16 @@ export const notFound = (message: string): ApiError => new ApiError("ResourceNot
 /**
  * The answer to an error a handler let through. Bad input found below serve (a ValidationError from
  * the engine or the definition reader) is the client's: a ValidationException with its message and
- * hint. Anything else is serve's own failure: InternalFailure, with the error kept as the cause for the log.
+ * hint. Anything else is serve's own failure: InternalFailure, with the error kept as the cause for the log,
+ * and its message when it is a StepboxError (a damaged record, a store that cannot be read), which says what to do.
  */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ValidationError) return validation(oneLine(error));
   if (error instanceof UnknownExecutionError || error instanceof NotFoundError) return notFound(oneLine(error));
-  return new ApiError("InternalFailure", "stepbox serve failed to handle the request; its log has the reason", { cause: error });
+  // A stepbox error explains itself (a damaged record names its key and the fix): the local user sees it.
+  const why = error instanceof StepboxError ? `: ${oneLine(error)}` : "; its log has the reason";
+  return new ApiError("InternalFailure", `stepbox serve failed to handle the request${why}`, { cause: error });
 }
 
 /** A StepboxError's message and hint as one line, as SageMaker's messages are. */

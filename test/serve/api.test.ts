@@ -4,7 +4,7 @@
  * SageMaker's errors. The session's steps run in-process (test/support/in-process-runtime.ts), so
  * these tests need no Docker engine.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CreatePipelineCommand,
@@ -23,13 +23,26 @@ import {
   UpdatePipelineCommand,
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConditionGreaterThanOrEqualTo, ConditionStep, FailStep, Join, ParameterFloat, Pipeline, ValidationError, getStep } from "stepbox";
+import {
+  ConditionGreaterThanOrEqualTo,
+  ConditionStep,
+  FailStep,
+  Join,
+  LocalPipelineSession,
+  ParameterFloat,
+  ParameterInteger,
+  Pipeline,
+  ValidationError,
+  getStep,
+} from "stepbox";
 import { parseTrainingJobArn } from "../../src/naming/sagemaker-arns.js";
 import { startServe, type RunningServe } from "../../src/serve/server.js";
 import { layout } from "../../src/store/layout.js";
-import { alert, pause, register, score } from "../fixtures/semantics-steps.js";
-import { inProcessSession } from "../support/in-process-runtime.js";
+import type { ExecutionStarter } from "../../src/serve/engine-seams.js";
+import { alert, increment, pause, register, score } from "../fixtures/semantics-steps.js";
+import { InProcessRuntime, inProcessSession } from "../support/in-process-runtime.js";
 import { definitionText, rejection, ROLE_ARN, sageMakerClient, tempRoot } from "./client.js";
 
 let temp: Awaited<ReturnType<typeof tempRoot>>;
@@ -402,5 +415,129 @@ describe("a running execution that a LocalPipelineSession runs", () => {
     const { PipelineExecutionSteps: steps } = await client.send(new ListPipelineExecutionStepsCommand({ PipelineExecutionArn: arn }));
     expect(steps?.map((s) => s.StepStatus)).toEqual(["Stopped"]);
     await client.send(new DeletePipelineCommand({ PipelineName: "paused" }));
+  });
+});
+
+describe("a failure inside serve", () => {
+  it("is a 500 InternalFailure that says what broke, logged, and serve goes on answering", async () => {
+    const logged: Array<{ event?: string; msg?: string }> = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line) as { event?: string }) });
+    const session = new LocalPipelineSession({ artifactRoot: temp.root, secret: "test-secret", runtime: new InProcessRuntime(), logger });
+    const watched = await startServe({ session, port: 0 });
+    const other = sageMakerClient(watched.url);
+    try {
+      const execution = await new Pipeline({ name: "damaged", steps: [score(0.1)], session }).start();
+      await execution.wait();
+      await writeFile(join(temp.root, layout.execution("damaged", execution.id)), "{ half a record");
+      const error = await rejection(other.send(new DescribePipelineExecutionCommand({ PipelineExecutionArn: execution.arn })));
+      expect({ name: error.name, status: error.$metadata.httpStatusCode }).toEqual({ name: "InternalFailure", status: 500 });
+      expect(error.message).toMatch(/execution record at .*damaged\/.*execution.json is damaged: it is not valid JSON/);
+      expect(logged.filter((l) => l.event === "serve.internal-failure")).toHaveLength(1);
+      // The process is still there, and so is every other answer.
+      expect((await other.send(new DescribePipelineCommand({ PipelineName: "damaged" }))).PipelineName).toBe("damaged");
+    } finally {
+      other.destroy();
+      await watched.close();
+    }
+  });
+});
+
+/**
+ * An ExecutionStarter on the session's Pipeline objects, standing in for the session's coming
+ * startDefinition()/retryExecution(): real executions, started as serve asks, on the same store.
+ */
+function pipelineStarter(pipelines: readonly Pipeline[]): ExecutionStarter {
+  const byName = new Map(pipelines.map((p) => [p.name, p]));
+  return {
+    start: (name, options) =>
+      byName.get(name)!.start({
+        parameters: options.parameters,
+        ...(options.executionDisplayName !== undefined ? { executionDisplayName: options.executionDisplayName } : {}),
+        ...(options.executionDescription !== undefined ? { executionDescription: options.executionDescription } : {}),
+        ...(options.parallelismConfiguration ? { parallelism: options.parallelismConfiguration.MaxParallelExecutionSteps } : {}),
+      }),
+    retry: (arn) => {
+      const [, name, id] = /pipeline\/([^/]+)\/execution\/(\w+)$/.exec(arn)!;
+      return byName.get(name!)!.retryExecution(id!);
+    },
+  };
+}
+
+/** DescribePipelineExecution until the execution has ended, or its step has started. */
+async function until(client: SageMakerClient, arn: string, done: (status: string, steps: string[]) => boolean): Promise<string> {
+  for (;;) {
+    const { PipelineExecutionStatus: status } = await client.send(new DescribePipelineExecutionCommand({ PipelineExecutionArn: arn }));
+    const { PipelineExecutionSteps: steps } = await client.send(new ListPipelineExecutionStepsCommand({ PipelineExecutionArn: arn }));
+    if (
+      done(
+        status!,
+        steps!.map((s) => s.StepStatus!),
+      )
+    )
+      return status!;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("executions started through serve", () => {
+  const x = new ParameterInteger({ name: "x", defaultValue: 1 });
+  let started: RunningServe;
+  let other: SageMakerClient;
+  let counted: Pipeline;
+  let paused: Pipeline;
+
+  beforeAll(async () => {
+    counted = new Pipeline({ name: "counted", steps: [increment(x)], parameters: [x], session: local.session });
+    paused = new Pipeline({ name: "paused-serve", steps: [pause(600_000)], session: local.session });
+    await counted.upsert();
+    await paused.upsert();
+    started = await startServe({ session: local.session, port: 0, starter: pipelineStarter([counted, paused]) });
+    other = sageMakerClient(started.url);
+  });
+
+  afterAll(async () => {
+    other?.destroy();
+    await started?.close();
+  });
+
+  it("start with the parameters given, typed as the definition declares them, once per ClientRequestToken", async () => {
+    const request = {
+      PipelineName: "counted",
+      PipelineParameters: [{ Name: "x", Value: "41" }],
+      PipelineExecutionDisplayName: "answer",
+      PipelineExecutionDescription: "adds one",
+      ParallelismConfiguration: { MaxParallelExecutionSteps: 1 },
+      ClientRequestToken: "c".repeat(32),
+    };
+    const { PipelineExecutionArn: arn } = await other.send(new StartPipelineExecutionCommand(request));
+    expect((await other.send(new StartPipelineExecutionCommand(request))).PipelineExecutionArn).toBe(arn);
+    expect(await until(other, arn!, (status) => status !== "Executing")).toBe("Succeeded");
+    expect(await other.send(new DescribePipelineExecutionCommand({ PipelineExecutionArn: arn }))).toMatchObject({
+      PipelineExecutionDisplayName: "answer",
+      PipelineExecutionDescription: "adds one",
+      ParallelismConfiguration: { MaxParallelExecutionSteps: 1 },
+    });
+    const id = arn!.split("/").at(-1)!;
+    expect(await (await counted.execution(id)).result("increment")).toBe(42);
+    expect((await other.send(new ListPipelineExecutionsCommand({ PipelineName: "counted" }))).PipelineExecutionSummaries).toHaveLength(1);
+  });
+
+  it("are stopped through the running execution, retried as a new one, and stopped when serve closes", async () => {
+    const { PipelineExecutionArn: arn } = await other.send(new StartPipelineExecutionCommand({ PipelineName: "paused-serve" }));
+    await until(other, arn!, (_status, steps) => steps[0] === "Executing");
+    await other.send(new StopPipelineExecutionCommand({ PipelineExecutionArn: arn }));
+    expect(await until(other, arn!, (status) => status !== "Executing" && status !== "Stopping")).toBe("Stopped");
+
+    const { PipelineExecutionArn: retried } = await other.send(new RetryPipelineExecutionCommand({ PipelineExecutionArn: arn }));
+    expect(retried).not.toBe(arn);
+    await until(other, retried!, (_status, steps) => steps[0] === "Executing");
+    expect(await other.send(new DescribePipelineExecutionCommand({ PipelineExecutionArn: retried }))).toMatchObject({
+      PipelineExecutionStatus: "Executing",
+      SelectiveExecutionConfig: { SourcePipelineExecutionArn: arn },
+    });
+
+    await started.close();
+    const id = retried!.split("/").at(-1)!;
+    expect((await local.session.records.readExecution("paused-serve", id)).PipelineExecutionStatus).toBe("Stopped");
   });
 });
