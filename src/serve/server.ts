@@ -162,7 +162,8 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
       chunks.push(chunk);
     });
     request.on("end", () => resolve(Buffer.concat(chunks)));
-    request.on("error", reject);
+    // The client went away mid-body: its fault, not serve's, and nobody is left to read the answer.
+    request.on("error", (error) => reject(new ApiError("SerializationException", "the request ended before its body did", { cause: error })));
   });
 }
 

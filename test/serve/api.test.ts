@@ -204,6 +204,14 @@ describe("malformed requests", () => {
     expect(await response.json()).toEqual({ __type: "SerializationException", message: expect.stringMatching(/not valid JSON/) });
   });
 
+  it("answers a body far larger than any SageMaker request with a SerializationException", async () => {
+    const huge = JSON.stringify({ PipelineNamePrefix: "x".repeat(9 * 1024 * 1024) });
+    const response = await post({ "x-amz-target": "SageMaker.ListPipelines" }, huge);
+    expect(response.status).toBe(400);
+    expect(response.headers.get("x-amzn-errortype")).toBe("SerializationException");
+    expect(((await response.json()) as { message: string }).message).toMatch(/larger than 8388608 bytes/);
+  });
+
   it.each([
     [
       "an operation it does not implement",
