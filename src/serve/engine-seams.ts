@@ -1,6 +1,6 @@
 /**
- * What serve asks of the engine to check a definition and to run executions, as interfaces: the
- * command line gives it the session's own (see cli/commands/serve.ts), tests give it the same.
+ * What serve asks of the engine to run executions, as an interface: the command line gives it the
+ * session's own (see cli/commands/serve.ts).
  */
 import type { PipelineExecution } from "../session/pipeline-execution.js";
 
@@ -19,9 +19,3 @@ export interface ExecutionStarter {
   /** A new execution that reuses the steps that succeeded in the given one and runs the others again. */
   retry(executionArn: string, options: { parallelismConfiguration?: { readonly MaxParallelExecutionSteps: number } }): Promise<PipelineExecution>;
 }
-
-/**
- * Reads a definition the way the engine will run it (definition/read-definition.ts); throws a
- * StepboxError that names the step, type and fix when it cannot be run.
- */
-export type DefinitionReader = (definition: string) => unknown;

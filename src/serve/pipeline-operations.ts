@@ -3,7 +3,8 @@
  * records of the store (`<pipeline>/pipeline.json`): the same records `pipeline.upsert()` writes, so a
  * pipeline recorded either way is found by both.
  */
-import { StepboxError } from "../errors.js";
+import { DefinitionError } from "../errors.js";
+import { readDefinition } from "../definition/read-definition.js";
 import { pipelineArn } from "../naming/sagemaker-arns.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type PipelineRecord } from "../store/records.js";
@@ -14,31 +15,16 @@ import { PATTERNS, RequestMembers } from "./request-members.js";
 
 type Body = Record<string, unknown>;
 
-const DEFINITION_VERSION = "2020-12-01";
-
 /**
- * Refuses a definition the engine could not run, with the reason: not JSON, not a 2020-12-01
- * definition, or what the definition reader finds (a step type it cannot run, a broken reference).
+ * Refuses a definition the engine could not run, with the reader's reason and fix: not JSON, not a
+ * 2020-12-01 definition, a step type stepbox cannot run, a reference to nothing.
  */
-function checkDefinition(ctx: ServeContext, definition: string): void {
-  let parsed: unknown;
+function checkDefinition(definition: string): void {
   try {
-    parsed = JSON.parse(definition);
+    readDefinition(definition);
   } catch (error) {
-    throw validation(`The PipelineDefinition is not valid JSON: ${(error as Error).message}`);
-  }
-  const object = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  if (!object) throw validation("The PipelineDefinition must be a JSON object with Version, Parameters and Steps");
-  if (object.Version !== DEFINITION_VERSION) {
-    throw validation(`The PipelineDefinition's Version must be "${DEFINITION_VERSION}", got ${JSON.stringify(object.Version)}`);
-  }
-  if (!Array.isArray(object.Steps)) throw validation("The PipelineDefinition must have a list of Steps");
-  if (!ctx.readDefinition) return;
-  try {
-    ctx.readDefinition(definition);
-  } catch (error) {
-    if (!(error instanceof StepboxError)) throw error;
-    throw validation(`The PipelineDefinition cannot be run: ${error.hint ? `${error.detail} (${error.hint})` : error.detail}`);
+    if (!(error instanceof DefinitionError)) throw error;
+    throw validation(`The PipelineDefinition cannot be run: ${error.detail} (${error.hint})`);
   }
 }
 
@@ -62,7 +48,7 @@ async function createPipeline(body: Body, ctx: ServeContext): Promise<Body> {
   m.check();
   refuseS3Location(m);
   if (definition === undefined) throw validation("PipelineDefinition must be given: the definition JSON of the pipeline");
-  checkDefinition(ctx, definition);
+  checkDefinition(definition);
   const existing = await ctx.records.readPipeline(name);
   if (existing) {
     // The same request again (an SDK retrying it) is answered as the first one was.
@@ -97,7 +83,7 @@ async function updatePipeline(body: Body, ctx: ServeContext): Promise<Body> {
   m.check();
   refuseS3Location(m);
   const existing = await requirePipeline(ctx, name);
-  if (definition !== undefined) checkDefinition(ctx, definition);
+  if (definition !== undefined) checkDefinition(definition);
   await ctx.records.writePipeline({
     ...existing,
     ...present("PipelineDisplayName", displayName),

@@ -12,7 +12,7 @@ import { ValidationError } from "../errors.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
 import { ApiError, toApiError } from "./api-error.js";
 import { LiveExecutions, type ServeContext } from "./context.js";
-import type { DefinitionReader, ExecutionStarter } from "./engine-seams.js";
+import type { ExecutionStarter } from "./engine-seams.js";
 import { executionOperations } from "./execution-operations.js";
 import { pipelineOperations } from "./pipeline-operations.js";
 import { trainingJobOperations } from "./training-job-operations.js";
@@ -26,8 +26,6 @@ export interface ServeOptions {
   readonly host?: string;
   /** Runs StartPipelineExecution and RetryPipelineExecution; without it both are refused with a ValidationException. */
   readonly starter?: ExecutionStarter;
-  /** Checks a CreatePipeline or UpdatePipeline definition the way the engine will read it. */
-  readonly readDefinition?: DefinitionReader;
 }
 
 export interface RunningServe {
@@ -58,7 +56,6 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     logger: session.logger,
     live: new LiveExecutions(),
     starter: options.starter,
-    readDefinition: options.readDefinition,
     answeredTokens: new Map(),
   };
   const server = createServer((request, response) => {
