@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { ValidationError } from "../../errors.js";
-import { startServe } from "../../serve/server.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { openSession, withCommonOptions, type CommonOptions } from "../session.js";
@@ -52,6 +51,8 @@ export function serveCommand(program: Command): void {
         const port = parsePort(options.port);
         const session = openSession(options);
         const signal = interrupted();
+        // Loaded on first use, as the other commands' own modules are: `stepbox --help` needs no HTTP server.
+        const { startServe } = await import("../../serve/server.js");
         const serve = await startServe({ session, port, host: options.host });
         process.stdout.write(
           `stepbox serve: the SageMaker API at ${serve.url} (store: ${session.store.uri})\n` +
