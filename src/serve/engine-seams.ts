@@ -1,6 +1,8 @@
 /**
- * What serve asks of the engine to run executions, as an interface: the command line gives it the
- * session's own (see cli/commands/serve.ts).
+ * What serve asks of the engine to run executions, as an interface. The session's
+ * `startDefinition(pipelineName, options)` and `retryExecution(executionArn, options)` implement it;
+ * until the command line passes them (cli/commands/serve.ts), serve refuses StartPipelineExecution and
+ * RetryPipelineExecution with a ValidationException that says it has no engine to run them.
  */
 import type { PipelineExecution } from "../session/pipeline-execution.js";
 
