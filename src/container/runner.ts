@@ -92,15 +92,21 @@ async function isCloudJob(argv: readonly string[]): Promise<boolean> {
 /** A cloud job: the S3 client is loaded from its own module only now (see container/job-s3.ts). */
 async function cloudJob(argv: readonly string[]): Promise<number> {
   let job: JobArguments;
+  let openJobStorage: typeof import("./job-s3.js").openJobStorage;
   try {
     job = parseJobArguments(argv);
+    ({ openJobStorage } = (await import(CONTAINER_PATHS.jobS3Module).catch((cause: unknown) => {
+      throw new SetupError(
+        `cannot load the S3 client ${CONTAINER_PATHS.jobS3Module}: ${String(cause)}; build the image with stepbox's runtime-image/Dockerfile`,
+      );
+    })) as typeof import("./job-s3.js"));
   } catch (error) {
+    // Nowhere to store the error yet: the failure file is all the job leaves.
     const info = toRemoteErrorInfo(error);
     process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
     await writeFailure(info);
     return 1;
   }
-  const { openJobStorage } = (await import(CONTAINER_PATHS.jobS3Module)) as typeof import("./job-s3.js");
   const storage = openJobStorage({ ...(job.region ? { region: job.region } : {}) });
   try {
     return await runCloudJob(job, { storage, env: process.env, workDir: join(tmpdir(), "stepbox-job") });
