@@ -12,10 +12,28 @@ import { JOB_PAYLOAD_FILES } from "./contract.js";
 import type { JobStorage } from "./job-s3.js";
 import { SetupError } from "./load-step.js";
 
-/** A pipeline value inside an arguments payload, as the codec records it (serialization/pipeline-references.ts). */
+/**
+ * A pipeline value inside an arguments payload, as the codec records it (serialization/pipeline-references.ts
+ * on the engine's branch, whose type this mirrors until it is merged): `expression` is the definition's JSON
+ * (`{"Get": "Parameters.X"}`, a `Std:Join`...).
+ */
 export type PipelineReference =
-  | { readonly kind: "Value"; readonly expression: string; readonly parameterType?: string }
+  | { readonly kind: "Value"; readonly expression: unknown; readonly parameterType?: string }
   | { readonly kind: "StepResult"; readonly step: string; readonly path: readonly (string | number)[] };
+
+/**
+ * The `--property_references` entry a Value reference's value arrives under: the name of a `Get`
+ * (`Parameters.X`, `Execution.X`), else the expression's JSON text (as pipeline-references.ts's `referenceName`).
+ */
+export function propertyReferenceName(reference: Extract<PipelineReference, { kind: "Value" }>): string {
+  const { expression } = reference;
+  if (typeof expression === "object" && expression !== null && !Array.isArray(expression)) {
+    const keys = Object.keys(expression);
+    const get = (expression as { Get?: unknown }).Get;
+    if (keys.length === 1 && typeof get === "string") return get;
+  }
+  return JSON.stringify(expression);
+}
 
 /**
  * The codec's part: which references a payload holds, and the payload decoded with each one replaced.
@@ -40,11 +58,12 @@ export const stepOutputReference = (step: string): string => `Steps.${step}.Outp
 
 /** A Value reference's value: the command line's string, converted back by the parameter's type. */
 export function referencedValue(reference: Extract<PipelineReference, { kind: "Value" }>, propertyReferences: ReadonlyMap<string, string>): unknown {
-  const text = propertyReferences.get(reference.expression);
+  const name = propertyReferenceName(reference);
+  const text = propertyReferences.get(name);
   if (text === undefined) {
     const known = [...propertyReferences.keys()].join(", ") || "none";
     throw new SetupError(
-      `the arguments use ${reference.expression}, which the job's --property_references do not give (they give: ${known}); the ContainerArguments must come from the same definition build as the arguments`,
+      `the arguments use ${name}, which the job's --property_references do not give (they give: ${known}); the ContainerArguments must come from the same definition build as the arguments`,
     );
   }
   switch (reference.parameterType) {
@@ -52,41 +71,44 @@ export function referencedValue(reference: Extract<PipelineReference, { kind: "V
     case "String":
       return text;
     case "Integer":
-      if (!/^[+-]?\d+$/.test(text.trim()))
-        throw new SetupError(`${reference.expression} is an Integer parameter, but the job was given ${JSON.stringify(text)}`);
+      if (!/^[+-]?\d+$/.test(text.trim())) throw new SetupError(`${name} is an Integer parameter, but the job was given ${JSON.stringify(text)}`);
       return Number(text);
     case "Float": {
       const value = Number(text);
-      if (text.trim() === "" || Number.isNaN(value))
-        throw new SetupError(`${reference.expression} is a Float parameter, but the job was given ${JSON.stringify(text)}`);
+      if (text.trim() === "" || Number.isNaN(value)) throw new SetupError(`${name} is a Float parameter, but the job was given ${JSON.stringify(text)}`);
       return value;
     }
     case "Boolean":
       if (/^true$/i.test(text)) return true;
       if (/^false$/i.test(text)) return false;
-      throw new SetupError(`${reference.expression} is a Boolean parameter, but the job was given ${JSON.stringify(text)}`);
+      throw new SetupError(`${name} is a Boolean parameter, but the job was given ${JSON.stringify(text)}`);
     default:
-      throw new SetupError(
-        `${reference.expression} has parameter type ${reference.parameterType}, which stepbox cannot convert (String, Integer, Float, Boolean)`,
-      );
+      throw new SetupError(`${name} has parameter type ${reference.parameterType}, which stepbox cannot convert (String, Integer, Float, Boolean)`);
   }
 }
 
 /** How a path reads in messages: `[1]['k']`, as in a Std:JsonGet Path. */
 const pathText = (path: readonly (string | number)[]): string => path.map((p) => (typeof p === "number" ? `[${p}]` : `['${p}']`)).join("");
 
-/** The part of an upstream result a reference names. */
+/** The part of an upstream result a reference names: keys of objects and Maps, indexes of arrays. */
 export function atPath(value: unknown, path: readonly (string | number)[], step: string): unknown {
   let current = value;
   for (let i = 0; i < path.length; i++) {
     const part = path[i]!;
-    const holder = current as Record<string | number, unknown> | null | undefined;
-    const has =
-      holder !== null &&
-      holder !== undefined &&
-      (typeof part === "number" ? Array.isArray(holder) && part >= 0 && part < holder.length : typeof holder === "object" && Object.hasOwn(holder, part));
-    if (!has) throw new SetupError(`the result of step ${step} has nothing at Result${pathText(path.slice(0, i + 1))}`);
-    current = holder[part];
+    const missing = (): never => {
+      throw new SetupError(`the result of step ${step} has nothing at Result${pathText(path.slice(0, i + 1))}`);
+    };
+    if (current instanceof Map) {
+      if (!current.has(part)) missing();
+      current = current.get(part);
+    } else if (Array.isArray(current)) {
+      if (typeof part !== "number" || part < 0 || part >= current.length) missing();
+      current = current[part as number];
+    } else if (typeof current === "object" && current !== null && Object.hasOwn(current, part)) {
+      current = (current as Record<string | number, unknown>)[part];
+    } else {
+      missing();
+    }
   }
   return current;
 }

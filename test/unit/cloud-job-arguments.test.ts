@@ -9,6 +9,7 @@ import {
   atPath,
   type PipelineReference,
   type ReferenceCodec,
+  propertyReferenceName,
   referencedValue,
   resolveJobArguments,
   stepOutputReference,
@@ -100,8 +101,8 @@ describe("a Value reference", () => {
     ["Parameters.name", "run-1"],
     ["Execution.PipelineExecutionId", "abc123"],
   ]);
-  const value = (expression: string, parameterType?: string) =>
-    referencedValue({ kind: "Value", expression, ...(parameterType ? { parameterType } : {}) }, given);
+  const value = (name: string, parameterType?: string) =>
+    referencedValue({ kind: "Value", expression: { Get: name }, ...(parameterType ? { parameterType } : {}) }, given);
 
   it("takes the command line's string back to its parameter's type", () => {
     expect(value("Parameters.n", "Integer")).toBe(42);
@@ -109,6 +110,12 @@ describe("a Value reference", () => {
     expect(value("Parameters.flag", "Boolean")).toBe(true);
     expect(value("Parameters.name", "String")).toBe("run-1");
     expect(value("Execution.PipelineExecutionId")).toBe("abc123");
+  });
+
+  it("finds any other expression, a Join say, under its JSON text", () => {
+    const join = { "Std:Join": { On: "-", Values: [{ Get: "Parameters.name" }, "x"] } };
+    expect(propertyReferenceName({ kind: "Value", expression: join })).toBe(JSON.stringify(join));
+    expect(referencedValue({ kind: "Value", expression: join }, new Map([[JSON.stringify(join), "run-1-x"]]))).toBe("run-1-x");
   });
 
   it("refuses a value of the wrong type, and one the command line does not give", () => {
@@ -123,6 +130,8 @@ describe("a StepResult reference", () => {
     expect(atPath([1, { k: [7, 8] }], [1, "k", 0], "prep")).toBe(7);
     expect(() => atPath([1, { k: [] }], [1, "x"], "prep")).toThrow("the result of step prep has nothing at Result[1]['x']");
     expect(() => atPath({ k: 1 }, [0], "prep")).toThrow(/nothing at Result\[0\]/);
+    expect(atPath(new Map<unknown, unknown>([["scores", new Map([[2, "b"]])]]), ["scores", 2], "prep")).toBe("b");
+    expect(() => atPath(new Map(), ["k"], "prep")).toThrow(/nothing at Result\['k'\]/);
   });
 });
 
@@ -193,7 +202,7 @@ describe("resolving a job's arguments", () => {
     const storage = storageWithUpstream({ train: [10, 20], meta: { rows: 5 } });
     const bytes = serialize(
       [
-        { $ref: { kind: "Value", expression: "Parameters.n", parameterType: "Integer" } },
+        { $ref: { kind: "Value", expression: { Get: "Parameters.n" }, parameterType: "Integer" } },
         { $ref: { kind: "StepResult", step: "prep", path: ["train", 1] } },
         { rows: { $ref: { kind: "StepResult", step: "prep", path: ["meta", "rows"] } } },
       ],
