@@ -25,8 +25,13 @@ interface DefinitionStep {
   Name: string;
   Type?: string;
   DependsOn?: string[];
-  Arguments?: { IfSteps?: string[]; ElseSteps?: string[] };
+  Arguments?: { IfSteps?: BranchEntry[]; ElseSteps?: BranchEntry[] };
 }
+
+/** A branch's step: nested whole, as SageMaker's definitions hold it, or (in definitions stepbox wrote before) by name. */
+type BranchEntry = DefinitionStep | string;
+
+const branchName = (entry: BranchEntry): string => (typeof entry === "string" ? entry : entry.Name);
 
 const notADefinition = (why: string): ValidationError =>
   new ValidationError(`the pipeline definition cannot be drawn: ${why}`, {
@@ -35,7 +40,8 @@ const notADefinition = (why: string): ValidationError =>
 
 /**
  * Reads the graph out of a definition JSON. Edges come from each step's `DependsOn` (which holds
- * both data flow and explicit dependencies) and from conditions' `IfSteps`/`ElseSteps`; a
+ * both data flow and explicit dependencies) and from conditions' `IfSteps`/`ElseSteps` (whose steps
+ * are nested in them, and drawn as steps of their own); a
  * dependency whose output the step's arguments `Get` is drawn as data flow, any other as order.
  */
 export function dagFromDefinition(definition: string): Dag {
@@ -47,7 +53,7 @@ export function dagFromDefinition(definition: string): Dag {
   }
   const steps = (doc as { Steps?: unknown } | null)?.Steps;
   if (!Array.isArray(steps)) throw notADefinition('it has no "Steps" list');
-  const defined = steps.map((s: unknown, i) => checkStep(s, i));
+  const defined = flattenSteps(steps);
   const names = new Set(defined.map((s) => s.Name));
   if (names.size !== defined.length) throw notADefinition("two steps share a name");
 
@@ -59,11 +65,12 @@ export function dagFromDefinition(definition: string): Dag {
     if (!edges.has(key) || kind === "data") edges.set(key, { from, to, kind });
   };
   for (const s of defined) {
-    for (const target of s.Arguments?.IfSteps ?? []) add(s.Name, target, "if");
-    for (const target of s.Arguments?.ElseSteps ?? []) add(s.Name, target, "else");
+    for (const target of s.Arguments?.IfSteps ?? []) add(s.Name, branchName(target), "if");
+    for (const target of s.Arguments?.ElseSteps ?? []) add(s.Name, branchName(target), "else");
   }
   for (const s of defined) {
-    const read = referencedSteps(s.Arguments);
+    // A condition's own operands, not the arguments of the steps nested in its branches.
+    const read = referencedSteps({ ...s.Arguments, IfSteps: undefined, ElseSteps: undefined });
     for (const from of s.DependsOn ?? []) add(from, s.Name, read.has(from) ? "data" : "order");
   }
   for (const e of edges.values()) {
@@ -72,12 +79,23 @@ export function dagFromDefinition(definition: string): Dag {
   return { nodes: defined.map((s) => ({ name: s.Name, type: s.Type ?? "Unknown" })), edges: [...edges.values()] };
 }
 
-function checkStep(step: unknown, index: number): DefinitionStep {
+/** Every step, the ones nested in a condition's branches after the step that holds them. */
+function flattenSteps(steps: readonly unknown[], where = "step"): DefinitionStep[] {
+  return steps.flatMap((step, index) => {
+    const s = checkStep(step, `${where} ${index}`);
+    const nested = [...(s.Arguments?.IfSteps ?? []), ...(s.Arguments?.ElseSteps ?? [])].filter((entry) => typeof entry !== "string");
+    return [s, ...flattenSteps(nested, `a branch step of "${s.Name}", number`)];
+  });
+}
+
+function checkStep(step: unknown, which: string): DefinitionStep {
   const s = step as Partial<DefinitionStep> | null;
-  if (typeof s?.Name !== "string" || s.Name === "") throw notADefinition(`step ${index} has no Name`);
+  if (typeof s?.Name !== "string" || s.Name === "") throw notADefinition(`${which} has no Name`);
   const isNames = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((n) => typeof n === "string"));
-  if (!isNames(s.DependsOn) || !isNames(s.Arguments?.IfSteps) || !isNames(s.Arguments?.ElseSteps)) {
-    throw notADefinition(`step "${s.Name}" has a DependsOn, IfSteps or ElseSteps that is not a list of names`);
+  const isBranch = (v: unknown): boolean =>
+    v === undefined || (Array.isArray(v) && v.every((n) => typeof n === "string" || (typeof n === "object" && n !== null)));
+  if (!isNames(s.DependsOn) || !isBranch(s.Arguments?.IfSteps) || !isBranch(s.Arguments?.ElseSteps)) {
+    throw notADefinition(`step "${s.Name}" has a DependsOn that is not a list of names, or IfSteps or ElseSteps that are not lists of steps`);
   }
   return s as DefinitionStep;
 }

@@ -5,7 +5,7 @@ import type { PipelineStep } from "../dsl/function-step.js";
 import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
-import { pipelineDefinition } from "../graph/definition.js";
+import { LOCAL_ROOT, emitDefinition } from "../definition/emit-definition.js";
 import { checkArgumentsCross } from "../engine/arguments-check.js";
 import { logSource } from "../engine/execution-events.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
@@ -20,6 +20,10 @@ import { trackUntilDone } from "./interrupts.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution } from "./pipeline-execution.js";
 import { refuseStartWhileLoading } from "./start-guard.js";
+
+/** The image and role a local definition names: the local engine runs its own runtime image, as no role. */
+const LOCAL_RUNTIME_IMAGE = "stepbox-runtime";
+const LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/stepbox-local";
 
 type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
 
@@ -149,10 +153,16 @@ export class Pipeline {
   }
 
   #definitionOf(graph: PipelineGraph): string {
-    return pipelineDefinition(
-      graph,
-      this.parameters.map((p) => p.toDefinition()),
-    );
+    const storeUri = this.session.store.uri;
+    return emitDefinition(graph, this.parameters, {
+      root: storeUri.startsWith("s3://") ? storeUri : LOCAL_ROOT,
+      pipelineName: this.name,
+      // The runtime image's repository: its tag hashes the base image's id, which only Docker knows,
+      // and definition() does no I/O.
+      imageUri: LOCAL_RUNTIME_IMAGE,
+      region: process.env.AWS_REGION ?? "us-east-1",
+      roleArn: LOCAL_ROLE_ARN,
+    }).json;
   }
 
   /** Records the pipeline in the store; fails when it is already there. */
