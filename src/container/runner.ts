@@ -13,7 +13,7 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { StepDefinition } from "../dsl/function-step.js";
-import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { deserialize, payloadReferences, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { checkDigestText, digestOf } from "../serialization/digest.js";
 import { CONTAINER_ENV, CONTAINER_PATHS, RUNNER_EXIT } from "./contract.js";
 import { runCloudJob } from "./cloud-job.js";
@@ -109,7 +109,12 @@ async function cloudJob(argv: readonly string[]): Promise<number> {
   }
   const storage = openJobStorage({ ...(job.region ? { region: job.region } : {}) });
   try {
-    return await runCloudJob(job, { storage, env: process.env, workDir: join(tmpdir(), "stepbox-job") });
+    return await runCloudJob(job, {
+      storage,
+      env: process.env,
+      workDir: join(tmpdir(), "stepbox-job"),
+      codec: { references: payloadReferences, deserialize: (bytes, resolve) => deserialize(bytes, { resolve }) },
+    });
   } finally {
     storage.close();
   }

@@ -25,6 +25,7 @@ import {
 } from "../../src/serialization/asymmetric-signing.js";
 import { deserialize, serialize } from "../../src/serialization/codec.js";
 import { add, explode } from "../fixtures/steps.js";
+import { ParameterInteger } from "../../src/dsl/parameters.js";
 import { bareS3Client, type S3TestServer, startS3Server } from "../support/s3-server.js";
 
 const STEPS_MODULE = resolve(import.meta.dirname, "..", "fixtures", "steps.ts");
@@ -275,6 +276,35 @@ describe("the runner as a cloud job", () => {
     );
     expect(run.failure).toContain("the step's arguments: its signature does not verify under the job's public key");
     expect(await get(`${s3BaseUri()}/${execution}/add/results/payload.bin`)).toBeUndefined();
+  }, 120_000);
+
+  it("resolves an upstream result and a parameter in its arguments", async () => {
+    const execution = "exec0000000006";
+    await uploadBuild("add", "5555555555555555", [20, 1]);
+    expect((await runJob("add", add.definition.key, "5555555555555555", execution)).exitCode).toBe(0);
+    const upstream = add(20, 1);
+    const n = new ParameterInteger({ name: "n", defaultValue: 1 });
+    const folder = `${s3BaseUri()}/add-2/6666666666666666`;
+    const payload = serialize([upstream, n], "args", {
+      reference: (value) =>
+        value === upstream ? { kind: "StepResult", step: "add", path: [] } : { kind: "Value", expression: { Get: "Parameters.n" }, parameterType: "Integer" },
+    });
+    await Promise.all([
+      put(`${folder}/function/code.mjs`, code),
+      put(`${folder}/function/metadata.json`, JSON.stringify(signJobPayload(code, key))),
+      put(`${folder}/arguments/payload.bin`, payload),
+      put(`${folder}/arguments/metadata.json`, JSON.stringify(signJobPayload(payload, key))),
+    ]);
+    const run = await runJob("add-2", add.definition.key, "6666666666666666", execution, [
+      "Parameters.n",
+      "21",
+      "Steps.add.OutputDataConfig.S3OutputPath",
+      `${s3BaseUri()}/${execution}/add/results`,
+      "--serialize_output_to_json",
+      "true",
+    ]);
+    expect(run.exitCode, run.logs).toBe(0);
+    expect(JSON.parse((await get(`${s3BaseUri()}/${execution}/add-2/results/results.json`))!.toString("utf8"))).toEqual({ Result: 42, Exception: null });
   }, 120_000);
 
   it("stores the step's own error under exception/ and exits 1", async () => {
