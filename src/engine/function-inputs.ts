@@ -1,0 +1,149 @@
+import { IntegrityError, NotFoundError, StepboxError, ValidationError } from "../errors.js";
+import type { FunctionJobArguments } from "../definition/emit-definition.js";
+import { evaluate } from "../definition/expressions.js";
+import type { Json } from "../definition/model.js";
+import { deserialize, serialize } from "../serialization/codec.js";
+import { type PipelineReference, payloadReferences } from "../serialization/pipeline-references.js";
+import { verifyPayload } from "../serialization/signing.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
+import { joinKey } from "../store/keys.js";
+import { layout } from "../store/layout.js";
+import type { StoreUris } from "./store-uris.js";
+
+/** What a function job's container is given: the step's bundled module and its arguments, every reference resolved. */
+export interface FunctionInputs {
+  readonly code: Buffer;
+  readonly arguments: Buffer;
+}
+
+/** A payload and its `metadata.json` at `<prefix>/payload.bin` (or `code.mjs`), verified under `key`. */
+export async function readVerified(store: ArtifactStore, payloadKey: string, metadataKey: string, key: Buffer, what: string): Promise<Buffer> {
+  let payload: Buffer;
+  let metadataBytes: Buffer;
+  try {
+    [payload, metadataBytes] = await Promise.all([store.get(payloadKey), store.get(metadataKey)]);
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      throw new ValidationError(`${what} is missing from ${store.uri} (${payloadKey})`, {
+        code: "INVALID_DEFINITION",
+        cause: error,
+        hint: "upsert the pipeline again from its code (pipeline.upsert() or stepbox run), which stores its functions and arguments",
+      });
+    }
+    throw error;
+  }
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(metadataBytes.toString("utf8"));
+  } catch (cause) {
+    throw new IntegrityError(what, { cause });
+  }
+  verifyPayload(payload, metadata, key, what);
+  return payload;
+}
+
+/**
+ * Reads a function job's code and arguments from the store where its ContainerArguments say
+ * (`<s3_base_uri>/<step>/<func_step_s3_dir>/`), checks their signatures, and resolves the references
+ * inside the arguments as the job would: parameters and execution variables from the evaluated
+ * `--property_references`, an upstream step's result from the `results/` under its S3OutputPath.
+ */
+export async function functionInputs(
+  fn: FunctionJobArguments,
+  deps: {
+    readonly store: ArtifactStore;
+    readonly uris: StoreUris;
+    /** Vouches for the function and arguments payloads the session stored. */
+    readonly buildKey: Buffer;
+    /** Vouches for this execution's results. */
+    readonly executionKey: Buffer;
+  },
+): Promise<FunctionInputs> {
+  const keys = layout.build(deps.uris.key(fn.s3BaseUri, `step "${fn.stepName}": --s3_base_uri`), fn.stepName, fn.buildDir);
+  const [code, argumentsPayload] = await Promise.all([
+    readVerified(deps.store, keys.code, keys.codeMetadata, deps.buildKey, `the function of step "${fn.stepName}"`),
+    readVerified(deps.store, keys.arguments, keys.argumentsMetadata, deps.buildKey, `the arguments of step "${fn.stepName}"`),
+  ]);
+  const references = payloadReferences(argumentsPayload);
+  if (references.length === 0) return { code, arguments: argumentsPayload };
+
+  const properties = new Map(fn.propertyReferences);
+  const property = (name: string): string => {
+    if (!properties.has(name)) {
+      throw new ValidationError(`step "${fn.stepName}": its arguments read ${name}, which its --property_references do not give`, {
+        code: "INVALID_DEFINITION",
+        hint: `add "${name}" and its value to the step's ContainerArguments after --property_references`,
+      });
+    }
+    return properties.get(name)!;
+  };
+  const upstream = new Map<string, Promise<unknown>>();
+  const upstreamResult = (step: string): Promise<unknown> => {
+    let result = upstream.get(step);
+    if (!result) {
+      const uri = property(`Steps.${step}.OutputDataConfig.S3OutputPath`);
+      const prefix = deps.uris.key(uri, `step "${fn.stepName}": the S3OutputPath of step "${step}"`);
+      result = readVerified(
+        deps.store,
+        joinKey(prefix, "payload.bin"),
+        joinKey(prefix, "metadata.json"),
+        deps.executionKey,
+        `the result of step "${step}"`,
+      ).then((bytes) => deserialize(bytes));
+      upstream.set(step, result);
+    }
+    return result;
+  };
+  // Read once per distinct reference; the payload is read twice, so references are matched by content.
+  const values = new Map<string, unknown>();
+  await Promise.all(
+    references.map(async (ref) => {
+      values.set(JSON.stringify(ref), ref.kind === "StepResult" ? select(await upstreamResult(ref.step), ref) : await referencedValue(ref, property));
+    }),
+  );
+  const args = deserialize(argumentsPayload, { resolve: (ref) => values.get(JSON.stringify(ref)) });
+  return { code, arguments: serialize(args, "args") };
+}
+
+/** A parameter or execution variable as the job receives it (a string), turned back into its type; a Join evaluated. */
+async function referencedValue(ref: Extract<PipelineReference, { kind: "Value" }>, property: (name: string) => string): Promise<unknown> {
+  const expression = ref.expression as Json;
+  if (typeof expression === "object" && expression !== null && !Array.isArray(expression) && typeof (expression as { Get?: unknown }).Get === "string") {
+    const name = (expression as { Get: string }).Get;
+    const text = property(name);
+    switch (ref.parameterType) {
+      case "Integer":
+      case "Float":
+        return Number(text);
+      case "Boolean":
+        return text === "true";
+      default:
+        return text;
+    }
+  }
+  return evaluate(expression, {
+    parameter: (name) => property(`Parameters.${name}`),
+    executionVariable: (name) => property(`Execution.${name}`),
+    stepProperty: (step, path) => property(`Steps.${step}.${path}`),
+    readJson: () => {
+      throw new StepboxError("INVALID_ARGUMENT", "a step's arguments cannot read JSON from a step's results");
+    },
+  });
+}
+
+/** Selects `path` inside an upstream step's result, as DelayedReturn.get() chains describe it. */
+function select(value: unknown, ref: Extract<PipelineReference, { kind: "StepResult" }>): unknown {
+  let current = value;
+  for (const key of ref.path) {
+    if (current instanceof Map) {
+      current = current.get(key);
+    } else if (current !== null && typeof current === "object" && key in current) {
+      current = (current as Record<string | number, unknown>)[key];
+    } else {
+      throw new StepboxError("INVALID_ARGUMENT", `the output of step "${ref.step}" has no ${JSON.stringify(key)} at ${[ref.step, ...ref.path].join(".")}`, {
+        hint: `check what step "${ref.step}" returns`,
+      });
+    }
+  }
+  return current;
+}
