@@ -23,7 +23,9 @@ export type StepboxErrorCode =
   | "CONTAINER_ENGINE"
   | "STORE"
   | "NOT_FOUND"
-  | "STEP_OUTPUT";
+  | "STEP_OUTPUT"
+  | "INVALID_DEFINITION"
+  | "EXPRESSION";
 
 export interface StepboxErrorOptions {
   cause?: unknown;
@@ -51,6 +53,35 @@ export class StepboxError extends Error {
 export class ValidationError extends StepboxError {
   constructor(message: string, options: StepboxErrorOptions & { code?: StepboxErrorCode } = {}) {
     super(options.code ?? "INVALID_ARGUMENT", message, options);
+  }
+}
+
+/**
+ * A SageMaker pipeline definition that stepbox will not run: not JSON, not the shape SageMaker
+ * accepts, a name that is not declared, a cycle, or a step type stepbox cannot run. The message
+ * names the place in the definition as a JSON path (`Steps[2].Arguments.IfSteps[0]`).
+ */
+export class DefinitionError extends ValidationError {
+  /** Where in the definition, as a JSON path (`Steps[0].DependsOn[1]`); empty for the whole text. */
+  readonly path: string;
+  /** The step the problem is in, when it is in one. */
+  readonly step: string | undefined;
+  constructor(path: string, problem: string, options: { step?: string | undefined; hint: string; cause?: unknown }) {
+    const where = path === "" ? "the definition" : options.step ? `${path} (step "${options.step}")` : path;
+    super(`${where}: ${problem}`, { code: "INVALID_DEFINITION", hint: options.hint, cause: options.cause });
+    this.path = path;
+    this.step = options.step;
+  }
+}
+
+/**
+ * An expression of a definition (`Get`, `Std:Join`, `Std:JsonGet`, a condition) that cannot be
+ * evaluated with the values an execution has: a JSON path that is not in the file, values a
+ * condition cannot compare. The step that evaluates it fails with this reason.
+ */
+export class ExpressionError extends StepboxError {
+  constructor(message: string, options: StepboxErrorOptions = {}) {
+    super("EXPRESSION", message, options);
   }
 }
 

@@ -28,6 +28,8 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   UNKNOWN_STEP: true,
   UNKNOWN_EXECUTION: true,
   NOT_FOUND: true,
+  INVALID_DEFINITION: true,
+  EXPRESSION: true,
   STEP_FAILED: false,
   SERIALIZATION: false,
   INTEGRITY: false,

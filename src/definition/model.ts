@@ -31,11 +31,15 @@ export interface DefinedParameter {
 
 export type ComparisonType = "Equals" | "GreaterThan" | "GreaterThanOrEqualTo" | "LessThan" | "LessThanOrEqualTo";
 
-/** A condition of a Condition step, in the SDK's shapes. */
+/**
+ * A condition of a Condition step, in the SDK's shapes. `Not` holds its operand in `Expression`, as
+ * the SDK writes it (`ConditionNot.to_request`) and its local mode reads it; the reader also takes
+ * `Condition` there and turns it into `Expression`.
+ */
 export type DefinedCondition =
   | { readonly Type: ComparisonType; readonly LeftValue: Json; readonly RightValue: Json }
   | { readonly Type: "In"; readonly QueryValue: Json; readonly Values: readonly Json[] }
-  | { readonly Type: "Not"; readonly Condition: DefinedCondition }
+  | { readonly Type: "Not"; readonly Expression: DefinedCondition }
   | { readonly Type: "Or"; readonly Conditions: readonly DefinedCondition[] };
 
 /** A step-level retry policy as the definition writes it. */
