@@ -22,7 +22,6 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   INVALID_ARGUMENT: true,
   INVALID_STEP_OPTION: true,
   INVALID_PIPELINE: true,
-  INVALID_DEFINITION: true,
   DUPLICATE_STEP_NAME: true,
   CYCLE: true,
   UNKNOWN_STEP: true,

@@ -5,7 +5,8 @@ import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/code
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { Logger } from "../logging/logger.js";
-import type { InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
+import type { FunctionJobArguments } from "../definition/emit-definition.js";
+import type { FunctionPayloads, InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { writeJobRecord } from "../store/job-records.js";
 import { layout } from "../store/layout.js";
@@ -96,9 +97,12 @@ function jobPlan(job: TrainingJob, ctx: PlanContext, channels: ReadonlyArray<Pic
     stepName: job.stepName,
     jobName,
     jobArn: trainingJobArn(jobName),
-    image: ctx.image,
-    definitionKey: definitionKey ?? "",
-    environment,
+    // A step function runs in the local runtime image, whatever image the definition names for the cloud.
+    image: job.function ? ctx.image : job.image,
+    definitionKey: job.function ? (definitionKey ?? "") : "",
+    entrypoint: job.entrypoint,
+    containerArguments: job.containerArguments,
+    environment: job.function ? environment : job.environment,
     cpus: ctx.resources.cpus,
     memoryBytes: ctx.resources.memoryBytes,
     network: job.network,
@@ -126,7 +130,8 @@ export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<FunctionStep
 
 /** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
 function jobRecord(job: JobSpec): JobRecord {
-  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, instanceType, instanceCount } = job;
+  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, entrypoint, containerArguments, environment, instanceType, instanceCount } =
+    job;
   const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
   return {
     pipelineName,
@@ -136,6 +141,8 @@ function jobRecord(job: JobSpec): JobRecord {
     jobArn,
     image,
     definitionKey,
+    entrypoint,
+    containerArguments,
     environment,
     instanceType,
     instanceCount,
@@ -206,12 +213,10 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
 
   job.secondary("Starting", "Preparing the step's code and arguments");
   const fn = step.job.function;
-  let argumentsPayload: Buffer;
-  let code: Buffer;
+  let payloads: FunctionPayloads | undefined;
   let snapshots: ChannelSnapshot[];
   try {
-    if (!fn) throw new Error(`internal: step "${step.name}" is not a function job`);
-    ({ code, arguments: argumentsPayload } = await functionInputs(fn, { store: ctx.store, uris: ctx.uris, buildKey: ctx.buildKey, executionKey: ctx.key }));
+    payloads = fn ? await functionInputs(fn, { store: ctx.store, uris: ctx.uris, buildKey: ctx.buildKey, executionKey: ctx.key }) : undefined;
     snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
@@ -221,29 +226,22 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
   const caching = step.cacheConfig?.Enabled === true;
   let cacheParts: CacheKeyParts | undefined;
   if (caching) {
-    cacheParts = await cacheKeyParts(step.job, ctx.resources, code, argumentsPayload, ctx.imageId, snapshots);
+    // A job of another image is its image, entry point and arguments; a step function's, its code and arguments.
+    const code = payloads?.code ?? Buffer.from(JSON.stringify([step.job.image, step.job.entrypoint ?? null]));
+    const args = payloads?.arguments ?? Buffer.from(JSON.stringify(step.job.containerArguments));
+    cacheParts = await cacheKeyParts(step.job, ctx.resources, code, args, ctx.imageId, snapshots);
     const key = cacheKey(cacheParts);
     const hit = ctx.attempt === 1 ? await reuseCached(step, ctx, key) : undefined;
     if (hit) return hit;
     cacheMissReason = await ctx.cache.missReason(step.name, cacheParts, key);
   }
 
-  const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
-  const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
   // Separate objects, each synced on its own: written together, the syncs overlap. The job gets its
   // own copies of the code and arguments, so the writes go on while it runs; the outcome waits for
   // them, and a write that fails fails the step as it always did. The execution keeps its own copy of
   // what ran (the stored function, and the arguments resolved), for `stepbox shell` and for readers.
   let storeFailure: unknown;
-  const stored = Promise.all([
-    ctx.store.put(functionKeys.code, code),
-    ctx.store.put(functionKeys.metadata, codeMetadata),
-    ctx.store.put(
-      functionKeys.manifest,
-      JSON.stringify({ DefinitionKey: step.job.environment[CONTAINER_ENV.definitionKey], S3BaseUri: fn.s3BaseUri, FuncStepS3Dir: fn.buildDir }),
-    ),
-    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
-  ]).catch((error: unknown) => {
+  const stored = (fn && payloads ? storeWhatRan(step, fn, payloads, ctx) : Promise.resolve()).catch((error: unknown) => {
     storeFailure = error;
     throw error;
   });
@@ -273,8 +271,7 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
   job.secondary("Training", "Training in progress");
   const spec: JobSpec = {
     ...jobPlan(step.job, ctx, staged.channels),
-    code,
-    arguments: argumentsPayload,
+    function: payloads,
     instanceType: ctx.resources.instanceType,
     hyperparameters: o.hyperparameters,
     channels: staged.channels,
@@ -334,6 +331,20 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
     });
   }
   return outcome;
+}
+
+/** The execution's copy of a step function's code and resolved arguments, beside its record. */
+async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, payloads: FunctionPayloads, ctx: FunctionStepContext): Promise<void> {
+  const keys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
+  await Promise.all([
+    ctx.store.put(keys.code, payloads.code),
+    ctx.store.put(keys.metadata, JSON.stringify(signPayload(payloads.code, ctx.key))),
+    ctx.store.put(
+      keys.manifest,
+      JSON.stringify({ DefinitionKey: step.job.environment[CONTAINER_ENV.definitionKey], S3BaseUri: fn.s3BaseUri, FuncStepS3Dir: fn.buildDir }),
+    ),
+    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, payloads.arguments, ctx.key),
+  ]);
 }
 
 /** A cache hit: the earlier result, verified under its own execution's key, signed again under this one's. */
@@ -507,6 +518,8 @@ async function judge(
     const info = toRemoteErrorInfo(cause);
     return finish("Failed", "Failed", { kind: "ClientError", message: info.message }, info);
   }
+  // An image other than stepbox's runner leaves its model and output, not a result: exit 0 is success.
+  if (!step.job.function) return finish("Succeeded", "Completed");
   if (!payload) return finish("Failed", "Failed", { kind: "ClientError", message: `step "${step.name}" exited 0 but left no result` });
   await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
   if (step.job.function?.serializeOutputToJson) await writeResultsJson(ctx.store, at, payload);

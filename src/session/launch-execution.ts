@@ -1,5 +1,5 @@
 import type { DefinedTrainingStep, DefinitionGraph } from "../definition/model.js";
-import { LOCAL_ROOT, STEPBOX_ENTRYPOINT } from "../definition/emit-definition.js";
+import { LOCAL_ROOT } from "../definition/emit-definition.js";
 import { logSource } from "../engine/execution-events.js";
 import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
 import { executionKeys, firstExecutionRecord, newExecutionId } from "../engine/execution-plan.js";
@@ -20,10 +20,11 @@ export function definitionRoot(store: ArtifactStore): string {
 
 /** Why the local engine cannot run a Training step, or undefined when it can. */
 export function localRefusal(step: DefinedTrainingStep): string | undefined {
-  const entrypoint = (step.arguments.AlgorithmSpecification as { ContainerEntrypoint?: unknown } | undefined)?.ContainerEntrypoint;
-  const isRunner = Array.isArray(entrypoint) && entrypoint.length === STEPBOX_ENTRYPOINT.length && entrypoint.every((part, i) => part === STEPBOX_ENTRYPOINT[i]);
-  if (isRunner) return undefined;
-  return `its ContainerEntrypoint is ${JSON.stringify(entrypoint ?? null)}; the local engine runs Training steps whose entry point is stepbox's runner (${JSON.stringify(STEPBOX_ENTRYPOINT)}), as step() functions compile to`;
+  const mode = (step.arguments.AlgorithmSpecification as { TrainingInputMode?: unknown } | undefined)?.TrainingInputMode;
+  if (mode !== undefined && mode !== "File" && typeof mode === "string") {
+    return `its TrainingInputMode is ${mode}; the local engine gives channels as files (File mode) only`;
+  }
+  return undefined;
 }
 
 /** One execution of a definition, as the session starts it. */
