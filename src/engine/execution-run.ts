@@ -35,18 +35,7 @@ export interface ReusedStep {
 export interface ExecutionServices
   extends Pick<
     FunctionStepContext,
-    | "store"
-    | "runtime"
-    | "image"
-    | "imageId"
-    | "key"
-    | "keyFor"
-    | "buildKey"
-    | "uris"
-    | "owner"
-    | "stopGraceSeconds"
-    | "outputLimitBytes"
-    | "logLimitBytes"
+    "store" | "runtime" | "image" | "imageId" | "key" | "keyFor" | "buildKey" | "uris" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
   > {
   readonly records: RecordStore;
   readonly logger: Logger;

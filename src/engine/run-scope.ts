@@ -38,7 +38,10 @@ export class RunScope implements ExpressionScope {
   }
 
   /** What the step's job produced: its name, ARN, status and model artifacts. */
-  ended(step: string, job: { readonly TrainingJobName: string; readonly Arn: string; readonly TrainingJobStatus?: string; readonly ModelArtifacts?: unknown }): void {
+  ended(
+    step: string,
+    job: { readonly TrainingJobName: string; readonly Arn: string; readonly TrainingJobStatus?: string; readonly ModelArtifacts?: unknown },
+  ): void {
     const properties = this.#properties.get(step) ?? {};
     this.#properties.set(step, {
       ...properties,

@@ -44,12 +44,14 @@ class RequestReader {
 
   object(value: unknown, path: string, required: boolean): Request | undefined {
     if (value === undefined && !required) return undefined;
-    if (typeof value !== "object" || value === null || Array.isArray(value)) this.fail(path, "must be an object", "see CreateTrainingJob in the SageMaker API reference");
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      this.fail(path, "must be an object", "see CreateTrainingJob in the SageMaker API reference");
     return value as Request;
   }
 
   string(value: unknown, path: string): string {
-    if (typeof value !== "string" || value === "") this.fail(path, `must be a non-empty string, got ${JSON.stringify(value)}`, "set it in the step's Arguments");
+    if (typeof value !== "string" || value === "")
+      this.fail(path, `must be a non-empty string, got ${JSON.stringify(value)}`, "set it in the step's Arguments");
     return value;
   }
 
@@ -70,7 +72,8 @@ class RequestReader {
   stringMap(value: unknown, path: string): Record<string, string> {
     const map = this.object(value, path, false) ?? {};
     for (const [k, v] of Object.entries(map)) {
-      if (typeof v !== "string") this.fail(`${path}.${k}`, `must be a string, got ${JSON.stringify(v)}`, "SageMaker passes environment variables and hyperparameters as strings");
+      if (typeof v !== "string")
+        this.fail(`${path}.${k}`, `must be a string, got ${JSON.stringify(v)}`, "SageMaker passes environment variables and hyperparameters as strings");
     }
     return map as Record<string, string>;
   }
@@ -83,7 +86,11 @@ export function trainingJob(stepName: string, request: unknown): TrainingJob {
   const algorithm = r.object(args.AlgorithmSpecification, "AlgorithmSpecification", true)!;
   const image = r.string(algorithm.TrainingImage, "AlgorithmSpecification.TrainingImage");
   if (algorithm.TrainingInputMode !== undefined && algorithm.TrainingInputMode !== "File") {
-    r.fail("AlgorithmSpecification.TrainingInputMode", `is ${JSON.stringify(algorithm.TrainingInputMode)}; the local engine supports File mode only`, 'use "File"');
+    r.fail(
+      "AlgorithmSpecification.TrainingInputMode",
+      `is ${JSON.stringify(algorithm.TrainingInputMode)}; the local engine supports File mode only`,
+      'use "File"',
+    );
   }
   const entrypoint = r.strings(algorithm.ContainerEntrypoint, "AlgorithmSpecification.ContainerEntrypoint");
   const containerArguments = r.strings(algorithm.ContainerArguments, "AlgorithmSpecification.ContainerArguments") ?? [];
@@ -97,13 +104,18 @@ export function trainingJob(stepName: string, request: unknown): TrainingJob {
   (channels as unknown[]).forEach((c, i) => {
     const channel = r.object(c, `InputDataConfig[${i}]`, true)!;
     const name = r.string(channel.ChannelName, `InputDataConfig[${i}].ChannelName`);
-    const source = r.object(r.object(channel.DataSource, `InputDataConfig[${i}].DataSource`, true)!.S3DataSource, `InputDataConfig[${i}].DataSource.S3DataSource`, true)!;
+    const source = r.object(
+      r.object(channel.DataSource, `InputDataConfig[${i}].DataSource`, true)!.S3DataSource,
+      `InputDataConfig[${i}].DataSource.S3DataSource`,
+      true,
+    )!;
     if (Object.hasOwn(inputs, name)) r.fail(`InputDataConfig[${i}].ChannelName`, `repeats channel "${name}"`, "give each channel its own name");
     inputs[name] = r.string(source.S3Uri, `InputDataConfig[${i}].DataSource.S3DataSource.S3Uri`);
   });
   const isolation = args.EnableNetworkIsolation;
   if (isolation !== undefined && typeof isolation !== "boolean") r.fail("EnableNetworkIsolation", "must be true or false", "give a boolean");
-  const isFunction = entrypoint !== undefined && entrypoint.length === STEPBOX_ENTRYPOINT.length && entrypoint.every((part, i) => part === STEPBOX_ENTRYPOINT[i]);
+  const isFunction =
+    entrypoint !== undefined && entrypoint.length === STEPBOX_ENTRYPOINT.length && entrypoint.every((part, i) => part === STEPBOX_ENTRYPOINT[i]);
   return {
     stepName,
     image,

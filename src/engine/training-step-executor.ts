@@ -130,8 +130,20 @@ export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<FunctionStep
 
 /** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
 function jobRecord(job: JobSpec): JobRecord {
-  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, entrypoint, containerArguments, environment, instanceType, instanceCount } =
-    job;
+  const {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    entrypoint,
+    containerArguments,
+    environment,
+    instanceType,
+    instanceCount,
+  } = job;
   const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
   return {
     pipelineName,

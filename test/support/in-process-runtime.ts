@@ -19,9 +19,18 @@ import { CONTAINER_GLOBALS, RUNNER_EXIT } from "../../src/container/contract.js"
 import { ContainerEngineError } from "../../src/errors.js";
 import { LocalPipelineSession, type StepLogLine } from "../../src/index.js";
 import type { StepDefinition } from "../../src/dsl/function-step.js";
-import type { FunctionPayloads, HostExit, JobOutcome, JobPlan, JobSpec, LogStreamName, PreparedJob, StepRuntime, StopReason } from "../../src/runtime/step-runtime.js";
+import type {
+  FunctionPayloads,
+  HostExit,
+  JobOutcome,
+  JobPlan,
+  JobSpec,
+  LogStreamName,
+  PreparedJob,
+  StepRuntime,
+  StopReason,
+} from "../../src/runtime/step-runtime.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serialization/codec.js";
-
 
 /** The step function's code and arguments: the in-process runtime runs step functions, not other images. */
 function payloads(job: JobSpec): FunctionPayloads {

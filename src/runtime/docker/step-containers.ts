@@ -44,8 +44,21 @@ export const jobHosts = (instanceCount: number): string[] => Array.from({ length
  * containers created ahead from one plan can run the job that has the other.
  */
 export function planKey(plan: JobPlan): string {
-  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, entrypoint, containerArguments, environment, cpus, memoryBytes, network } =
-    plan;
+  const {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    entrypoint,
+    containerArguments,
+    environment,
+    cpus,
+    memoryBytes,
+    network,
+  } = plan;
   const { storeUri, owner, instanceCount, checkpointsDir, logLimitBytes } = plan;
   const channels = plan.channels.map(({ name, hostPath }) => ({ name, hostPath }));
   return JSON.stringify({
