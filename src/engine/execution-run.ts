@@ -14,9 +14,8 @@ import { executionEnded, type ExecutionRecord, type ExecutionStatus, type Record
 import { ExecutionEventHub, StateChanges } from "./execution-events.js";
 import { resolveInputChannels } from "./input-channels.js";
 import { copyResult, readPayload } from "./payloads.js";
-import { channelUris, type PreparedStep } from "./preflight.js";
+import type { PreparedStep } from "./preflight.js";
 import { RunScope } from "./run-scope.js";
-import type { StoreUris } from "./store-uris.js";
 import { type TrainingJob, trainingJob } from "./training-job.js";
 import { aheadPlan, executeTrainingStep, type FunctionStepContext, type FunctionStepOutcome } from "./training-step-executor.js";
 import { StepSchedule, type StepEnd } from "./schedule.js";

@@ -1,7 +1,7 @@
 import { CONTAINER_ENV } from "../container/contract.js";
 import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
-import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { deserialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { Logger } from "../logging/logger.js";
