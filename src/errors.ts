@@ -226,12 +226,15 @@ export class StepFailedError extends StepboxError {
 export class SerializationError extends StepboxError {
   /** Where inside the value the problem is, as a JS path like `args[0].model.fit`. */
   readonly path: string;
+  /** What cannot be serialized, in words ("a function"). */
+  readonly what: string;
   constructor(path: string, what: string, options: StepboxErrorOptions = {}) {
     super("SERIALIZATION", `cannot serialize ${what} at ${path}`, {
       hint: "pass plain data (objects, arrays, Map, Set, Date, Buffer, typed arrays, bigint, errors) between steps",
       ...options,
     });
     this.path = path;
+    this.what = what;
   }
 }
 

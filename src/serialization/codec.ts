@@ -17,8 +17,14 @@
  * builtin class nearest in their prototype chain: a `class NotFound extends RangeError` comes back a
  * RangeError whose `name` is "NotFound". V8 alone keeps only builtin names and drops `code`.
  *
- * Refused, with a SerializationError whose `path` says where: functions, symbols, pipeline values (a
- * step's output or a parameter where the engine does not resolve them), Promises, Proxies,
+ * Pipeline values (a step's output, a parameter, an execution variable, a Join), which are found by
+ * the symbol src/dsl/pipeline-value.ts registers, cross only when `serialize` is given a `reference`
+ * callback: each is then written as the reference record the callback returns (see
+ * pipeline-references.ts), recognised on the way back by identity, like errors, and `deserialize`
+ * needs a `resolve` that gives each record its value.
+ *
+ * Refused, with a SerializationError whose `path` says where: functions, symbols, pipeline values
+ * (without a `reference` callback), Promises, Proxies,
  * WeakMap, WeakSet, WeakRef, FinalizationRegistry, generators, module namespaces, SharedArrayBuffer
  * and native host objects (KeyObject, Blob, MessagePort...). Paths read like JS from the root name
  * (`args`, `result`, `value`):
@@ -35,6 +41,7 @@
 import { DefaultDeserializer, DefaultSerializer } from "node:v8";
 import { inspect, types } from "node:util";
 import { SerializationError, type RemoteErrorInfo } from "../errors.js";
+import { type PipelineReference, referenceRecord, unresolvedReferencesError } from "./pipeline-references.js";
 
 const PIPELINE_VALUE = Symbol.for("stepbox.PipelineValue");
 
@@ -73,6 +80,21 @@ interface ErrorRecord {
 interface Envelope {
   value: unknown;
   errors?: ErrorRecord[];
+  /** Every reference record inside `value`, each once (see pipeline-references.ts). */
+  references?: PipelineReference[];
+}
+
+export interface SerializeOptions {
+  /**
+   * Called once for each pipeline value found (the same value met twice gives one shared record):
+   * the record to write in its place. Without it, a pipeline value is refused.
+   */
+  reference?: (pipelineValue: object) => PipelineReference;
+}
+
+export interface DeserializeOptions {
+  /** The value of each reference record in the payload. Without it, a payload that holds one is refused. */
+  resolve?: (reference: PipelineReference) => unknown;
 }
 
 /** Node's host-object hooks (they carry Buffers and typed arrays), which @types/node does not declare. */
@@ -215,10 +237,13 @@ interface EncodeState {
   /** Original object → its encoded copy, so shared references and cycles stay shared. */
   copies: Map<object, unknown>;
   records: ErrorRecord[];
+  references: PipelineReference[];
+  reference: SerializeOptions["reference"];
 }
 
 /** The value with every error replaced by an ErrorRecord, copying only the objects that can hold one. */
 function encode(value: unknown, path: string, state: EncodeState): unknown {
+  if (state.reference !== undefined && typeof value === "object" && value !== null && PIPELINE_VALUE in value) return encodeReference(value, path, state);
   const refused = refusal(value);
   if (refused !== undefined) throw new SerializationError(path, refused);
   if (typeof value !== "object" || value === null || isOpaque(value)) return value;
@@ -253,6 +278,26 @@ function encode(value: unknown, path: string, state: EncodeState): unknown {
   state.copies.set(value, copy);
   for (const key of keys) setOwn(copy, key, encode(source[key], propertyPath(path, key, inArray), state));
   return copy;
+}
+
+function encodeReference(value: object, path: string, state: EncodeState): PipelineReference {
+  const known = state.copies.get(value);
+  if (known !== undefined) return known as PipelineReference;
+  let given: unknown;
+  try {
+    given = state.reference!(value);
+  } catch (error) {
+    // The callback refuses a value without knowing where it sits: the path is the codec's to give.
+    if (error instanceof SerializationError)
+      throw new SerializationError(path, error.what, { cause: error.cause, ...(error.hint ? { hint: error.hint } : {}) });
+    throw new SerializationError(path, `a pipeline value that could not be referenced (${error instanceof Error ? error.message : String(error)})`, {
+      cause: error,
+    });
+  }
+  const record = referenceRecord(given, path);
+  state.copies.set(value, record);
+  state.references.push(record);
+  return record;
 }
 
 function encodeError(error: Error, path: string, state: EncodeState): ErrorRecord {
@@ -353,13 +398,14 @@ function explainRefusal(value: unknown, rootPath: string, hostObject: object | u
  * Serializes a value for the other side of the container boundary. `rootPath` names the value in a
  * SerializationError's path.
  */
-export function serialize(value: unknown, rootPath = "value"): Buffer {
+export function serialize(value: unknown, rootPath = "value", options: SerializeOptions = {}): Buffer {
   const serializer = new RecordingSerializer();
   try {
     let envelope: Envelope = { value };
     if (needsEncoding(value, new Set())) {
-      const state: EncodeState = { copies: new Map(), records: [] };
+      const state: EncodeState = { copies: new Map(), records: [], references: [], reference: options.reference };
       envelope = { value: encode(value, rootPath, state), errors: state.records };
+      if (state.references.length > 0) envelope.references = state.references;
     }
     serializer.writeHeader();
     serializer.writeValue(envelope);
@@ -370,17 +416,30 @@ export function serialize(value: unknown, rootPath = "value"): Buffer {
   }
 }
 
-/** Reverses `serialize`. */
-export function deserialize(bytes: Buffer): unknown {
+function readEnvelope(bytes: Buffer): Envelope {
   const deserializer = new OwningDeserializer(bytes);
   deserializer.readHeader();
-  const envelope = deserializer.readValue() as Envelope;
-  if (envelope.errors === undefined || envelope.errors.length === 0) return envelope.value;
-  return decode(envelope.value, { records: new Set(envelope.errors), done: new Map() });
+  return deserializer.readValue() as Envelope;
+}
+
+/** Reverses `serialize`; each reference record is replaced by `resolve(record)`. */
+export function deserialize(bytes: Buffer, options: DeserializeOptions = {}): unknown {
+  const envelope = readEnvelope(bytes);
+  const references = envelope.references ?? [];
+  if (references.length > 0 && options.resolve === undefined) throw unresolvedReferencesError(references);
+  if ((envelope.errors === undefined || envelope.errors.length === 0) && references.length === 0) return envelope.value;
+  return decode(envelope.value, { records: new Set(envelope.errors ?? []), references: new Set(references), resolve: options.resolve, done: new Map() });
+}
+
+/** The reference records a payload holds, each once, read without resolving anything. */
+export function payloadReferences(bytes: Buffer): PipelineReference[] {
+  return (readEnvelope(bytes).references ?? []).map((record) => referenceRecord(record, "payload"));
 }
 
 interface DecodeState {
   records: Set<object>;
+  references: Set<object>;
+  resolve: DeserializeOptions["resolve"];
   /** Deserialized object → what it decodes to: the same object with its errors rebuilt, or an Error for a record. */
   done: Map<object, unknown>;
 }
@@ -390,6 +449,12 @@ function decode(value: unknown, state: DecodeState): unknown {
   if (typeof value !== "object" || value === null || isOpaque(value)) return value;
   if (state.done.has(value)) return state.done.get(value);
   if (state.records.has(value)) return decodeError(value as ErrorRecord, state);
+  if (state.references.has(value)) {
+    // The resolved value is the caller's, not part of the payload: it is not decoded further.
+    const resolved = state.resolve!(value as PipelineReference);
+    state.done.set(value, resolved);
+    return resolved;
+  }
   state.done.set(value, value);
 
   if (value instanceof Map) {
