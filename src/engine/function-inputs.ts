@@ -1,9 +1,7 @@
-import { IntegrityError, NotFoundError, StepboxError, ValidationError } from "../errors.js";
+import { IntegrityError, NotFoundError, ValidationError } from "../errors.js";
 import type { FunctionJobArguments } from "../definition/emit-definition.js";
-import { evaluate } from "../definition/expressions.js";
-import type { Json } from "../definition/model.js";
-import { deserialize, serialize } from "../serialization/codec.js";
-import { type PipelineReference, payloadReferences } from "../serialization/pipeline-references.js";
+import { deserialize, payloadReferences, serialize } from "../serialization/codec.js";
+import { type PipelineReference, referenceName, selectReferencePath } from "../serialization/pipeline-references.js";
 import { verifyPayload } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { joinKey } from "../store/keys.js";
@@ -98,52 +96,27 @@ export async function functionInputs(
   const values = new Map<string, unknown>();
   await Promise.all(
     references.map(async (ref) => {
-      values.set(JSON.stringify(ref), ref.kind === "StepResult" ? select(await upstreamResult(ref.step), ref) : await referencedValue(ref, property));
+      values.set(JSON.stringify(ref), ref.kind === "StepResult" ? selectReferencePath(await upstreamResult(ref.step), ref) : referencedValue(ref, property));
     }),
   );
   const args = deserialize(argumentsPayload, { resolve: (ref) => values.get(JSON.stringify(ref)) });
   return { code, arguments: serialize(args, "args") };
 }
 
-/** A parameter or execution variable as the job receives it (a string), turned back into its type; a Join evaluated. */
-async function referencedValue(ref: Extract<PipelineReference, { kind: "Value" }>, property: (name: string) => string): Promise<unknown> {
-  const expression = ref.expression as Json;
-  if (typeof expression === "object" && expression !== null && !Array.isArray(expression) && typeof (expression as { Get?: unknown }).Get === "string") {
-    const name = (expression as { Get: string }).Get;
-    const text = property(name);
-    switch (ref.parameterType) {
-      case "Integer":
-      case "Float":
-        return Number(text);
-      case "Boolean":
-        return text === "true";
-      default:
-        return text;
-    }
+/**
+ * A parameter, execution variable or Join as the job receives it, from the `--property_references`
+ * entry the reference names (a string, as SageMaker passes ContainerArguments), a parameter read back
+ * as its type.
+ */
+function referencedValue(ref: Extract<PipelineReference, { kind: "Value" }>, property: (name: string) => string): unknown {
+  const text = property(referenceName(ref));
+  switch (ref.parameterType) {
+    case "Integer":
+    case "Float":
+      return Number(text);
+    case "Boolean":
+      return text === "true";
+    default:
+      return text;
   }
-  return evaluate(expression, {
-    parameter: (name) => property(`Parameters.${name}`),
-    executionVariable: (name) => property(`Execution.${name}`),
-    stepProperty: (step, path) => property(`Steps.${step}.${path}`),
-    readJson: () => {
-      throw new StepboxError("INVALID_ARGUMENT", "a step's arguments cannot read JSON from a step's results");
-    },
-  });
-}
-
-/** Selects `path` inside an upstream step's result, as DelayedReturn.get() chains describe it. */
-function select(value: unknown, ref: Extract<PipelineReference, { kind: "StepResult" }>): unknown {
-  let current = value;
-  for (const key of ref.path) {
-    if (current instanceof Map) {
-      current = current.get(key);
-    } else if (current !== null && typeof current === "object" && key in current) {
-      current = (current as Record<string | number, unknown>)[key];
-    } else {
-      throw new StepboxError("INVALID_ARGUMENT", `the output of step "${ref.step}" has no ${JSON.stringify(key)} at ${[ref.step, ...ref.path].join(".")}`, {
-        hint: `check what step "${ref.step}" returns`,
-      });
-    }
-  }
-  return current;
 }
