@@ -61,21 +61,26 @@ class RequestReader {
     return value as number;
   }
 
+  /** A list of strings; numbers and booleans an expression gave (a parameter's value) are passed as their text, as SageMaker passes them. */
   strings(value: unknown, path: string): string[] | undefined {
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-      this.fail(path, "must be a list of strings (its expressions evaluate to strings)", "give every element as a string or an expression of one");
-    }
-    return value as string[];
+    if (!Array.isArray(value)) this.fail(path, "must be a list of strings", "give every element as a string or an expression of one");
+    return value.map((v, i) => this.text(v, `${path}[${i}]`));
   }
 
   stringMap(value: unknown, path: string): Record<string, string> {
     const map = this.object(value, path, false) ?? {};
-    for (const [k, v] of Object.entries(map)) {
-      if (typeof v !== "string")
-        this.fail(`${path}.${k}`, `must be a string, got ${JSON.stringify(v)}`, "SageMaker passes environment variables and hyperparameters as strings");
-    }
-    return map as Record<string, string>;
+    return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, this.text(v, `${path}.${k}`)]));
+  }
+
+  text(value: unknown, path: string): string {
+    if (typeof value === "string") return value;
+    if (typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) return String(value);
+    return this.fail(
+      path,
+      `must be a string, got ${JSON.stringify(value)}`,
+      "SageMaker passes arguments, environment variables and hyperparameters as strings",
+    );
   }
 }
 
