@@ -109,7 +109,10 @@ export async function functionInputs(
  * as its type.
  */
 function referencedValue(ref: Extract<PipelineReference, { kind: "Value" }>, property: (name: string) => string): unknown {
-  const text = property(referenceName(ref));
+  const name = referenceName(ref);
+  const text = property(name);
+  // The two times reach the function as the Dates they are, as they do when the pipeline is defined in JS.
+  if (name === "Execution.StartDateTime" || name === "Execution.CurrentDateTime") return new Date(text);
   switch (ref.parameterType) {
     case "Integer":
     case "Float":
