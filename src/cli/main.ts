@@ -14,6 +14,7 @@ import { reportCommand } from "./commands/report.js";
 import { resultCommand } from "./commands/result.js";
 import { retryCommand } from "./commands/retry.js";
 import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { shellCommand } from "./commands/shell.js";
 import { stepsCommand } from "./commands/steps.js";
 import { stopCommand } from "./commands/stop.js";
@@ -46,6 +47,7 @@ function buildProgram(version: string): Command {
     reportCommand,
     shellCommand,
     gcCommand,
+    serveCommand,
   ]) {
     register(program);
   }

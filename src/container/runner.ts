@@ -114,11 +114,28 @@ async function main(): Promise<number> {
   return RUNNER_EXIT.success;
 }
 
+/** Resolves once everything written to `stream` so far has left this process (or cannot: the pipe is gone). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableEnded || stream.destroyed) return Promise.resolve();
+  // Writes complete in order: the callback of an empty one comes after every write before it.
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
+/**
+ * Exits once stdout and stderr are drained. process.exit drops what Node still holds for a pipe: once
+ * the pipe's 64 KiB are full (the engine reads slower than a step prints), the rest waits in this
+ * process, and a step that printed fast and returned at once would lose the end of its log.
+ */
+async function exitDrained(code: number): Promise<never> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
 // The step's module may leave timers or a never-settling top-level await behind: exit explicitly.
 main().then(
-  (code) => process.exit(code),
+  (code) => exitDrained(code),
   (error: unknown) => {
     process.stderr.write(`stepbox runner crashed: ${String(error)}\n`);
-    process.exit(RUNNER_EXIT.setupError);
+    return exitDrained(RUNNER_EXIT.setupError);
   },
 );

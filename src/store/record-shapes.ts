@@ -113,6 +113,13 @@ const PIPELINE_CHECKS: readonly Check[] = [
   string("PipelineDefinition"),
   string("CreationTime"),
   string("LastModifiedTime"),
+  string("PipelineDescription", true),
+  string("RoleArn", true),
+  (r) =>
+    r.ParallelismConfiguration === undefined || (isObject(r.ParallelismConfiguration) && Number.isInteger(r.ParallelismConfiguration.MaxParallelExecutionSteps))
+      ? undefined
+      : "ParallelismConfiguration.MaxParallelExecutionSteps is not an integer",
+  string("ClientRequestToken", true),
 ];
 
 /**

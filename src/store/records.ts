@@ -111,6 +111,12 @@ export interface PipelineRecord {
   PipelineDefinition: string;
   CreationTime: string;
   LastModifiedTime: string;
+  /** Given by CreatePipeline or UpdatePipeline through `stepbox serve`; pipeline.upsert() keeps none. */
+  PipelineDescription?: string;
+  RoleArn?: string;
+  ParallelismConfiguration?: { MaxParallelExecutionSteps: number };
+  /** The CreatePipeline request's token: the same request repeated answers as the first did. */
+  ClientRequestToken?: string;
 }
 
 /** A record that is not valid JSON, or not of its kind's shape: named by its key, never half-read. */

@@ -4,6 +4,7 @@
  * limit with a last line saying what was not kept, while the live stream still sees every line; and
  * that limit set on a session, for a real step.
  */
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +83,37 @@ describe("captureLogs", () => {
     const { live, kept } = await capture("process.stdout.write('a'.repeat(100) + '\\nb\\n');", { maxLineBytes: 1000, maxLogBytes: 64 });
     expect(live.map((l) => l.line)).toEqual(["a".repeat(100), "b"]);
     expect(kept).toBe("[stepbox] log limit of 64 bytes reached: 103 bytes in 2 lines were not kept\n");
+  });
+});
+
+describe("a step's stored log", () => {
+  it("holds every line of a step that prints fast and returns at once while the engine reads slowly", async () => {
+    // The step prints about 1 MiB in one burst, far past a pipe's 64 KiB, and returns. The live display
+    // here is slow (it hashes each line), and the engine reads the container's output no faster than
+    // it hands lines on: when the step returns, most of what it printed is still in its process, and
+    // must reach the log before that process exits.
+    const lines = 60_000;
+    const root = join(dir, "slow-reader-store");
+    let shown = 0;
+    const slowDisplay = (l: StepLogLine): void => {
+      createHash("sha256").update(l.line.repeat(50)).digest();
+      shown += 1;
+    };
+    const session = new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", onLog: slowDisplay });
+    const step = chatty(lines);
+    const pipeline = new Pipeline({ name: "slow-reader", steps: [step], session });
+    const execution = await pipeline.start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+
+    const printed = [...Array.from({ length: lines }, (_, i) => `line ${i} ${".".repeat(40)}`), "last line"];
+    const logs = join(root, "slow-reader", execution.id, pipeline.stepName(step), "logs");
+    const files = (await readdir(logs, { recursive: true })).filter((f) => f.endsWith(".log"));
+    expect(files).toHaveLength(1);
+    const kept = (await readFile(join(logs, files[0]!), "utf8")).trimEnd().split("\n");
+    expect(shown).toBe(printed.length);
+    expect(kept.length).toBe(printed.length);
+    expect(kept.at(-1)).toBe("last line");
+    expect(kept).toEqual(printed);
   });
 });
 

@@ -1,5 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import { StoreError } from "../../errors.js";
 import { LineSplitter } from "./log-lines.js";
@@ -43,6 +44,20 @@ export async function captureLogs(
   limits: LogLimits = DEFAULT_LOG_LIMITS,
 ): Promise<CapturedLogs> {
   const raw = await container.attach({ stream: true, stdout: true, stderr: true, logs: true });
+  return captureAttached(raw, container.modem, logFile, onLine, limits);
+}
+
+/**
+ * Captures the multiplexed output of an attach stream (`raw`), demultiplexed by `modem`, as `captureLogs` does.
+ * @internal its signature holds dockerode's types, which stay out of the published declarations
+ */
+export function captureAttached(
+  raw: NodeJS.ReadableStream,
+  modem: Docker.Container["modem"],
+  logFile: string,
+  onLine: (line: string, stream: "stdout" | "stderr") => void,
+  limits: LogLimits,
+): CapturedLogs {
   const file = createWriteStream(logFile);
   // A log file that cannot be written (a full disk) fails the step when its logs are collected, below;
   // until then the lines still reach the live display and the tail.
@@ -70,39 +85,51 @@ export async function captureLogs(
   };
   // The demuxer writes each frame to its stream as it arrives, and these sinks split and record it at
   // once: lines keep the order in which the container wrote them, across stdout and stderr.
-  const sink = (stream: "stdout" | "stderr"): { writable: Writable; splitter: LineSplitter } => {
+  const sink = (stream: "stdout" | "stderr"): Writable => {
     const splitter = new LineSplitter(limits.maxLineBytes, (line) => record(line, stream));
-    const writable = new Writable({
+    return new Writable({
       write(chunk: Buffer, _encoding, callback) {
         splitter.push(chunk);
         callback();
       },
+      final(callback) {
+        splitter.end();
+        callback();
+      },
     });
-    return { writable, splitter };
   };
   const stdout = sink("stdout");
   const stderr = sink("stderr");
-  container.modem.demuxStream(raw, stdout.writable, stderr.writable);
-  const ended = new Promise<void>((resolve) => {
-    raw.once("end", resolve);
-    raw.once("close", resolve);
-    raw.once("error", () => resolve());
-  });
-  const done = ended.then(
-    () =>
-      new Promise<void>((resolve, reject) => {
-        stdout.splitter.end();
-        stderr.splitter.end();
-        if (droppedLines > 0) {
-          file.write(`[stepbox] log limit of ${limits.maxLogBytes} bytes reached: ${droppedBytes} bytes in ${droppedLines} lines were not kept\n`);
-        }
-        file.end((error?: Error | null) => {
-          const failure = writeError ?? error ?? undefined;
-          if (failure === undefined) resolve();
-          else reject(new StoreError(`cannot write the container's log to ${logFile}`, { cause: failure, hint: "free some space in the temp folder" }));
-        });
-      }),
-  );
+  modem.demuxStream(raw, stdout, stderr);
+  // Each step waits for the one before it to be over, so the log file ends only after the last byte the
+  // demuxer got has been written to it: the attach stream ended (its every 'data' was handed to the
+  // demuxer), then the sinks finished (every write they were given was split and recorded, and the
+  // last unterminated line flushed), then the file finished.
+  const done = (async () => {
+    let broke: Error | undefined;
+    try {
+      await finished(raw);
+    } catch (error) {
+      // The engine closed the stream before its end (it stopped or restarted): what came is kept.
+      broke = error as Error;
+    }
+    stdout.end();
+    stderr.end();
+    await Promise.all([finished(stdout), finished(stderr)]);
+    if (broke !== undefined) file.write(`[stepbox] the container's output stopped reaching stepbox before the container ended: ${broke.message}\n`);
+    if (droppedLines > 0) {
+      file.write(`[stepbox] log limit of ${limits.maxLogBytes} bytes reached: ${droppedBytes} bytes in ${droppedLines} lines were not kept\n`);
+    }
+    file.end();
+    try {
+      await finished(file);
+    } catch (error) {
+      writeError ??= error as Error;
+    }
+    if (writeError !== undefined) {
+      throw new StoreError(`cannot write the container's log to ${logFile}`, { cause: writeError, hint: "free some space in the temp folder" });
+    }
+  })();
   // The runner awaits `done` once the containers have exited; a failure before then must not count as unhandled.
   done.catch(() => undefined);
   return { tail, done };

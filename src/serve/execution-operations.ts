@@ -1,0 +1,281 @@
+/**
+ * The execution operations: started and retried through the engine's seam (ExecutionStarter), stopped
+ * through the running execution when serve started it and through the store's stop request otherwise
+ * (as `stepbox stop`), and described from the records of the store, whoever ran them.
+ */
+import { PipelineExecution, readExecutionDefinition } from "../session/pipeline-execution.js";
+import { executionEnded, type ExecutionRecord, type StepRecord } from "../store/records.js";
+import { notFound, validation } from "./api-error.js";
+import { epochSeconds, pipelineNameOf, present, requireExecution, requirePipeline, type ServeContext } from "./context.js";
+import type { ExecutionStarter } from "./engine-seams.js";
+import { page } from "./pages.js";
+import { PATTERNS, RequestMembers } from "./request-members.js";
+
+type Body = Record<string, unknown>;
+
+function starterOf(ctx: ServeContext): ExecutionStarter {
+  if (!ctx.starter) {
+    throw validation("this stepbox serve was started without an engine to run executions: it answers the records of its store, and starts nothing");
+  }
+  return ctx.starter;
+}
+
+/** A token answered before gets the same answer: an SDK that retries a request starts one execution, not two. */
+async function once(ctx: ServeContext, operation: string, token: string | undefined, act: () => Promise<string>): Promise<string> {
+  const key = token === undefined ? undefined : `${operation}:${token}`;
+  const answered = key === undefined ? undefined : ctx.answeredTokens.get(key);
+  if (answered !== undefined) return answered;
+  const arn = await act();
+  if (key !== undefined) ctx.answeredTokens.set(key, arn);
+  return arn;
+}
+
+type ParameterType = "String" | "Integer" | "Float" | "Boolean";
+
+/** The definition's parameters and their types, as its `Parameters` list declares them. */
+function declaredParameters(definition: string): Map<string, ParameterType> {
+  const parsed = JSON.parse(definition) as { Parameters?: Array<{ Name?: unknown; Type?: unknown }> };
+  const declared = new Map<string, ParameterType>();
+  for (const p of Array.isArray(parsed.Parameters) ? parsed.Parameters : []) {
+    if (typeof p?.Name === "string")
+      declared.set(p.Name, (["String", "Integer", "Float", "Boolean"].includes(p.Type as string) ? p.Type : "String") as ParameterType);
+  }
+  return declared;
+}
+
+/** StartPipelineExecution's string values, typed as the definition declares each parameter. */
+function typedParameters(
+  pipeline: string,
+  definition: string,
+  given: ReadonlyArray<{ Name: string; Value: string }>,
+): Record<string, string | number | boolean> {
+  const declared = declaredParameters(definition);
+  const typed: Record<string, string | number | boolean> = {};
+  for (const { Name, Value } of given) {
+    const type = declared.get(Name);
+    if (type === undefined) {
+      throw validation(
+        `Pipeline '${pipeline}' has no parameter named ${Name}${declared.size > 0 ? `; its parameters are: ${[...declared.keys()].join(", ")}` : ": it declares none"}`,
+      );
+    }
+    typed[Name] = typedValue(Name, type, Value);
+  }
+  return typed;
+}
+
+function typedValue(name: string, type: ParameterType, value: string): string | number | boolean {
+  switch (type) {
+    case "String":
+      return value;
+    case "Integer":
+      if (!/^[+-]?\d+$/.test(value.trim())) throw validation(`Parameter ${name} is an Integer, and '${value}' is not one`);
+      return Number.parseInt(value, 10);
+    case "Float": {
+      const n = Number(value);
+      if (value.trim() === "" || !Number.isFinite(n)) throw validation(`Parameter ${name} is a Float, and '${value}' is not a number`);
+      return n;
+    }
+    case "Boolean":
+      if (!/^(true|false)$/i.test(value)) throw validation(`Parameter ${name} is a Boolean: give true or false, not '${value}'`);
+      return value.toLowerCase() === "true";
+  }
+}
+
+async function startPipelineExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const nameOrArn = m.string("PipelineName", { required: true, min: 1, max: 2048, pattern: PATTERNS.pipelineNameOrArn });
+  const displayName = m.string("PipelineExecutionDisplayName", { min: 1, max: 82, pattern: PATTERNS.executionDisplayName });
+  const parameters = m.parameters();
+  const description = m.string("PipelineExecutionDescription", { max: 3072 });
+  const token = m.string("ClientRequestToken", { min: 32, max: 128 });
+  const parallelism = m.parallelism();
+  m.check();
+  if (m.has("SelectiveExecutionConfig")) {
+    throw validation(
+      "stepbox serve does not run selective executions: leave out SelectiveExecutionConfig (RetryPipelineExecution reruns what did not succeed)",
+    );
+  }
+  if (m.has("PipelineVersionId")) throw validation("stepbox keeps no pipeline versions: leave out PipelineVersionId to run the pipeline's definition");
+  const pipeline = await requirePipeline(ctx, pipelineNameOf(nameOrArn));
+  const typed = typedParameters(pipeline.PipelineArn, pipeline.PipelineDefinition, parameters ?? []);
+  const starter = starterOf(ctx);
+  const arn = await once(ctx, "StartPipelineExecution", token, async () => {
+    const execution = await starter.start(pipeline.PipelineName, {
+      parameters: typed,
+      ...present("executionDisplayName", displayName),
+      ...present("executionDescription", description),
+      ...present("parallelismConfiguration", parallelism ?? pipeline.ParallelismConfiguration),
+    });
+    ctx.live.add(execution);
+    return execution.arn;
+  });
+  return { PipelineExecutionArn: arn };
+}
+
+async function retryPipelineExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  const token = m.string("ClientRequestToken", { min: 32, max: 128 });
+  const parallelism = m.parallelism();
+  m.check();
+  const source = await requireExecution(ctx, arn);
+  const starter = starterOf(ctx);
+  const retried = await once(ctx, "RetryPipelineExecution", token, async () => {
+    const execution = await starter.retry(source.PipelineExecutionArn, present("parallelismConfiguration", parallelism));
+    ctx.live.add(execution);
+    return execution.arn;
+  });
+  return { PipelineExecutionArn: retried };
+}
+
+async function stopPipelineExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  m.string("ClientRequestToken", { min: 32, max: 128 });
+  m.check();
+  const record = await requireExecution(ctx, arn);
+  const live = ctx.live.get(record.PipelineExecutionArn);
+  if (live) {
+    await live.stop();
+  } else {
+    if (executionEnded(record.PipelineExecutionStatus)) {
+      throw validation(`Pipeline execution '${arn}' is ${record.PipelineExecutionStatus}: only an Executing execution can be stopped`);
+    }
+    // Another process runs it: asked through the store, it stops within a second (as `stepbox stop`).
+    await new PipelineExecution(ctx.session, record.PipelineName, record.PipelineExecutionId).stop();
+  }
+  return { PipelineExecutionArn: record.PipelineExecutionArn };
+}
+
+async function describePipelineExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  m.check();
+  const r = await requireExecution(ctx, arn);
+  return {
+    PipelineArn: r.PipelineArn,
+    PipelineExecutionArn: r.PipelineExecutionArn,
+    PipelineExecutionDisplayName: r.PipelineExecutionDisplayName,
+    PipelineExecutionStatus: r.PipelineExecutionStatus,
+    ...present("PipelineExecutionDescription", r.PipelineExecutionDescription),
+    PipelineExperimentConfig: { ExperimentName: r.PipelineName, TrialName: r.PipelineExecutionId },
+    ...present("FailureReason", r.FailureReason),
+    CreationTime: epochSeconds(r.CreationTime),
+    LastModifiedTime: epochSeconds(r.LastModifiedTime),
+    ParallelismConfiguration: r.ParallelismConfiguration,
+    ...present("SelectiveExecutionConfig", r.SelectiveExecutionConfig),
+  };
+}
+
+function executionSummary(r: ExecutionRecord): Body {
+  return {
+    PipelineExecutionArn: r.PipelineExecutionArn,
+    StartTime: epochSeconds(r.CreationTime),
+    PipelineExecutionStatus: r.PipelineExecutionStatus,
+    ...present("PipelineExecutionDescription", r.PipelineExecutionDescription),
+    PipelineExecutionDisplayName: r.PipelineExecutionDisplayName,
+    ...present("PipelineExecutionFailureReason", r.FailureReason),
+  };
+}
+
+async function listPipelineExecutions(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const nameOrArn = m.string("PipelineName", { required: true, min: 1, max: 2048, pattern: PATTERNS.pipelineNameOrArn });
+  const after = m.time("CreatedAfter");
+  const before = m.time("CreatedBefore");
+  const sortBy = m.string("SortBy", { oneOf: ["CreationTime", "PipelineExecutionArn"] }) ?? "CreationTime";
+  const order = m.string("SortOrder", { oneOf: ["Ascending", "Descending"] }) ?? "Descending";
+  const nextToken = m.string("NextToken", { max: 8192 });
+  const maxResults = m.integer("MaxResults", { min: 1, max: 100 });
+  m.check();
+  const pipeline = await requirePipeline(ctx, pipelineNameOf(nameOrArn));
+  const records = (
+    await ctx.records.readExecutions(pipeline.PipelineName, (damaged) =>
+      ctx.logger.warn({ event: "record.damaged", key: damaged.key }, `skipped ${damaged.detail}`),
+    )
+  ).filter((r) => {
+    const created = Date.parse(r.CreationTime);
+    return !(after && created <= after.getTime()) && !(before && created >= before.getTime());
+  });
+  const sign = order === "Ascending" ? 1 : -1;
+  records.sort((a, b) =>
+    sortBy === "PipelineExecutionArn"
+      ? sign * a.PipelineExecutionArn.localeCompare(b.PipelineExecutionArn)
+      : sign * (Date.parse(a.CreationTime) - Date.parse(b.CreationTime)),
+  );
+  const { items, NextToken } = page(records, "ListPipelineExecutions", maxResults, nextToken);
+  return { PipelineExecutionSummaries: items.map(executionSummary), ...present("NextToken", NextToken) };
+}
+
+/** A step's record as ListPipelineExecutionSteps answers it: SageMaker's members only. */
+function stepSummary(r: StepRecord): Body {
+  const metadata: Body = {};
+  if (r.Metadata.TrainingJob) metadata.TrainingJob = { Arn: r.Metadata.TrainingJob.Arn };
+  if (r.Metadata.Condition) metadata.Condition = { Outcome: r.Metadata.Condition.Outcome };
+  if (r.Metadata.Fail) metadata.Fail = { ErrorMessage: r.Metadata.Fail.ErrorMessage };
+  return {
+    StepName: r.StepName,
+    ...present("StepDisplayName", r.StepDisplayName || undefined),
+    ...present("StepDescription", r.StepDescription || undefined),
+    ...present("StartTime", r.StartTime === undefined ? undefined : epochSeconds(r.StartTime)),
+    ...present("EndTime", r.EndTime === undefined ? undefined : epochSeconds(r.EndTime)),
+    StepStatus: r.StepStatus,
+    ...present("CacheHitResult", r.CacheHitResult),
+    ...present("FailureReason", r.FailureReason),
+    Metadata: metadata,
+    AttemptCount: r.AttemptCount,
+    ...present("SelectiveExecutionResult", r.SelectiveExecutionResult),
+  };
+}
+
+async function listPipelineExecutionSteps(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  const nextToken = m.string("NextToken", { max: 8192 });
+  const maxResults = m.integer("MaxResults", { min: 1, max: 100 });
+  const order = m.string("SortOrder", { oneOf: ["Ascending", "Descending"] }) ?? "Descending";
+  m.check();
+  const r = await requireExecution(ctx, arn);
+  const steps = (await Promise.all(r.StepNames.map((name) => ctx.records.readStep(r.PipelineName, r.PipelineExecutionId, name)))).filter(
+    (s): s is StepRecord => s !== undefined,
+  );
+  const sign = order === "Ascending" ? 1 : -1;
+  const started = (s: StepRecord): number => (s.StartTime === undefined ? 0 : Date.parse(s.StartTime));
+  steps.sort((a, b) => sign * (started(a) - started(b)));
+  const { items, NextToken } = page(steps, "ListPipelineExecutionSteps", maxResults, nextToken);
+  return { PipelineExecutionSteps: items.map(stepSummary), ...present("NextToken", NextToken) };
+}
+
+async function listPipelineParametersForExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  const nextToken = m.string("NextToken", { max: 8192 });
+  const maxResults = m.integer("MaxResults", { min: 1, max: 100 });
+  m.check();
+  const r = await requireExecution(ctx, arn);
+  const { items, NextToken } = page(r.PipelineParameters, "ListPipelineParametersForExecution", maxResults, nextToken);
+  return { PipelineParameters: items.map((p) => ({ Name: p.Name, Value: p.Value })), ...present("NextToken", NextToken) };
+}
+
+async function describePipelineDefinitionForExecution(body: Body, ctx: ServeContext): Promise<Body> {
+  const m = new RequestMembers(body);
+  const arn = m.string("PipelineExecutionArn", { required: true, max: 2048, pattern: PATTERNS.executionArn });
+  m.check();
+  const r = await requireExecution(ctx, arn);
+  const definition = await readExecutionDefinition(ctx.session.store, r.PipelineName, r.PipelineExecutionId);
+  if (definition === undefined) {
+    throw notFound(`Pipeline execution '${arn}' was recorded by a stepbox that did not keep each execution's definition`);
+  }
+  return { PipelineDefinition: definition, CreationTime: epochSeconds(r.CreationTime) };
+}
+
+export const executionOperations = {
+  StartPipelineExecution: startPipelineExecution,
+  RetryPipelineExecution: retryPipelineExecution,
+  StopPipelineExecution: stopPipelineExecution,
+  DescribePipelineExecution: describePipelineExecution,
+  ListPipelineExecutions: listPipelineExecutions,
+  ListPipelineExecutionSteps: listPipelineExecutionSteps,
+  ListPipelineParametersForExecution: listPipelineParametersForExecution,
+  DescribePipelineDefinitionForExecution: describePipelineDefinitionForExecution,
+} as const;
