@@ -81,7 +81,7 @@ function fromText(parameter: DefinedParameter, value: string): unknown {
     case "Float":
       return value.trim() === "" ? Number.NaN : Number(value);
     case "Boolean":
-      return value === "true" ? true : value === "false" ? false : value;
+      return /^true$/i.test(value) ? true : /^false$/i.test(value) ? false : value;
     default:
       return value;
   }
@@ -126,7 +126,8 @@ export function definedParameterValues(
     const raw = Object.hasOwn(given, p.Name) ? given[p.Name] : p.DefaultValue;
     if (raw === undefined) throw new ValidationError(`parameter "${p.Name}" has no value and no default`, { hint: `give a value for ${p.Name}` });
     const value = typeof raw === "string" ? fromText(p, raw) : raw;
-    const problem = definedProblem(p, value);
+    // A value given as text is named as it was given, not as what it failed to read as.
+    const problem = definedProblem(p, value)?.replace(/, got .*$/, `, got ${inspect(raw)}`);
     if (problem) throw new ValidationError(`parameter "${p.Name}" (${p.Type}) ${problem}`, { hint: `give a ${p.Type} value` });
     values.set(p.Name, value);
   }
