@@ -248,6 +248,29 @@ export class IntegrityError extends StepboxError {
   }
 }
 
+/** The SageMaker SDK's words for a payload that fails its integrity check, which tests and users search for. */
+export const SDK_INTEGRITY_MESSAGE = "Integrity check for the serialized function or data failed. Please restrict access to your S3 bucket";
+
+/**
+ * A payload sent to a job (its function or arguments) whose ECDSA signature does not verify under the
+ * job's public key, or whose digest does not match. The message starts as the SageMaker SDK's does, so
+ * a step's FailureReason reads the same in the cloud and here; `what` and `reason` say which payload and why.
+ */
+export class PayloadSignatureError extends StepboxError {
+  readonly what: string;
+  readonly reason: string;
+  constructor(what: string, reason: string, options: StepboxErrorOptions = {}) {
+    // Not `PayloadSignatureError.X`: a class that names itself inside its body is renamed by esbuild
+    // (`_PayloadSignatureError`), and the name is what crosses the container boundary.
+    super("INTEGRITY", `${SDK_INTEGRITY_MESSAGE} (${what}: ${reason})`, {
+      hint: "sign payloads with the key of the definition build whose public key the job gets, and restrict write access to the bucket",
+      ...options,
+    });
+    this.what = what;
+    this.reason = reason;
+  }
+}
+
 /** esbuild could not bundle the module that defines a step. */
 export class BundleError extends StepboxError {
   constructor(message: string, options: StepboxErrorOptions = {}) {

@@ -26,7 +26,8 @@ export async function multiHostSteps(session: LocalPipelineSession, execution: E
     if (error instanceof StepboxError && error.code === "NOT_FOUND") return new Set();
     throw error;
   }
-  const hosts = (s: DefinedStep): unknown => (s.type === "Training" ? (s.arguments.ResourceConfig as { InstanceCount?: unknown } | undefined)?.InstanceCount : 1);
+  const hosts = (s: DefinedStep): unknown =>
+    s.type === "Training" ? (s.arguments.ResourceConfig as { InstanceCount?: unknown } | undefined)?.InstanceCount : 1;
   return new Set(
     readDefinition(definition)
       .steps.filter((s) => typeof hosts(s) !== "number" || (hosts(s) as number) > 1)

@@ -27,6 +27,20 @@ export const CONTAINER_PATHS = {
   exception: "/opt/ml/output/stepbox/exception",
   exceptionPayload: "/opt/ml/output/stepbox/exception/payload.bin",
   exceptionMetadata: "/opt/ml/output/stepbox/exception/metadata.json",
+  /** The S3 client, bundled apart from the runner: only a cloud job (nothing staged in /opt/ml/code) loads it. */
+  jobS3Module: "/opt/stepbox/job-s3.mjs",
+} as const;
+
+/**
+ * A job started as SageMaker starts it (see container/cloud-job.ts) finds its payloads in S3, under the
+ * SDK's layout: `<s3_base_uri>/<step>/<func_step_s3_dir>/{function,arguments}/` and
+ * `<s3_base_uri>/<execution>/<step>/{results,exception}/`. These are the file names in those folders.
+ */
+export const JOB_PAYLOAD_FILES = {
+  code: "code.mjs",
+  payload: "payload.bin",
+  metadata: "metadata.json",
+  resultsJson: "results.json",
 } as const;
 
 /** `path` relative to `folder` (both container paths, `path` inside `folder`): where it is in a host folder mounted there. */

@@ -1,5 +1,7 @@
 /**
- * The entry point of every step container (ENTRYPOINT of the runtime image). It verifies and loads
+ * The entry point of every step container (ENTRYPOINT of the runtime image). Started with a function
+ * step's ContainerArguments and nothing staged in /opt/ml/code, it runs as a SageMaker training job
+ * would (container/cloud-job.ts). Otherwise the local engine staged the step: it verifies and loads
  * the step's bundle and arguments against their digests, calls the one step function it was asked
  * for, and leaves the result, or the error and /opt/ml/output/failure, each with its digest, for the
  * engine to collect. It holds no key: the engine signs what it keeps, on the host.
@@ -7,20 +9,16 @@
  * Loading the bundle evaluates the module that defined the step; its own `pipeline.start()` runs
  * against the container build of stepbox, where starting a pipeline does nothing.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { pathToFileURL } from "node:url";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { StepDefinition } from "../dsl/function-step.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { checkDigestText, digestOf } from "../serialization/digest.js";
-import { CONTAINER_ENV, CONTAINER_GLOBALS, CONTAINER_PATHS, RUNNER_EXIT } from "./contract.js";
-
-/** SageMaker returns the first 1024 characters of the failure file as FailureReason. */
-const FAILURE_LIMIT = 1024;
-
-class SetupError extends Error {
-  override name = "StepboxSetupError";
-}
+import { CONTAINER_ENV, CONTAINER_PATHS, RUNNER_EXIT } from "./contract.js";
+import { runCloudJob } from "./cloud-job.js";
+import { isCloudJobCommandLine, type JobArguments, parseJobArguments } from "./job-arguments.js";
+import { loadStepFunction, SetupError, writeFailure } from "./load-step.js";
 
 async function readChecked(payloadPath: string, metadataPath: string, what: string): Promise<Buffer> {
   const [payload, metadataText] = await Promise.all([readFile(payloadPath), readFile(metadataPath, "utf8")]);
@@ -35,39 +33,6 @@ async function writeWithDigest(payloadPath: string, metadataPath: string, payloa
   await writeFile(metadataPath, JSON.stringify(digestOf(payload)));
 }
 
-/** Loads the bundle and waits until it has registered the wanted definition (or finished loading without it). */
-async function loadStepFunction(definitionKey: string): Promise<StepDefinition["fn"]> {
-  const registered = new Map<string, StepDefinition>();
-  let notify: () => void = () => {};
-  const found = new Promise<void>((resolve) => {
-    notify = resolve;
-  });
-  (globalThis as Record<symbol, unknown>)[CONTAINER_GLOBALS.registry] = {
-    register(definition: StepDefinition) {
-      registered.set(definition.key, definition);
-      if (definition.key === definitionKey) notify();
-    },
-  };
-  // The module may never finish loading (its top level awaits a pipeline that never starts here),
-  // so the race ends as soon as the definition is registered.
-  const loading = import(pathToFileURL(CONTAINER_PATHS.codeBundle).href);
-  await Promise.race([found, loading]);
-  const definition = registered.get(definitionKey);
-  if (definition) return definition.fn;
-  const known = [...registered.keys()].map((k) => k.split("#").slice(1).join("#"));
-  throw new SetupError(
-    `the bundle did not define step ${definitionKey.split("#").slice(1).join("#")} when loaded` +
-      ` (it defined: ${known.join(", ") || "none"}); define steps at the top level of their module`,
-  );
-}
-
-async function writeFailure(error: { name: string; message: string }): Promise<void> {
-  await mkdir(dirname(CONTAINER_PATHS.failure), { recursive: true });
-  await writeFile(CONTAINER_PATHS.failure, `${error.name}: ${error.message}`.slice(0, FAILURE_LIMIT), { flag: "wx" }).catch(() => {
-    // The step wrote its own failure file; SageMaker keeps the first writer's text.
-  });
-}
-
 async function main(): Promise<number> {
   let fn: StepDefinition["fn"];
   let args: unknown[];
@@ -77,7 +42,7 @@ async function main(): Promise<number> {
     await readChecked(CONTAINER_PATHS.codeBundle, CONTAINER_PATHS.codeMetadata, "the step's code bundle");
     const argumentBytes = await readChecked(CONTAINER_PATHS.argumentsPayload, CONTAINER_PATHS.argumentsMetadata, "the step's arguments");
     args = deserialize(argumentBytes) as unknown[];
-    fn = await loadStepFunction(definitionKey);
+    fn = await loadStepFunction(CONTAINER_PATHS.codeBundle, definitionKey);
   } catch (error) {
     const info = toRemoteErrorInfo(error);
     process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
@@ -114,6 +79,47 @@ async function main(): Promise<number> {
   return RUNNER_EXIT.success;
 }
 
+/** Started as SageMaker starts a training job: with the definition's ContainerArguments, nothing staged in /opt/ml/code. */
+async function isCloudJob(argv: readonly string[]): Promise<boolean> {
+  if (!isCloudJobCommandLine(argv)) return false;
+  // The local engine stages the code and may pass the same arguments: then the job is a local one.
+  return access(CONTAINER_PATHS.codeBundle).then(
+    () => false,
+    () => true,
+  );
+}
+
+/** A cloud job: the S3 client is loaded from its own module only now (see container/job-s3.ts). */
+async function cloudJob(argv: readonly string[]): Promise<number> {
+  let job: JobArguments;
+  let openJobStorage: typeof import("./job-s3.js").openJobStorage;
+  try {
+    job = parseJobArguments(argv);
+    ({ openJobStorage } = (await import(CONTAINER_PATHS.jobS3Module).catch((cause: unknown) => {
+      throw new SetupError(
+        `cannot load the S3 client ${CONTAINER_PATHS.jobS3Module}: ${String(cause)}; build the image with stepbox's runtime-image/Dockerfile`,
+      );
+    })) as typeof import("./job-s3.js"));
+  } catch (error) {
+    // Nowhere to store the error yet: the failure file is all the job leaves.
+    const info = toRemoteErrorInfo(error);
+    process.stderr.write(`stepbox runner: ${info.name}: ${info.message}\n`);
+    await writeFailure(info);
+    return 1;
+  }
+  const storage = openJobStorage({ ...(job.region ? { region: job.region } : {}) });
+  try {
+    return await runCloudJob(job, { storage, env: process.env, workDir: join(tmpdir(), "stepbox-job") });
+  } finally {
+    storage.close();
+  }
+}
+
+async function start(): Promise<number> {
+  const argv = process.argv.slice(2);
+  return (await isCloudJob(argv)) ? cloudJob(argv) : main();
+}
+
 /** Resolves once everything written to `stream` so far has left this process (or cannot: the pipe is gone). */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   if (stream.writableEnded || stream.destroyed) return Promise.resolve();
@@ -132,7 +138,7 @@ async function exitDrained(code: number): Promise<never> {
 }
 
 // The step's module may leave timers or a never-settling top-level await behind: exit explicitly.
-main().then(
+start().then(
   (code) => exitDrained(code),
   (error: unknown) => {
     process.stderr.write(`stepbox runner crashed: ${String(error)}\n`);

@@ -64,11 +64,13 @@ export function step<F extends AnyFunction>(fn: F, options?: StepOptions): StepF
   assertValidStepName(baseName, `step(${baseName})`);
 
   const { sourceFile, identity } = definingModule();
-  const ordinalKey = `${identity}#${baseName}`;
+  // Counted per file where the host knows it: two checkouts of one project loaded in one process share
+  // an identity (it names no folder), and each copy's definitions are numbered as its bundle numbers them.
+  const ordinalKey = `${sourceFile ?? identity}#${baseName}`;
   const ordinal = (definitionCounts.get(ordinalKey) ?? 0) + 1;
   definitionCounts.set(ordinalKey, ordinal);
   const definition: StepDefinition = Object.freeze({
-    key: `${ordinalKey}#${ordinal}`,
+    key: `${identity}#${baseName}#${ordinal}`,
     baseName,
     fn,
     options: Object.freeze({ ...validated }),

@@ -1,5 +1,5 @@
 import { IntegrityError, NotFoundError, ValidationError } from "../errors.js";
-import type { FunctionJobArguments } from "../definition/emit-definition.js";
+import type { FunctionJobArguments } from "../definition/function-job.js";
 import { deserialize, payloadReferences, serialize } from "../serialization/codec.js";
 import { type PipelineReference, referenceName, selectReferencePath } from "../serialization/pipeline-references.js";
 import { verifyPayload } from "../serialization/signing.js";
@@ -73,7 +73,7 @@ export async function functionInputs(
         hint: `add "${name}" and its value to the step's ContainerArguments after --property_references`,
       });
     }
-    return properties.get(name)!;
+    return String(properties.get(name));
   };
   const upstream = new Map<string, Promise<unknown>>();
   const upstreamResult = (step: string): Promise<unknown> => {

@@ -1,17 +1,11 @@
 import { ValidationError } from "../errors.js";
 import { type ExpressionScope, evaluate, stepsReadBy } from "../definition/expressions.js";
+import type { LocalStepSettings } from "../definition/local-step-settings.js";
 import type { DefinedTrainingStep, DefinitionGraph, Json } from "../definition/model.js";
 import { parseIsoDuration } from "./iso-duration.js";
 import { resolveInputChannels, type ChannelSource } from "./input-channels.js";
 import { retryPolicies, type StepRetryPolicies } from "./retry-policies.js";
-import { type LocalResources, stepResources, type StepResources } from "./step-resources.js";
-
-/** What a Training step's definition leaves to this machine: SageMaker has no field for these. */
-export interface LocalStepSettings {
-  readonly local?: LocalResources;
-  /** Retry policies beyond SageMaker's (StepErrorRetryPolicy), which match the step function's error names. */
-  readonly errorRetryPolicies?: StepRetryPolicies;
-}
+import { stepResources, type StepResources } from "./step-resources.js";
 
 /** A Training step's checked settings, ready for its containers. */
 export interface PreparedStep {

@@ -1,4 +1,5 @@
-import { type ExceptionType, RetryPolicy, type RetryPolicyOptions } from "../dsl/retry-policies.js";
+import { type ExceptionType, RetryPolicy, type RetryPolicyOptions, StepErrorRetryPolicy } from "../dsl/retry-policies.js";
+import type { LocalErrorRetryPolicy } from "../definition/local-step-settings.js";
 import type { DefinedRetryPolicy, DefinedTrainingStep } from "../definition/model.js";
 
 export type StepRetryPolicies = readonly RetryPolicy[];
@@ -23,7 +24,15 @@ class ExceptionTypeRetryPolicy extends RetryPolicy {
   }
 }
 
-/** A Training step's retry policies: those its definition lists, then the local ones beyond SageMaker's. */
-export function retryPolicies(step: DefinedTrainingStep, local: StepRetryPolicies | undefined): StepRetryPolicies {
-  return [...step.retryPolicies.map((p, i) => new ExceptionTypeRetryPolicy(`step "${step.name}": RetryPolicies[${i}]`, p)), ...(local ?? [])];
+/**
+ * A Training step's retry policies in the order the step listed them: its definition's RetryPolicies,
+ * with the local ones beyond SageMaker's (error names) back in their places.
+ */
+export function retryPolicies(step: DefinedTrainingStep, local: readonly LocalErrorRetryPolicy[] | undefined): StepRetryPolicies {
+  const policies: RetryPolicy[] = step.retryPolicies.map((p, i) => new ExceptionTypeRetryPolicy(`step "${step.name}": RetryPolicies[${i}]`, p));
+  for (const p of [...(local ?? [])].sort((a, b) => a.position - b.position)) {
+    const { position, ...options } = p;
+    policies.splice(Math.min(position, policies.length), 0, new StepErrorRetryPolicy(options));
+  }
+  return policies;
 }

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { functionJobArguments, type FunctionJobArguments, STEPBOX_ENTRYPOINT } from "../definition/emit-definition.js";
+import { type FunctionJobArguments, functionJobArguments, isStepboxEntrypoint } from "../definition/function-job.js";
 
 /**
  * A Training step's CreateTrainingJob request, its expressions evaluated, read into what the local
@@ -119,8 +119,7 @@ export function trainingJob(stepName: string, request: unknown): TrainingJob {
   });
   const isolation = args.EnableNetworkIsolation;
   if (isolation !== undefined && typeof isolation !== "boolean") r.fail("EnableNetworkIsolation", "must be true or false", "give a boolean");
-  const isFunction =
-    entrypoint !== undefined && entrypoint.length === STEPBOX_ENTRYPOINT.length && entrypoint.every((part, i) => part === STEPBOX_ENTRYPOINT[i]);
+  const isFunction = isStepboxEntrypoint(entrypoint);
   return {
     stepName,
     image,

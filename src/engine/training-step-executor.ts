@@ -5,7 +5,7 @@ import { deserialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { Logger } from "../logging/logger.js";
-import type { FunctionJobArguments } from "../definition/emit-definition.js";
+import type { FunctionJobArguments } from "../definition/function-job.js";
 import type { FunctionPayloads, InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { writeJobRecord } from "../store/job-records.js";

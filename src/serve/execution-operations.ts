@@ -63,7 +63,11 @@ async function retryPipelineExecution(body: Body, ctx: ServeContext): Promise<Bo
   m.check();
   const source = await requireExecution(ctx, arn);
   const retried = await once(ctx, "RetryPipelineExecution", token, async () => {
-    const execution = await ctx.session.retryDefinition(source.PipelineName, source.PipelineExecutionId, present("parallelism", parallelism?.MaxParallelExecutionSteps));
+    const execution = await ctx.session.retryDefinition(
+      source.PipelineName,
+      source.PipelineExecutionId,
+      present("parallelism", parallelism?.MaxParallelExecutionSteps),
+    );
     ctx.live.add(execution);
     return execution.arn;
   });

@@ -5,15 +5,12 @@ import type { PipelineStep } from "../dsl/function-step.js";
 import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
-import { type EmittedDefinition, emitDefinition, RUNTIME_IMAGE_URI } from "../definition/emit-definition.js";
+import { type EmittedDefinition, emitDefinition, localStepSettings } from "../definition/emit-definition.js";
 import type { DefinitionGraph } from "../definition/model.js";
 import { readDefinition } from "../definition/read-definition.js";
-import { FunctionStep } from "../dsl/function-step.js";
-import { StepErrorRetryPolicy } from "../dsl/retry-policies.js";
 import { checkArgumentsCross } from "../engine/arguments-check.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
-import type { LocalStepSettings } from "../engine/preflight.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
 import { isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
 import { deriveBuildKey } from "../serialization/signing.js";
@@ -25,19 +22,9 @@ import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution } from "./pipeline-execution.js";
 import { refuseStartWhileLoading } from "./start-guard.js";
 
-/** The role a local session's definitions name: SageMaker requires one; nothing here assumes it. */
+/** The image and role a local definition names: the local engine runs its own runtime image, as no role. */
+const LOCAL_RUNTIME_IMAGE = "stepbox-runtime";
 const LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/stepbox-local";
-
-/** What each function step asks of this machine that its definition cannot say: the local override, error-name retries. */
-function localSettings(graph: PipelineGraph): Map<string, LocalStepSettings> {
-  const settings = new Map<string, LocalStepSettings>();
-  for (const s of graph.steps) {
-    if (!(s instanceof FunctionStep)) continue;
-    const errorRetryPolicies = (s.options.retryPolicies ?? []).filter((p): p is StepErrorRetryPolicy => p instanceof StepErrorRetryPolicy);
-    settings.set(s.name, { ...(s.options.local ? { local: s.options.local } : {}), ...(errorRetryPolicies.length > 0 ? { errorRetryPolicies } : {}) });
-  }
-  return settings;
-}
 
 type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
 
@@ -171,16 +158,15 @@ export class Pipeline {
   }
 
   #emit(graph: PipelineGraph): EmittedDefinition {
-    return emitDefinition(
-      graph,
-      this.parameters.map((p) => p.toDefinition()),
-      {
-        root: definitionRoot(this.session.store),
-        imageUri: RUNTIME_IMAGE_URI,
-        region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-        roleArn: LOCAL_ROLE_ARN,
-      },
-    );
+    return emitDefinition(graph, this.parameters, {
+      root: definitionRoot(this.session.store),
+      pipelineName: this.name,
+      // The runtime image's repository: its tag hashes the base image's id, which only Docker knows,
+      // and definition() does no I/O.
+      imageUri: LOCAL_RUNTIME_IMAGE,
+      region: process.env.AWS_REGION ?? "us-east-1",
+      roleArn: LOCAL_ROLE_ARN,
+    });
   }
 
   /** Stores the functions and arguments the definition references. */
@@ -315,7 +301,7 @@ export class Pipeline {
       displayName: options.executionDisplayName,
       description: options.executionDescription,
       reusePlan,
-      local: localSettings(graph),
+      local: localStepSettings(graph),
     });
     const id = run.record.PipelineExecutionId;
     this.#live.set(id, run);

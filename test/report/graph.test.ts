@@ -64,6 +64,22 @@ describe("the DAG read from a definition", () => {
     expect(dag.edges.map((e) => `${e.from} -> ${e.to} ${e.kind}`).sort()).toEqual(EXPECTED_EDGES);
   });
 
+  it("reads the branches of a definition stepbox wrote before they held their steps, by name", () => {
+    const older = JSON.stringify({
+      Version: "2020-12-01",
+      Steps: [
+        { Name: "train", Type: "Training", DependsOn: [] },
+        { Name: "gate", Type: "Condition", DependsOn: ["train"], Arguments: { IfSteps: ["register"], ElseSteps: [] } },
+        { Name: "register", Type: "Training", DependsOn: ["gate"] },
+      ],
+    });
+    expect(
+      dagFromDefinition(older)
+        .edges.map((e) => `${e.from} -> ${e.to} ${e.kind}`)
+        .sort(),
+    ).toEqual(["gate -> register if", "train -> gate order"]);
+  });
+
   it("refuses what is not a definition, saying what to pass", () => {
     expect(() => renderGraph("{not json", "svg")).toThrow(ValidationError);
     expect(() => renderGraph("{}", "dot")).toThrow(/no "Steps" list[\s\S]*pipeline\.definition\(\)/);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 /** A running s3rver: a real S3-compatible HTTP server that keeps its objects in a temp folder. */
 export interface S3TestServer {
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://<address>:<port>`: `http://127.0.0.1:<port>` unless another address was asked for. */
   endpoint: string;
   /** A bucket that exists, empty at start. */
   bucket: string;
@@ -46,7 +46,7 @@ const { Transform } = require("node:stream");
 const { pipeline } = require("node:stream/promises");
 const S3rver = require(process.argv[1]);
 const FilesystemStore = require(join(dirname(process.argv[1]), "stores", "filesystem.js"));
-const [directory, bucket, incoming] = process.argv.slice(2);
+const [directory, bucket, incoming, address] = process.argv.slice(2);
 
 // s3rver writes a PUT straight over the object's file and its metadata after it, answers before the
 // bytes are flushed, and never notices a client that hangs up mid-body: a reader sees part of an
@@ -112,7 +112,7 @@ FilesystemStore.prototype.deleteObject = function (bucket, key) {
 };
 
 const server = new S3rver({
-  address: "127.0.0.1",
+  address,
   port: 0,
   silent: true,
   directory,
@@ -150,7 +150,7 @@ process.on("disconnect", () => server.close().finally(() => process.exit(0)));
 `;
 
 /**
- * Starts s3rver on 127.0.0.1 on a free port, in a fresh temp folder, with one bucket. Sets nothing
+ * Starts s3rver on 127.0.0.1 (or `address`) on a free port, in a fresh temp folder, with one bucket. Sets nothing
  * global in this process: hand `endpoint` and the credentials to the client or store under test.
  *
  * @example
@@ -158,8 +158,10 @@ process.on("disconnect", () => server.close().finally(() => process.exit(0)));
  * beforeAll(async () => { s3 = await startS3Server(); });
  * afterAll(() => s3.close());
  */
-export async function startS3Server(options: { bucket?: string } = {}): Promise<S3TestServer> {
+export async function startS3Server(options: { bucket?: string; address?: string } = {}): Promise<S3TestServer> {
   const bucket = options.bucket ?? "stepbox-test";
+  // A Docker network's gateway address, for one: containers on that network reach the server there.
+  const address = options.address ?? "127.0.0.1";
   const directory = await mkdtemp(join(tmpdir(), "stepbox-s3rver-"));
   // Beside the served folder, on the same file system, so that a finished upload is renamed into place.
   const incoming = `${directory}.incoming`;
@@ -167,7 +169,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   const s3rverMain = createRequire(import.meta.url).resolve("s3rver");
   // s3rver encrypts list continuation tokens with DES, which Node 20's OpenSSL 3 only offers through
   // its legacy provider: without it every truncated listing (paging) fails with a 500.
-  const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD, s3rverMain, directory, bucket, incoming], {
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", CHILD, s3rverMain, directory, bucket, incoming, address], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -184,7 +186,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     throw error;
   }
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${address}:${port}`,
     bucket,
     region: "us-east-1",
     accessKeyId: "S3RVER",

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DelayedReturn, getStep, Pipeline } from "stepbox";
+import { type DelayedReturn, Pipeline } from "stepbox";
 import { stepResources } from "../../src/engine/step-resources.js";
 import { trainingJob } from "../../src/engine/training-job.js";
 import { cacheKey, cacheKeyParts } from "../../src/engine/step-cache.js";

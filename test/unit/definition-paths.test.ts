@@ -65,9 +65,17 @@ describe("a definition built in two checkouts of one project", () => {
   });
 
   it("names modules from the project's root, and no folder of this machine", () => {
-    const steps = (JSON.parse(first) as { Steps: Array<{ Name: string; Description: string; Arguments: { Function: { Module: string } } }> }).Steps;
-    expect(steps.map((s) => s.Arguments.Function.Module)).toEqual(steps.map(() => "src/steps/model.ts"));
+    const steps = (
+      JSON.parse(first) as { Steps: Array<{ Name: string; DisplayName: string; Description: string; Arguments: { Environment: Record<string, string> } }> }
+    ).Steps;
+    expect(steps.map((s) => s.DisplayName).sort()).toEqual([
+      "src.steps.model.prepare",
+      "src.steps.model.prepare",
+      "src.steps.model.train",
+      "src.steps.model.train",
+    ]);
     expect(new Set(steps.map((s) => s.Description))).toEqual(new Set(["src/steps/model.ts"]));
+    for (const s of steps) expect(s.Arguments.Environment.STEPBOX_DEFINITION_KEY).toMatch(/^src\/steps\/model\.ts@[0-9a-f]{16}#(prepare|train)#1$/);
     for (const folder of [tmpdir(), homedir(), ...checkouts, process.cwd()]) expect(first).not.toContain(folder);
   });
 });

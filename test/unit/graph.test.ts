@@ -80,12 +80,17 @@ describe("Pipeline.definition", () => {
     expect(pipeline.definition()).toBe(first);
     const doc = JSON.parse(first) as {
       Version: string;
-      Steps: Array<{ Name: string; Type: string; DependsOn: string[]; Arguments: { FunctionArguments: unknown[] } }>;
+      Steps: Array<{ Name: string; Type: string; DependsOn: string[]; Arguments: { AlgorithmSpecification: { ContainerArguments: unknown[] } } }>;
     };
     expect(doc.Version).toBe("2020-12-01");
     const last = doc.Steps.find((s) => s.Name === getStep(b).name)!;
     expect(last.Type).toBe("Training");
     expect(last.DependsOn).toEqual([getStep(a).name]);
-    expect(last.Arguments.FunctionArguments).toEqual([{ Get: `Steps.${getStep(a).name}.value` }, { Date: "1970-01-01T00:00:00.000Z" }]);
+    // The output is read through its producer's S3OutputPath; the Date travels in the arguments payload.
+    const args = last.Arguments.AlgorithmSpecification.ContainerArguments;
+    expect(args.slice(args.indexOf("--property_references") + 1).filter((x) => typeof x === "string")).toEqual([
+      "Execution.PipelineExecutionId",
+      `Steps.${getStep(a).name}.OutputDataConfig.S3OutputPath`,
+    ]);
   });
 });

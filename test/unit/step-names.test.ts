@@ -28,14 +28,31 @@ const evaluate = step(function evaluate(...models: Array<{ acc: number }>) {
 
 const session = new LocalPipelineSession({ artifactRoot: "/tmp/stepbox-unused", secret: "s" });
 
-interface Definition {
-  Steps: Array<{
-    Name: string;
-    DependsOn: string[];
-    Arguments: { FunctionArguments?: unknown[]; Conditions?: unknown[]; IfSteps?: string[]; ErrorMessage?: unknown };
-  }>;
+interface DefinedStep {
+  Name: string;
+  DependsOn?: string[];
+  Arguments: {
+    AlgorithmSpecification?: { ContainerArguments: unknown[] };
+    Conditions?: unknown[];
+    IfSteps?: DefinedStep[];
+    ElseSteps?: DefinedStep[];
+    ErrorMessage?: unknown;
+  };
 }
-const parse = (pipeline: Pipeline): Definition => JSON.parse(pipeline.definition()) as Definition;
+interface Definition {
+  /** Every step, the ones nested in a condition's branches included. */
+  Steps: DefinedStep[];
+}
+const flatten = (steps: readonly DefinedStep[]): DefinedStep[] =>
+  steps.flatMap((s) => [s, ...flatten(s.Arguments.IfSteps ?? []), ...flatten(s.Arguments.ElseSteps ?? [])]);
+const parse = (pipeline: Pipeline): Definition => ({ Steps: flatten((JSON.parse(pipeline.definition()) as Definition).Steps) });
+/** The upstream results a function step reads, as its --property_references name them. */
+const readResults = (s: DefinedStep): unknown[] =>
+  (s.Arguments.AlgorithmSpecification?.ContainerArguments ?? []).filter((x) => typeof x === "string" && x.startsWith("Steps."));
+const outputOf = (step: string) => `Steps.${step}.OutputDataConfig.S3OutputPath`;
+const jsonGet = (step: string, path: string) => ({
+  "Std:JsonGet": { S3Uri: { "Std:Join": { On: "/", Values: [{ Get: outputOf(step) }, "results.json"] } }, Path: path },
+});
 const stepOf = (definition: Definition, name: string) => definition.Steps.find((s) => s.Name === name)!;
 
 /** A factory, as a user writes one: each call builds the same pipeline from new step calls. */
@@ -75,8 +92,8 @@ describe("step names", () => {
     const both = new Pipeline({ name: "both", steps: [evaluate(earlier, shared)], session });
     expect(alone.stepName(shared)).toBe("train");
     expect(both.stepName(shared)).toBe("train-2");
-    expect(stepOf(parse(alone), "evaluate").Arguments.FunctionArguments).toEqual([{ Get: "Steps.train" }]);
-    expect(stepOf(parse(both), "evaluate").Arguments.FunctionArguments).toEqual([{ Get: "Steps.train" }, { Get: "Steps.train-2" }]);
+    expect(readResults(stepOf(parse(alone), "evaluate"))).toEqual([outputOf("train")]);
+    expect(readResults(stepOf(parse(both), "evaluate"))).toEqual([outputOf("train"), outputOf("train-2")]);
     expect(stepOf(parse(alone), "evaluate").DependsOn).toEqual(["train"]);
     expect(getStep(shared).name).toBe("train");
     expect(alone.stepName(shared)).toBe("train");
@@ -121,10 +138,13 @@ describe("step names", () => {
     });
     const pipeline = new Pipeline({ name: "gated", steps: [gate], session });
     const definition = parse(pipeline);
-    expect(stepOf(definition, "good-enough").Arguments.Conditions).toEqual([{ Type: "GreaterThan", LeftValue: { Get: "Steps.train-2.acc" }, RightValue: 0.1 }]);
-    expect(stepOf(definition, "good-enough").Arguments.IfSteps).toEqual(["evaluate"]);
-    expect(stepOf(definition, "too-weak").Arguments.ErrorMessage).toEqual({ "Std:Join": { On: " ", Values: ["acc", { Get: "Steps.train-2.acc" }] } });
-    expect([...stepOf(definition, "evaluate").DependsOn].sort()).toEqual(["good-enough", "train", "train-2"]);
+    expect(stepOf(definition, "good-enough").Arguments.Conditions).toEqual([
+      { Type: "GreaterThan", LeftValue: jsonGet("train-2", "Result['acc']"), RightValue: 0.1 },
+    ]);
+    expect(stepOf(definition, "good-enough").Arguments.IfSteps!.map((s) => s.Name)).toEqual(["evaluate"]);
+    expect(stepOf(definition, "too-weak").Arguments.ErrorMessage).toEqual({ "Std:Join": { On: " ", Values: ["acc", jsonGet("train-2", "Result['acc']")] } });
+    // The condition that gates it is said by its place in the condition's IfSteps, not in DependsOn.
+    expect([...stepOf(definition, "evaluate").DependsOn!].sort()).toEqual(["train", "train-2"]);
   });
 
   it("are carried by the steps the engine runs, whose arguments point at the pipeline's own steps", () => {

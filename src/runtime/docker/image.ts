@@ -27,7 +27,8 @@ export interface RuntimeImage {
 export interface RuntimeImageOptions {
   /**
    * The module that becomes the image's entry point, bundled with everything it imports.
-   * @default the engine's container runner, src/container/runner.ts (dist/src/container/runner.js when compiled)
+   * @default the engine's container runner, src/container/runner.ts (dist/src/container/runner.js when compiled).
+   *   The cloud job's S3 module, src/container/job-s3.ts, is bundled beside it in any case.
    */
   runnerEntry?: string;
   /**
@@ -73,18 +74,18 @@ const MAX_LINE = 160;
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
-/** The container runner of this build: src/container/runner.ts for image.ts, its .js for image.js. */
-function defaultRunnerEntry(): string {
-  return join(dirname(THIS_FILE), "..", "..", "container", `runner${extname(THIS_FILE)}`);
+/** A module of the container runner of this build: src/container/<name>.ts for image.ts, its .js for image.js. */
+function containerModule(name: string): string {
+  return join(dirname(THIS_FILE), "..", "..", "container", `${name}${extname(THIS_FILE)}`);
 }
 
 /**
- * The tag's hash: 16 hex digits of sha256 over the Dockerfile, the runner bundle and the base
- * image's id. Each part is length-prefixed so that no two different inputs hash alike.
+ * The tag's hash: 16 hex digits of sha256 over the Dockerfile, the runner bundle, the cloud job's S3
+ * module and the base image's id. Each part is length-prefixed so that no two different inputs hash alike.
  */
-function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8Array; baseImageId: string }): string {
+function runtimeImageContentHash(inputs: { dockerfile: Uint8Array; runner: Uint8Array; jobS3: Uint8Array; baseImageId: string }): string {
   const hash = createHash("sha256");
-  for (const part of [inputs.dockerfile, inputs.runner, Buffer.from(inputs.baseImageId)]) {
+  for (const part of [inputs.dockerfile, inputs.runner, inputs.jobS3, Buffer.from(inputs.baseImageId)]) {
     hash.update(`${part.byteLength}:`).update(part);
   }
   return hash.digest("hex").slice(0, 16);
@@ -300,14 +301,16 @@ function pullRegistryBase(docker: Docker, base: { reference: string; reason: str
   return pullBase(docker, base.reference, logger, REGISTRY_BASE_HINT);
 }
 
-/** Packs the build context: the Dockerfile and the runner, with fixed metadata so equal inputs make equal tars. */
-async function withBuildContext<T>(dockerfile: Buffer, runner: Buffer, use: (context: NodeJS.ReadableStream) => Promise<T>): Promise<T> {
+/** The files of the build context, by name: the Dockerfile, runner.mjs and job-s3.mjs. */
+type BuildContextFiles = Readonly<Record<"Dockerfile" | "runner.mjs" | "job-s3.mjs", Buffer>>;
+
+/** Packs the build context, with fixed metadata so equal inputs make equal tars. */
+async function withBuildContext<T>(files: BuildContextFiles, use: (context: NodeJS.ReadableStream) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), tempFolderPrefix("image")));
   try {
-    await writeFile(join(dir, "Dockerfile"), dockerfile);
-    await writeFile(join(dir, "runner.mjs"), runner);
+    for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);
     const context = tar.pack(dir, {
-      entries: ["Dockerfile", "runner.mjs"],
+      entries: Object.keys(files),
       map: (header) => ({ ...header, uid: 0, gid: 0, mode: 0o644, mtime: new Date(0) }),
     });
     return await use(asNodeStream(context));
@@ -318,12 +321,12 @@ async function withBuildContext<T>(dockerfile: Buffer, runner: Buffer, use: (con
 
 async function buildRuntime(
   docker: Docker,
-  inputs: { tag: string; contentHash: string; baseImage: string; baseImageId: string; dockerfile: Buffer; runner: Buffer },
+  inputs: { tag: string; contentHash: string; baseImage: string; baseImageId: string; files: BuildContextFiles },
   logger: Logger | undefined,
 ): Promise<string> {
   const started = Date.now();
   logger?.info({ event: "image.build", tag: inputs.tag, baseImage: inputs.baseImage }, "building the runtime image");
-  await withBuildContext(inputs.dockerfile, inputs.runner, async (context) => {
+  await withBuildContext(inputs.files, async (context) => {
     let stream: NodeJS.ReadableStream;
     try {
       stream = await docker.buildImage(context, {
@@ -357,9 +360,11 @@ export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOp
   const defaultBase = requestedBase === undefined ? defaultBaseImage(await hostNode()) : undefined;
   const registryBase = defaultBase?.from === "registry" ? defaultBase : undefined;
   const { root } = await stepboxPackage();
-  const [dockerfile, runner, baseImage] = await Promise.all([
+  const [dockerfile, runner, jobS3, baseImage] = await Promise.all([
     readFile(join(root, "runtime-image", "Dockerfile")),
-    bundleRunner(options.runnerEntry ?? defaultRunnerEntry(), root),
+    bundleRunner(options.runnerEntry ?? containerModule("runner"), root),
+    // The AWS SDK, bundled apart: the runner imports it only as a cloud job (container/job-s3.ts).
+    bundleRunner(containerModule("job-s3"), root),
     requestedBase ?? registryBase?.reference ?? importedBaseTag(),
   ]);
 
@@ -380,8 +385,9 @@ export async function ensureRuntimeImage(docker: Docker, options: RuntimeImageOp
         ? await pullRegistryBase(docker, registryBase, options.logger)
         : await importBase(docker, baseImage, options.logger));
 
-  const contentHash = runtimeImageContentHash({ dockerfile, runner, baseImageId });
+  const contentHash = runtimeImageContentHash({ dockerfile, runner, jobS3, baseImageId });
   const tag = `${RUNTIME_REPOSITORY}:${contentHash}`;
-  const id = idOf(tag) ?? (await buildRuntime(docker, { tag, contentHash, baseImage, baseImageId, dockerfile, runner }, options.logger));
+  const files = { Dockerfile: dockerfile, "runner.mjs": runner, "job-s3.mjs": jobS3 };
+  const id = idOf(tag) ?? (await buildRuntime(docker, { tag, contentHash, baseImage, baseImageId, files }, options.logger));
   return { tag, id, baseImage };
 }
