@@ -128,7 +128,7 @@ export function definedParameterValues(
     const value = typeof raw === "string" ? fromText(p, raw) : raw;
     // A value given as text is named as it was given, not as what it failed to read as.
     const problem = definedProblem(p, value)?.replace(/, got .*$/, `, got ${inspect(raw)}`);
-    if (problem) throw new ValidationError(`parameter "${p.Name}" (${p.Type}) ${problem}`, { hint: `give a ${p.Type} value` });
+    if (problem) throw new ValidationError(`parameter "${p.Name}" (${p.Type}) ${problem}`, { hint: `give a value of type ${p.Type}` });
     values.set(p.Name, value);
   }
   return values;

@@ -230,12 +230,12 @@ describe("malformed requests", () => {
     await expectApiError(
       client.send(new StartPipelineExecutionCommand({ PipelineName: "twice", PipelineParameters: [{ Name: "epochs", Value: "many" }] })),
       "ValidationException",
-      /Parameter epochs is an Integer, and 'many' is not one/,
+      /parameter "epochs" \(Integer\) must be an integer, got 'many'/,
     );
     await expectApiError(
       client.send(new StartPipelineExecutionCommand({ PipelineName: "twice", PipelineParameters: [{ Name: "speed", Value: "1" }] })),
       "ValidationException",
-      /has no parameter named speed; its parameters are: epochs, threshold/,
+      /has no parameter "speed".*its parameters are: epochs, threshold/,
     );
   });
 });
@@ -372,11 +372,6 @@ describe("an execution that a LocalPipelineSession ran on the same store", () =>
     expect(job.TrainingEndTime!.getTime()).toBeGreaterThanOrEqual(job.TrainingStartTime!.getTime());
     expect(job.SecondaryStatusTransitions?.map((t) => t.Status)).toContain("Completed");
     expect(job.SecondaryStatusTransitions?.[0]?.StartTime).toBeInstanceOf(Date);
-  });
-
-  it("is not retried or started by a serve that has no engine to run executions", async () => {
-    await expectApiError(client.send(new RetryPipelineExecutionCommand({ PipelineExecutionArn: executionArn })), "ValidationException", /without an engine/);
-    await expectApiError(client.send(new StartPipelineExecutionCommand({ PipelineName: "condition" })), "ValidationException", /without an engine/);
   });
 
   it("is not stopped once it has ended", async () => {
