@@ -229,7 +229,8 @@ export class ExecutionRun {
   /** Runs one step to its end. Never throws. */
   async #runStep(s: DefinedStep, log: Logger): Promise<StepEnd> {
     if (!this.#canStart()) return "Stopped";
-    this.#lookahead.started(s.name);
+    // A Training step counts as started once its request is evaluated: what waits on it may read its properties.
+    if (s.type !== "Training" || this.#services.reuse.has(s.name)) this.#lookahead.started(s.name);
     const stepLog = log.child({ step: s.name });
     const reused = this.#services.reuse.get(s.name);
     if (reused) return this.#reuse(s, reused);
@@ -294,6 +295,7 @@ export class ExecutionRun {
   /** Attempts a Training step until it succeeds or its retry policies give up. */
   async #runTrainingStep(s: DefinedTrainingStep, initial: StepRecord): Promise<StepRecord> {
     const job = await this.#trainingJob(s);
+    this.#lookahead.started(s.name);
     const policies = this.#prepared(s).retryPolicies;
     const channels = this.#prepared(s).channels ?? (await resolveInputChannels(s.name, job.inputs));
     const firstStart = Date.now();

@@ -345,16 +345,22 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
   return outcome;
 }
 
+/**
+ * Which function ran, as `manifest.json` says it: its definition key, and from that key (module
+ * identity `<project path>@<digest>#<name>#<n>`) its module's path in its project and its name.
+ */
+function functionManifest(definitionKey: string, fn: FunctionJobArguments): Record<string, string> {
+  const [module = "", name = ""] = definitionKey.split("#");
+  return { DefinitionKey: definitionKey, SourceFile: module.replace(/@[0-9a-f]+$/, ""), Function: name, S3BaseUri: fn.s3BaseUri, FuncStepS3Dir: fn.buildDir };
+}
+
 /** The execution's copy of a step function's code and resolved arguments, beside its record. */
 async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, payloads: FunctionPayloads, ctx: FunctionStepContext): Promise<void> {
   const keys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   await Promise.all([
     ctx.store.put(keys.code, payloads.code),
     ctx.store.put(keys.metadata, JSON.stringify(signPayload(payloads.code, ctx.key))),
-    ctx.store.put(
-      keys.manifest,
-      JSON.stringify({ DefinitionKey: step.job.environment[CONTAINER_ENV.definitionKey], S3BaseUri: fn.s3BaseUri, FuncStepS3Dir: fn.buildDir }),
-    ),
+    ctx.store.put(keys.manifest, JSON.stringify(functionManifest(step.job.environment[CONTAINER_ENV.definitionKey] ?? "", fn))),
     writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, payloads.arguments, ctx.key),
   ]);
 }
