@@ -1,7 +1,4 @@
-import { DefinitionError, ValidationError } from "../errors.js";
-import { stepsReadBy } from "../definition/expressions.js";
-import type { DefinedStep, DefinitionGraph, Json } from "../definition/model.js";
-import { readDefinition } from "../definition/read-definition.js";
+import { ValidationError } from "../errors.js";
 
 /** Why one step waits for another: it reads its output, it was told to, or a condition chose it. */
 export type DagEdgeKind = "data" | "order" | "if" | "else";
@@ -24,48 +21,95 @@ export interface Dag {
   readonly edges: readonly DagEdge[];
 }
 
-/**
- * Reads the graph out of a definition JSON, as the engine reads it (any SageMaker definition,
- * branch steps nested or named). Edges: a condition to the steps of its branches ("if", "else"); an
- * upstream step whose output the step reads (`Get` or `Std:JsonGet` of `Steps.<name>`) as data flow;
- * any other (DependsOn) as order.
- */
-export function dagFromDefinition(definition: string): Dag {
-  let graph: DefinitionGraph;
-  try {
-    graph = readDefinition(definition);
-  } catch (error) {
-    if (!(error instanceof DefinitionError)) throw error;
-    throw new ValidationError(`the pipeline definition cannot be drawn: ${error.detail}`, {
-      cause: error,
-      hint: "pass the JSON that pipeline.definition() returns (or the PipelineDefinition of <pipeline>/pipeline.json)",
-    });
-  }
-  const edges: DagEdge[] = [];
-  const gated = new Map<string, { from: string; kind: DagEdgeKind }>();
-  for (const [condition, { ifSteps, elseSteps }] of graph.branches) {
-    for (const to of ifSteps) gated.set(to, { from: condition, kind: "if" });
-    for (const to of elseSteps) gated.set(to, { from: condition, kind: "else" });
-  }
-  for (const s of graph.steps) {
-    const read = new Set(stepsReadBy(readValue(s)));
-    const gate = gated.get(s.name);
-    for (const from of graph.upstream.get(s.name) ?? []) {
-      if (gate?.from === from) edges.push({ from, to: s.name, kind: gate.kind });
-      else edges.push({ from, to: s.name, kind: read.has(from) ? "data" : "order" });
-    }
-  }
-  return { nodes: graph.steps.map((s) => ({ name: s.name, type: s.type })), edges };
+interface DefinitionStep {
+  Name: string;
+  Type?: string;
+  DependsOn?: string[];
+  Arguments?: { IfSteps?: BranchEntry[]; ElseSteps?: BranchEntry[] };
 }
 
-/** What a step reads other steps' outputs with: its arguments, conditions or message. */
-function readValue(step: DefinedStep): Json {
-  switch (step.type) {
-    case "Training":
-      return step.arguments;
-    case "Condition":
-      return step.conditions as unknown as Json;
-    case "Fail":
-      return step.errorMessage;
+/** A branch's step: nested whole, as SageMaker's definitions hold it, or (in definitions stepbox wrote before) by name. */
+type BranchEntry = DefinitionStep | string;
+
+const branchName = (entry: BranchEntry): string => (typeof entry === "string" ? entry : entry.Name);
+
+const notADefinition = (why: string): ValidationError =>
+  new ValidationError(`the pipeline definition cannot be drawn: ${why}`, {
+    hint: "pass the JSON that pipeline.definition() returns (or the PipelineDefinition of <pipeline>/pipeline.json)",
+  });
+
+/**
+ * Reads the graph out of a definition JSON. Edges come from each step's `DependsOn` (which holds
+ * both data flow and explicit dependencies) and from conditions' `IfSteps`/`ElseSteps` (whose steps
+ * are nested in them, and drawn as steps of their own); a
+ * dependency whose output the step's arguments `Get` is drawn as data flow, any other as order.
+ */
+export function dagFromDefinition(definition: string): Dag {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(definition);
+  } catch (cause) {
+    throw new ValidationError("the pipeline definition is not valid JSON", { cause, hint: "pass the JSON that pipeline.definition() returns" });
   }
+  const steps = (doc as { Steps?: unknown } | null)?.Steps;
+  if (!Array.isArray(steps)) throw notADefinition('it has no "Steps" list');
+  const defined = flattenSteps(steps);
+  const names = new Set(defined.map((s) => s.Name));
+  if (names.size !== defined.length) throw notADefinition("two steps share a name");
+
+  const edges = new Map<string, DagEdge>();
+  const add = (from: string, to: string, kind: DagEdgeKind): void => {
+    if (!names.has(from)) throw notADefinition(`step "${to}" depends on "${from}", which is not one of its steps`);
+    const key = JSON.stringify([from, to]);
+    // A branch label says more than "order", and data flow more than either.
+    if (!edges.has(key) || kind === "data") edges.set(key, { from, to, kind });
+  };
+  for (const s of defined) {
+    for (const target of s.Arguments?.IfSteps ?? []) add(s.Name, branchName(target), "if");
+    for (const target of s.Arguments?.ElseSteps ?? []) add(s.Name, branchName(target), "else");
+  }
+  for (const s of defined) {
+    // A condition's own operands, not the arguments of the steps nested in its branches.
+    const read = referencedSteps({ ...s.Arguments, IfSteps: undefined, ElseSteps: undefined });
+    for (const from of s.DependsOn ?? []) add(from, s.Name, read.has(from) ? "data" : "order");
+  }
+  for (const e of edges.values()) {
+    if (!names.has(e.to)) throw notADefinition(`condition "${e.from}" branches to "${e.to}", which is not one of its steps`);
+  }
+  return { nodes: defined.map((s) => ({ name: s.Name, type: s.Type ?? "Unknown" })), edges: [...edges.values()] };
+}
+
+/** Every step, the ones nested in a condition's branches after the step that holds them. */
+function flattenSteps(steps: readonly unknown[], where = "step"): DefinitionStep[] {
+  return steps.flatMap((step, index) => {
+    const s = checkStep(step, `${where} ${index}`);
+    const nested = [...(s.Arguments?.IfSteps ?? []), ...(s.Arguments?.ElseSteps ?? [])].filter((entry) => typeof entry !== "string");
+    return [s, ...flattenSteps(nested, `a branch step of "${s.Name}", number`)];
+  });
+}
+
+function checkStep(step: unknown, which: string): DefinitionStep {
+  const s = step as Partial<DefinitionStep> | null;
+  if (typeof s?.Name !== "string" || s.Name === "") throw notADefinition(`${which} has no Name`);
+  const isNames = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((n) => typeof n === "string"));
+  const isBranch = (v: unknown): boolean =>
+    v === undefined || (Array.isArray(v) && v.every((n) => typeof n === "string" || (typeof n === "object" && n !== null)));
+  if (!isNames(s.DependsOn) || !isBranch(s.Arguments?.IfSteps) || !isBranch(s.Arguments?.ElseSteps)) {
+    throw notADefinition(`step "${s.Name}" has a DependsOn that is not a list of names, or IfSteps or ElseSteps that are not lists of steps`);
+  }
+  return s as DefinitionStep;
+}
+
+/** The steps whose outputs a value reads: every `{"Get": "Steps.<name>..."}` in it. */
+function referencedSteps(value: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const v of value) referencedSteps(v, found);
+  } else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      const ref = k === "Get" && typeof v === "string" ? /^Steps\.([^.[]+)/.exec(v) : null;
+      if (ref) found.add(ref[1]!);
+      else referencedSteps(v, found);
+    }
+  }
+  return found;
 }

@@ -44,7 +44,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   runtime: ["container", "dsl", "naming", "serialization"],
   engine: ["dsl", "graph", "definition", "runtime", "store", "serialization", "container", "logging", "naming"],
   session: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "naming"],
-  report: ["dsl", "graph", "definition", "store", "session", "naming"],
+  report: ["dsl", "graph", "store", "session", "naming"],
   testing: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "container", "naming"],
   cli: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "report", "serve", "naming"],
   serve: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "naming"],
