@@ -2,6 +2,7 @@ import { IntegrityError, NotFoundError, ValidationError } from "../errors.js";
 import type { FunctionJobArguments } from "../definition/function-job.js";
 import { deserialize, payloadReferences, serialize } from "../serialization/codec.js";
 import { type PipelineReference, referenceName, selectReferencePath } from "../serialization/pipeline-references.js";
+import { verifySignedJobPayload } from "../serialization/asymmetric-signing.js";
 import { verifyPayload } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { joinKey } from "../store/keys.js";
@@ -14,8 +15,11 @@ export interface FunctionInputs {
   readonly arguments: Buffer;
 }
 
-/** A payload and its `metadata.json` at `<prefix>/payload.bin` (or `code.mjs`), verified under `key`. */
-export async function readVerified(store: ArtifactStore, payloadKey: string, metadataKey: string, key: Buffer, what: string): Promise<Buffer> {
+/** How a payload is vouched for: an HMAC under a key of this machine, or the client's ECDSA signature (its public key's PEM). */
+export type PayloadCheck = { readonly hmacKey: Buffer } | { readonly publicKey: string };
+
+/** A payload and its `metadata.json` at `<prefix>/payload.bin` (or `code.mjs`), verified as `check` says. */
+export async function readVerified(store: ArtifactStore, payloadKey: string, metadataKey: string, check: PayloadCheck, what: string): Promise<Buffer> {
   let payload: Buffer;
   let metadataBytes: Buffer;
   try {
@@ -36,7 +40,8 @@ export async function readVerified(store: ArtifactStore, payloadKey: string, met
   } catch (cause) {
     throw new IntegrityError(what, { cause });
   }
-  verifyPayload(payload, metadata, key, what);
+  if ("publicKey" in check) verifySignedJobPayload(payload, metadata, check.publicKey, what);
+  else verifyPayload(payload, metadata, check.hmacKey, what);
   return payload;
 }
 
@@ -53,14 +58,20 @@ export async function functionInputs(
     readonly uris: StoreUris;
     /** Vouches for the function and arguments payloads the session stored. */
     readonly buildKey: Buffer;
+    /**
+     * The public key the job's Environment gives (REMOTE_FUNCTION_SECRET_KEY), when a client signed the
+     * function and arguments itself, as the SageMaker SDK does: they are then checked against it.
+     */
+    readonly publicKey: string | undefined;
     /** Vouches for this execution's results. */
     readonly executionKey: Buffer;
   },
 ): Promise<FunctionInputs> {
+  const check: PayloadCheck = deps.publicKey !== undefined ? { publicKey: deps.publicKey } : { hmacKey: deps.buildKey };
   const keys = layout.build(deps.uris.key(fn.s3BaseUri, `step "${fn.stepName}": --s3_base_uri`), fn.stepName, fn.buildDir);
   const [code, argumentsPayload] = await Promise.all([
-    readVerified(deps.store, keys.code, keys.codeMetadata, deps.buildKey, `the function of step "${fn.stepName}"`),
-    readVerified(deps.store, keys.arguments, keys.argumentsMetadata, deps.buildKey, `the arguments of step "${fn.stepName}"`),
+    readVerified(deps.store, keys.code, keys.codeMetadata, check, `the function of step "${fn.stepName}"`),
+    readVerified(deps.store, keys.arguments, keys.argumentsMetadata, check, `the arguments of step "${fn.stepName}"`),
   ]);
   const references = payloadReferences(argumentsPayload);
   if (references.length === 0) return { code, arguments: argumentsPayload };
@@ -85,7 +96,7 @@ export async function functionInputs(
         deps.store,
         joinKey(prefix, "payload.bin"),
         joinKey(prefix, "metadata.json"),
-        deps.executionKey,
+        { hmacKey: deps.executionKey },
         `the result of step "${step}"`,
       ).then((bytes) => deserialize(bytes));
       upstream.set(step, result);

@@ -2,6 +2,7 @@ import { CONTAINER_ENV } from "../container/contract.js";
 import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
 import { deserialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { JOB_PUBLIC_KEY_ENV } from "../serialization/asymmetric-signing.js";
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { Logger } from "../logging/logger.js";
@@ -228,7 +229,15 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionSt
   let payloads: FunctionPayloads | undefined;
   let snapshots: ChannelSnapshot[];
   try {
-    payloads = fn ? await functionInputs(fn, { store: ctx.store, uris: ctx.uris, buildKey: ctx.buildKey, executionKey: ctx.key }) : undefined;
+    payloads = fn
+      ? await functionInputs(fn, {
+          store: ctx.store,
+          uris: ctx.uris,
+          buildKey: ctx.buildKey,
+          executionKey: ctx.key,
+          publicKey: step.job.environment[JOB_PUBLIC_KEY_ENV],
+        })
+      : undefined;
     snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
