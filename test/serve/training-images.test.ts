@@ -32,7 +32,7 @@ let dataDir: string;
 beforeAll(async () => {
   temp = await tempRoot();
   session = new LocalPipelineSession({ artifactRoot: join(temp.root, "store"), secret: "training-images", stopGraceSeconds: 1 });
-  // The runtime image stands in for any image: it has a shell, and the engine runs it as it would any other.
+  // The runtime image stands in for any image: run with an entry point of the definition's, the engine treats it as any other.
   ({ image } = await session.runtime());
   dataDir = join(temp.root, "data");
   await mkdir(dataDir, { recursive: true });
@@ -51,14 +51,14 @@ const S3_OUTPUT = (step: string) => ({
   "Std:Join": { On: "/", Values: ["s3://stepbox-local/images", { Get: "Execution.PipelineExecutionId" }, step, "results"] },
 });
 
-/** A Training step of `image` whose entry point is a shell script. */
-function shellStep(name: string, script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** A Training step of `image` whose entry point is a script of its own (the image has node, and no shell). */
+function scriptStep(name: string, script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     Name: name,
     Type: "Training",
     Arguments: {
       RoleArn: ROLE_ARN,
-      AlgorithmSpecification: { TrainingImage: image, TrainingInputMode: "File", ContainerEntrypoint: ["/bin/sh", "-c", script] },
+      AlgorithmSpecification: { TrainingImage: image, TrainingInputMode: "File", ContainerEntrypoint: ["/usr/local/bin/node", "-e", script] },
       ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeSizeInGB: 1 },
       StoppingCondition: { MaxRuntimeInSeconds: 600 },
       OutputDataConfig: { S3OutputPath: S3_OUTPUT(name) },
@@ -78,10 +78,15 @@ async function until(arn: string, ended: (status: string) => boolean): Promise<s
 
 describe("Training steps of an image other than stepbox's runner", () => {
   it("run with their hyperparameters and channels, leave their model in the store, and feed a condition", async () => {
-    const train = shellStep(
+    const train = scriptStep(
       "train",
       // What a training image does: read its config and data, write its model.
-      "cp /opt/ml/input/config/hyperparameters.json /opt/ml/model/ && cp /opt/ml/input/data/train/rows.csv /opt/ml/model/ && echo trained $SM_MARK",
+      [
+        'const fs = require("node:fs");',
+        'fs.copyFileSync("/opt/ml/input/config/hyperparameters.json", "/opt/ml/model/hyperparameters.json");',
+        'fs.copyFileSync("/opt/ml/input/data/train/rows.csv", "/opt/ml/model/rows.csv");',
+        'console.log("trained", process.env.SM_MARK);',
+      ].join(" "),
       {
         HyperParameters: { epochs: { "Std:Join": { On: "", Values: [{ Get: "Parameters.Epochs" }] } } },
         InputDataConfig: [{ ChannelName: "train", DataSource: { S3DataSource: { S3Uri: pathToFileURL(dataDir).href, S3DataType: "S3Prefix" } } }],
@@ -98,7 +103,7 @@ describe("Training steps of an image other than stepbox's runner", () => {
           Type: "Condition",
           Arguments: {
             Conditions: [{ Type: "GreaterThan", LeftValue: { Get: "Parameters.Epochs" }, RightValue: 2 }],
-            IfSteps: [shellStep("evaluate", "echo evaluating")],
+            IfSteps: [scriptStep("evaluate", 'console.log("evaluating")')],
             ElseSteps: [
               {
                 Name: "too-short",
@@ -141,7 +146,7 @@ describe("Training steps of an image other than stepbox's runner", () => {
   it("fail with the job's exit code and last lines", async () => {
     const definition = {
       Version: "2020-12-01",
-      Steps: [shellStep("crash", "echo about to fail; exit 3")],
+      Steps: [scriptStep("crash", 'console.log("about to fail"); process.exit(3)')],
     };
     await client.send(new CreatePipelineCommand({ PipelineName: "crashing", PipelineDefinition: JSON.stringify(definition), RoleArn: ROLE_ARN }));
     const { PipelineExecutionArn: arn } = await client.send(new StartPipelineExecutionCommand({ PipelineName: "crashing" }));
@@ -151,7 +156,7 @@ describe("Training steps of an image other than stepbox's runner", () => {
   }, 300_000);
 
   it("stop when the execution is stopped", async () => {
-    const definition = { Version: "2020-12-01", Steps: [shellStep("sleeper", "echo started; exec sleep 600")] };
+    const definition = { Version: "2020-12-01", Steps: [scriptStep("sleeper", 'console.log("started"); setTimeout(() => {}, 600000)')] };
     await client.send(new CreatePipelineCommand({ PipelineName: "sleeping", PipelineDefinition: JSON.stringify(definition), RoleArn: ROLE_ARN }));
     const { PipelineExecutionArn: arn } = await client.send(new StartPipelineExecutionCommand({ PipelineName: "sleeping" }));
     // Stopped once its step runs in its container.
