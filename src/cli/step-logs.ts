@@ -4,6 +4,8 @@
  * (runtime/docker/running-containers.ts). A stream read from a container is not read again from the
  * store. A step that runs on several hosts has one stream per host, and its lines say which host printed them.
  */
+import type { DefinedStep } from "../definition/model.js";
+import { readDefinition } from "../definition/read-definition.js";
 import { createInterface } from "node:readline";
 import { StepboxError } from "../errors.js";
 import { loadExecutionDefinition } from "../report/run-report.js";
@@ -24,8 +26,13 @@ export async function multiHostSteps(session: LocalPipelineSession, execution: E
     if (error instanceof StepboxError && error.code === "NOT_FOUND") return new Set();
     throw error;
   }
-  const { Steps = [] } = JSON.parse(definition) as { Steps?: Array<{ Name: string; Arguments?: { ResourceConfig?: { InstanceCount?: number } } }> };
-  return new Set(Steps.filter((s) => (s.Arguments?.ResourceConfig?.InstanceCount ?? 1) > 1).map((s) => s.Name));
+  const hosts = (s: DefinedStep): unknown =>
+    s.type === "Training" ? (s.arguments.ResourceConfig as { InstanceCount?: unknown } | undefined)?.InstanceCount : 1;
+  return new Set(
+    readDefinition(definition)
+      .steps.filter((s) => typeof hosts(s) !== "number" || (hosts(s) as number) > 1)
+      .map((s) => s.name),
+  );
 }
 
 /** The host (`algo-<i>`) a stored stream `<job-name>/algo-<i>-<epoch>` came from. */

@@ -62,16 +62,6 @@ export function replacePipelineValues(value: unknown, replace: (found: PipelineV
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replacePipelineValues(item, replace)]));
 }
 
-/** As `replacePipelineValues`, with replacements that take time: each distinct value is resolved once, all at once. */
-export async function mapPipelineValues(value: unknown, replace: (found: PipelineValue) => Promise<unknown>): Promise<unknown> {
-  const pending = new Map<PipelineValue, Promise<unknown>>();
-  replacePipelineValues(value, (found) => {
-    if (!pending.has(found)) pending.set(found, replace(found));
-  });
-  const resolved = new Map(await Promise.all([...pending].map(async ([found, promise]) => [found, await promise] as const)));
-  return replacePipelineValues(value, (found) => resolved.get(found));
-}
-
 function containsPipelineValue(value: unknown): boolean {
   let found = false;
   forEachPipelineValue(value, () => {

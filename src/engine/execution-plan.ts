@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { PipelineGraph } from "../graph/compile.js";
-import { deriveExecutionKey } from "../serialization/signing.js";
+import type { StepGraph } from "./schedule.js";
+import { deriveBuildKey, deriveExecutionKey } from "../serialization/signing.js";
 import type { ExecutionRecord } from "../store/records.js";
 
 /** A new execution id, as SageMaker's: 12 lowercase letters and digits. */
@@ -11,7 +11,7 @@ export function newExecutionId(): string {
 
 /** What an execution's first record is made of: the pipeline, its checked inputs, and who runs it. */
 export interface ExecutionStart {
-  readonly graph: PipelineGraph;
+  readonly graph: StepGraph;
   readonly pipelineName: string;
   readonly pipelineArn: string;
   readonly executionId: string;
@@ -25,17 +25,19 @@ export interface ExecutionStart {
   readonly selective: ExecutionRecord["SelectiveExecutionConfig"] | undefined;
   /** The process that runs it (`<hostname>:<pid>`). */
   readonly owner: string;
+  /** When it starts: StartDateTime in its definition's expressions is this time. */
+  readonly creationTime: Date;
 }
 
 /** The execution's record as it starts: Executing, with every step it may run. */
 export function firstExecutionRecord(start: ExecutionStart): ExecutionRecord {
-  const now = new Date().toISOString();
+  const now = start.creationTime.toISOString();
   return {
     PipelineName: start.pipelineName,
     PipelineArn: start.pipelineArn,
     PipelineExecutionId: start.executionId,
     PipelineExecutionArn: start.executionArn,
-    PipelineExecutionDisplayName: start.displayName ?? `execution-${Date.now()}`,
+    PipelineExecutionDisplayName: start.displayName ?? `execution-${start.creationTime.getTime()}`,
     ...(start.description !== undefined ? { PipelineExecutionDescription: start.description } : {}),
     PipelineExecutionStatus: "Executing",
     CreationTime: now,
@@ -49,7 +51,18 @@ export function firstExecutionRecord(start: ExecutionStart): ExecutionRecord {
   };
 }
 
-/** The execution's HMAC key, and how to find an earlier execution's (to verify what it left). */
-export function executionKeys(masterKey: Buffer, executionId: string): { readonly key: Buffer; readonly keyFor: (executionId: string) => Buffer } {
-  return { key: deriveExecutionKey(masterKey, executionId), keyFor: (id) => deriveExecutionKey(masterKey, id) };
+/**
+ * The execution's HMAC key, how to find an earlier execution's (to verify what it left), and the key of
+ * the functions and arguments its pipeline's definition references.
+ */
+export function executionKeys(
+  masterKey: Buffer,
+  pipelineName: string,
+  executionId: string,
+): { readonly key: Buffer; readonly keyFor: (executionId: string) => Buffer; readonly buildKey: Buffer } {
+  return {
+    key: deriveExecutionKey(masterKey, executionId),
+    keyFor: (id) => deriveExecutionKey(masterKey, id),
+    buildKey: deriveBuildKey(masterKey, pipelineName),
+  };
 }

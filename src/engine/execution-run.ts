@@ -2,22 +2,22 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import PQueue from "p-queue";
-import { ConditionStep, FailStep } from "../dsl/control-steps.js";
-import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
-import { type ExceptionType, RetryPolicy } from "../dsl/retry-policies.js";
-import type { PipelineGraph } from "../graph/compile.js";
+import type { ExceptionType, RetryPolicy } from "../dsl/retry-policies.js";
+import { evaluate, evaluateCondition } from "../definition/expressions.js";
+import type { DefinedStep, DefinedTrainingStep, DefinitionGraph, Json } from "../definition/model.js";
 import type { Logger } from "../logging/logger.js";
 import { checkpointsFolderName } from "../runtime/temp-paths.js";
 import { toRemoteErrorInfo } from "../serialization/codec.js";
 import { IntegrityError, StepboxError, ValidationError } from "../errors.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
-import { evaluateCondition } from "./evaluate-condition.js";
 import { ExecutionEventHub, StateChanges } from "./execution-events.js";
-import { aheadPlan, executeFunctionStep, type FunctionStepContext, type FunctionStepOutcome } from "./function-step-executor.js";
+import { resolveInputChannels } from "./input-channels.js";
 import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
-import { resolveValues, type ValueScope } from "./resolve-values.js";
+import { RunScope } from "./run-scope.js";
+import { type TrainingJob, trainingJob } from "./training-job.js";
+import { aheadPlan, executeTrainingStep, type FunctionStepContext, type FunctionStepOutcome } from "./training-step-executor.js";
 import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
 import { StepLookahead } from "./step-lookahead.js";
@@ -34,11 +34,11 @@ export interface ReusedStep {
 export interface ExecutionServices
   extends Pick<
     FunctionStepContext,
-    "store" | "runtime" | "bundler" | "image" | "imageId" | "key" | "keyFor" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
+    "store" | "runtime" | "image" | "imageId" | "key" | "keyFor" | "buildKey" | "uris" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
   > {
   readonly records: RecordStore;
   readonly logger: Logger;
-  /** Each function step's resources and channels, checked before the execution was recorded. */
+  /** Each Training step's resources, channels and retry policies, checked before the execution was recorded. */
   readonly preflight: ReadonlyMap<string, PreparedStep>;
   /** The parameter values of this execution, checked and with defaults applied. */
   readonly parameters: ReadonlyMap<string, unknown>;
@@ -68,13 +68,13 @@ export class ExecutionRun {
   readonly done: Promise<ExecutionRecord>;
   #record: ExecutionRecord;
   readonly #steps = new Map<string, StepRecord>();
-  readonly #graph: PipelineGraph;
+  readonly #graph: DefinitionGraph;
   readonly #services: ExecutionServices;
   readonly #abort = new AbortController();
   readonly #kill = new AbortController();
   readonly #queue: PQueue;
   readonly #results = new Map<string, Promise<unknown>>();
-  readonly #scope: ValueScope;
+  readonly #scope: RunScope;
   readonly #cache: StepCache;
   readonly #schedule: StepSchedule;
   #failure: string | undefined;
@@ -88,7 +88,7 @@ export class ExecutionRun {
   /** Creates the containers of the steps that can start next while earlier ones run. */
   readonly #lookahead: StepLookahead;
 
-  constructor(record: ExecutionRecord, graph: PipelineGraph, services: ExecutionServices) {
+  constructor(record: ExecutionRecord, graph: DefinitionGraph, services: ExecutionServices) {
     this.#record = record;
     this.#graph = graph;
     this.#services = services;
@@ -96,24 +96,24 @@ export class ExecutionRun {
     this.#cache = new StepCache(services.store, record.PipelineName);
     // A skipped step (a branch not taken) never runs: containers made ahead for it go at once.
     this.#schedule = new StepSchedule(graph, (name) => this.#lookahead.ended(name));
-    this.#scope = {
+    this.#scope = new RunScope({
       parameters: services.parameters,
       executionId: record.PipelineExecutionId,
       executionArn: record.PipelineExecutionArn,
       pipelineName: record.PipelineName,
       pipelineArn: record.PipelineArn,
       startTime: new Date(record.CreationTime),
-      upstreamResult: (name) => this.result(name),
-    };
+      store: services.store,
+      uris: services.uris,
+    });
     this.#checkpointsRoot = join(tmpdir(), checkpointsFolderName(record.PipelineExecutionId));
-    this.#lookahead = new StepLookahead(graph, services.runtime, record.PipelineExecutionId, this.#queue.concurrency, (name) => {
+    this.#lookahead = new StepLookahead(graph, services.runtime, record.PipelineExecutionId, this.#queue.concurrency, async (name) => {
       const s = graph.step(name);
-      return s instanceof FunctionStep && !services.reuse.has(name)
-        ? aheadPlan(
-            s,
-            this.#functionContext(s, 1, () => {}),
-          )
-        : undefined;
+      if (s?.type !== "Training" || services.reuse.has(name)) return undefined;
+      // Evaluated now, before the step starts: the plan is made only when its arguments are known already.
+      const job = trainingJob(s.name, await evaluate(s.arguments, this.#scope));
+      const context = this.#functionContext(s, 1, () => {});
+      return context.channels ? aheadPlan(job, { ...context, channels: context.channels }) : undefined;
     });
     // The stream starts with the state the execution was recorded in; its first step starts within #run.
     this.#emitExecution();
@@ -227,17 +227,18 @@ export class ExecutionRun {
   }
 
   /** Runs one step to its end. Never throws. */
-  async #runStep(s: PipelineStep, log: Logger): Promise<StepEnd> {
+  async #runStep(s: DefinedStep, log: Logger): Promise<StepEnd> {
     if (!this.#canStart()) return "Stopped";
-    this.#lookahead.started(s.name);
+    // A Training step counts as started once its request is evaluated: what waits on it may read its properties.
+    if (s.type !== "Training" || this.#services.reuse.has(s.name)) this.#lookahead.started(s.name);
     const stepLog = log.child({ step: s.name });
     const reused = this.#services.reuse.get(s.name);
     if (reused) return this.#reuse(s, reused);
 
     let record: StepRecord = {
       StepName: s.name,
-      StepDisplayName: s.displayName,
-      StepDescription: s.description,
+      StepDisplayName: s.displayName ?? s.name,
+      StepDescription: s.description ?? "",
       StepStatus: "Starting",
       StartTime: new Date().toISOString(),
       AttemptCount: 1,
@@ -248,18 +249,22 @@ export class ExecutionRun {
     try {
       record = transition(record, "Executing");
       this.#setStep(record);
-      if (s instanceof FunctionStep) {
-        record = await this.#runFunctionStep(s, record);
-      } else if (s instanceof ConditionStep) {
-        const outcome = (await Promise.all(s.conditions.map((c) => evaluateCondition(c, this.#scope)))).every(Boolean);
-        const branches = this.#graph.branches.get(s.name)!;
-        this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
-        record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
-      } else if (s instanceof FailStep) {
-        const message = String(await resolveValues(s.errorMessage, this.#scope));
-        record = transition(record, "Failed", { ...failedWith({ kind: "Fail", message }), Metadata: { Fail: { ErrorMessage: message } } });
-      } else {
-        throw new Error(`internal: no executor for step "${s.name}"`);
+      switch (s.type) {
+        case "Training":
+          record = await this.#runTrainingStep(s, record);
+          break;
+        case "Condition": {
+          const outcome = (await Promise.all(s.conditions.map((c) => evaluateCondition(c, this.#scope)))).every(Boolean);
+          const branches = this.#graph.branches.get(s.name)!;
+          this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
+          record = transition(record, "Succeeded", { Metadata: { Condition: { Outcome: outcome ? "True" : "False" } } });
+          break;
+        }
+        case "Fail": {
+          const message = String(await evaluate(s.errorMessage as Json, this.#scope));
+          record = transition(record, "Failed", { ...failedWith({ kind: "Fail", message }), Metadata: { Fail: { ErrorMessage: message } } });
+          break;
+        }
       }
     } catch (error) {
       // What the engine could not do around the step (evaluate a condition, store what it left): what
@@ -279,9 +284,20 @@ export class ExecutionRun {
     return record.StepStatus as StepEnd;
   }
 
-  /** Attempts a function step until it succeeds or its retry policies give up. */
-  async #runFunctionStep(s: FunctionStep, initial: StepRecord): Promise<StepRecord> {
-    const policies = (s.options.retryPolicies ?? []).filter((p): p is RetryPolicy => p instanceof RetryPolicy);
+  /** A Training step's request with its expressions evaluated, read as a job; its properties from now on. */
+  async #trainingJob(s: DefinedTrainingStep): Promise<TrainingJob> {
+    const request = (await evaluate(s.arguments, this.#scope)) as Record<string, unknown>;
+    const job = trainingJob(s.name, request);
+    this.#scope.started(s.name, request);
+    return job;
+  }
+
+  /** Attempts a Training step until it succeeds or its retry policies give up. */
+  async #runTrainingStep(s: DefinedTrainingStep, initial: StepRecord): Promise<StepRecord> {
+    const job = await this.#trainingJob(s);
+    this.#lookahead.started(s.name);
+    const policies = this.#prepared(s).retryPolicies;
+    const channels = this.#prepared(s).channels ?? (await resolveInputChannels(s.name, job.inputs));
     const firstStart = Date.now();
     const attempts: NonNullable<StepRecord["Attempts"]> = [];
     let record = initial;
@@ -293,8 +309,8 @@ export class ExecutionRun {
         record = { ...record, Metadata: { TrainingJob: trainingJob } };
         this.#setStep(record);
       });
-      const prepared = attempt === 1 ? this.#lookahead.take(s.name) : undefined;
-      const outcome = await executeFunctionStep(s, { ...context, prepared });
+      const prepared = attempt === 1 ? await this.#lookahead.take(s.name) : undefined;
+      const outcome = await executeTrainingStep({ name: s.name, job, cacheConfig: s.cacheConfig }, { ...context, channels, ...(prepared ? { prepared } : {}) });
       // Taken by the runtime (then this does nothing), or not needed: a cache hit, a failure before the containers.
       prepared?.discard();
       attempts.push({
@@ -307,17 +323,18 @@ export class ExecutionRun {
         LogStreams: outcome.trainingJob.LogStreams ?? [],
       });
       const delay = outcome.status === "Failed" && !this.#abort.signal.aborted ? retryDelay(policies, outcome, attempt, firstStart) : undefined;
-      if (delay === undefined) return this.#finishFunctionStep(record, outcome, attempts);
+      if (delay === undefined) return this.#finishTrainingStep(s, record, outcome, attempts);
       this.#services.logger.info({ event: "step.retry", step: s.name, attempt, delaySeconds: delay / 1000 }, `retrying step ${s.name}`);
       this.events.emit({ type: "attempt", step: s.name, attempt, delaySeconds: delay / 1000 });
       record = { ...record, Attempts: [...attempts], ...(outcome.failure ? failedWith(outcome.failure) : {}) };
       this.#setStep(record);
       await sleep(delay, this.#abort.signal);
-      if (this.#abort.signal.aborted) return this.#finishFunctionStep(record, outcome, attempts);
+      if (this.#abort.signal.aborted) return this.#finishTrainingStep(s, record, outcome, attempts);
     }
   }
 
-  #finishFunctionStep(record: StepRecord, outcome: FunctionStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
+  #finishTrainingStep(s: DefinedTrainingStep, record: StepRecord, outcome: FunctionStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
+    this.#scope.ended(s.name, outcome.trainingJob);
     const { FailureReason: _previous, Failure: _previousFailure, ...rest } = record;
     return transition(rest, outcome.status, {
       Metadata: { TrainingJob: outcome.trainingJob },
@@ -330,19 +347,23 @@ export class ExecutionRun {
   }
 
   /** Takes a step's result and outcome from an earlier execution (retry, selective execution). */
-  async #reuse(s: PipelineStep, reused: ReusedStep): Promise<StepEnd> {
+  async #reuse(s: DefinedStep, reused: ReusedStep): Promise<StepEnd> {
     const r = this.#record;
     try {
-      if (s instanceof FunctionStep) {
+      if (s.type === "Training") {
+        const job = await this.#trainingJob(s);
         await copyResult(
           this.#services.store,
           { pipeline: r.PipelineName, execution: reused.sourceExecutionId, step: s.name },
           this.#services.keyFor(reused.sourceExecutionId),
           { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: s.name },
           this.#services.key,
+          { json: job.function?.serializeOutputToJson === true },
         );
+        const source = reused.record.Metadata.TrainingJob;
+        if (source) this.#scope.ended(s.name, source);
       }
-      if (s instanceof ConditionStep) {
+      if (s.type === "Condition") {
         const outcome = reused.record.Metadata.Condition?.Outcome === "True";
         const branches = this.#graph.branches.get(s.name)!;
         this.#schedule.block(outcome ? branches.elseSteps : branches.ifSteps);
@@ -357,20 +378,29 @@ export class ExecutionRun {
     return "Succeeded";
   }
 
-  #functionContext(s: FunctionStep, attempt: number, onProgress: FunctionStepContext["onProgress"]): FunctionStepContext {
-    const r = this.#record;
+  #prepared(s: DefinedTrainingStep): PreparedStep {
     const prepared = this.#services.preflight.get(s.name);
     if (!prepared) throw new Error(`internal: step "${s.name}" was not checked before the run`);
+    return prepared;
+  }
+
+  #functionContext(
+    s: DefinedTrainingStep,
+    attempt: number,
+    onProgress: FunctionStepContext["onProgress"],
+  ): Omit<FunctionStepContext, "channels"> & Pick<PreparedStep, "channels"> {
+    const r = this.#record;
+    const { resources, channels } = this.#prepared(s);
     return {
       ...this.#services,
-      ...prepared,
+      resources,
+      channels,
       pipelineName: r.PipelineName,
       executionId: r.PipelineExecutionId,
       executionArn: r.PipelineExecutionArn,
       checkpointsDir: join(this.#checkpointsRoot, s.name),
       signal: this.#abort.signal,
       killSignal: this.#kill.signal,
-      scope: this.#scope,
       attempt,
       cache: this.#cache,
       onProgress,

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ValidationError } from "../errors.js";
-import type { FunctionStep } from "../dsl/function-step.js";
 import type { ChannelListing, InputChannel } from "../runtime/step-runtime.js";
 import { tempFolderPrefix } from "../runtime/temp-paths.js";
 import { S3Prefix, type S3PrefixObject } from "../store/s3-prefix.js";
@@ -155,10 +154,10 @@ async function makeReadable(dir: string): Promise<void> {
  * Checks a step's input channels before anything runs: names, URIs, and that the data is there (a
  * folder that exists; objects under an S3 prefix, reached with the standard AWS settings).
  */
-export async function resolveInputChannels(step: FunctionStep): Promise<ChannelSource[]> {
+export async function resolveInputChannels(step: string, inputs: Readonly<Record<string, string>>): Promise<ChannelSource[]> {
   const channels: ChannelSource[] = [];
-  for (const [name, uri] of Object.entries(step.options.inputs ?? {})) {
-    const where = `step "${step.name}": input channel "${name}"`;
+  for (const [name, uri] of Object.entries(inputs)) {
+    const where = `step "${step}": input channel "${name}"`;
     if (!CHANNEL_NAME.test(name)) {
       throw new ValidationError(`${where}: the name is not a valid channel name`, {
         code: "INVALID_STEP_OPTION",

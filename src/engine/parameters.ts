@@ -1,4 +1,6 @@
+import { inspect } from "node:util";
 import { ValidationError } from "../errors.js";
+import type { DefinedParameter } from "../definition/model.js";
 import { ConditionStep, FailStep } from "../dsl/control-steps.js";
 import { FunctionStep, type PipelineStep } from "../dsl/function-step.js";
 import { type Parameter, isParameter } from "../dsl/parameters.js";
@@ -68,6 +70,66 @@ export function resolveParameterValues(pipeline: string, listed: readonly Parame
     const problem = p.problem(value);
     if (problem) throw new ValidationError(`start(): parameter "${p.name}" (${p.type}) ${problem}`, { hint: `give a ${p.type} value` });
     values.set(p.name, value);
+  }
+  return values;
+}
+
+/** A value given as text (SageMaker's API passes every parameter value as a string), read as its parameter's type. */
+function fromText(parameter: DefinedParameter, value: string): unknown {
+  switch (parameter.Type) {
+    case "Integer":
+    case "Float":
+      return value.trim() === "" ? Number.NaN : Number(value);
+    case "Boolean":
+      return /^true$/i.test(value) ? true : /^false$/i.test(value) ? false : value;
+    default:
+      return value;
+  }
+}
+
+function definedProblem(parameter: DefinedParameter, value: unknown): string | undefined {
+  switch (parameter.Type) {
+    case "String":
+      if (typeof value !== "string") return `must be a string, got ${inspect(value)}`;
+      if (parameter.EnumValues && !parameter.EnumValues.includes(value)) {
+        return `must be one of ${parameter.EnumValues.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(value)}`;
+      }
+      return undefined;
+    case "Integer":
+      return typeof value === "number" && Number.isSafeInteger(value) ? undefined : `must be an integer, got ${inspect(value)}`;
+    case "Float":
+      return typeof value === "number" && Number.isFinite(value) ? undefined : `must be a finite number, got ${inspect(value)}`;
+    case "Boolean":
+      return typeof value === "boolean" ? undefined : `must be true or false, got ${inspect(value)}`;
+  }
+}
+
+/**
+ * The values an execution of a definition runs with: those given (as text, as the API sends them, or
+ * typed), else the definition's defaults, each read as its declared type. Checked before anything runs.
+ */
+export function definedParameterValues(
+  pipeline: string,
+  declared: readonly DefinedParameter[],
+  given: Readonly<Record<string, unknown>> = {},
+): Map<string, unknown> {
+  const byName = new Map(declared.map((p) => [p.Name, p]));
+  for (const name of Object.keys(given)) {
+    if (!byName.has(name)) {
+      throw new ValidationError(`pipeline "${pipeline}" has no parameter "${name}"`, {
+        hint: byName.size > 0 ? `its parameters are: ${[...byName.keys()].join(", ")}` : "its definition declares no parameters",
+      });
+    }
+  }
+  const values = new Map<string, unknown>();
+  for (const p of declared) {
+    const raw = Object.hasOwn(given, p.Name) ? given[p.Name] : p.DefaultValue;
+    if (raw === undefined) throw new ValidationError(`parameter "${p.Name}" has no value and no default`, { hint: `give a value for ${p.Name}` });
+    const value = typeof raw === "string" ? fromText(p, raw) : raw;
+    // A value given as text is named as it was given, not as what it failed to read as.
+    const problem = definedProblem(p, value)?.replace(/, got .*$/, `, got ${inspect(raw)}`);
+    if (problem) throw new ValidationError(`parameter "${p.Name}" (${p.Type}) ${problem}`, { hint: `give a value of type ${p.Type}` });
+    values.set(p.Name, value);
   }
   return values;
 }

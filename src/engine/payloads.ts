@@ -59,7 +59,46 @@ export interface StepAddress {
  * Copies a step's result from another execution: verified under the source's key, then signed
  * under the target's, so every execution's payloads check out with its own key.
  */
-export async function copyResult(store: ArtifactStore, from: StepAddress, fromKey: Buffer, to: StepAddress, toKey: Buffer): Promise<void> {
+export async function copyResult(
+  store: ArtifactStore,
+  from: StepAddress,
+  fromKey: Buffer,
+  to: StepAddress,
+  toKey: Buffer,
+  options: { readonly json: boolean },
+): Promise<void> {
   const payload = await readVerifiedBytes(store, { ...from, kind: "results" }, fromKey);
   await writePayload(store, { ...to, kind: "results" }, payload, toKey);
+  if (options.json) await writeResultsJson(store, to, payload);
+}
+
+/** A value JSON carries exactly: null, booleans, finite numbers, strings, and arrays and plain objects of them. */
+function isJsonValue(value: unknown, depth = 0): boolean {
+  if (depth > 100) return false;
+  if (value === null || typeof value === "boolean" || typeof value === "string") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1));
+  if (typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value).every((item) => isJsonValue(item, depth + 1));
+}
+
+/**
+ * `results.json` beside a step's result, as the SDK's `--serialize_output_to_json` writes it: what
+ * conditions and Fail messages read with `Std:JsonGet`. A result JSON cannot carry is named, not lost.
+ */
+export async function writeResultsJson(store: ArtifactStore, at: StepAddress, payload: Buffer): Promise<void> {
+  const value = deserialize(payload);
+  const body = isJsonValue(value)
+    ? { Result: value, Exception: null }
+    : { Result: null, Exception: `The function return (${describeValue(value)}) is not JSON serializable.` };
+  await store.put(layout.resultsJson(at.pipeline, at.execution, at.step), JSON.stringify(body));
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value !== "object" || value === null) return String(value);
+  return Object.getPrototypeOf(value)?.constructor?.name ?? "object";
 }

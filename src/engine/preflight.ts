@@ -1,47 +1,76 @@
-import { FunctionStep } from "../dsl/function-step.js";
-import type { PipelineGraph } from "../graph/compile.js";
 import { ValidationError } from "../errors.js";
-import { RetryPolicy } from "../dsl/retry-policies.js";
+import { type ExpressionScope, evaluate, stepsReadBy } from "../definition/expressions.js";
+import type { LocalStepSettings } from "../definition/local-step-settings.js";
+import type { DefinedTrainingStep, DefinitionGraph, Json } from "../definition/model.js";
 import { parseIsoDuration } from "./iso-duration.js";
 import { resolveInputChannels, type ChannelSource } from "./input-channels.js";
+import { retryPolicies, type StepRetryPolicies } from "./retry-policies.js";
 import { stepResources, type StepResources } from "./step-resources.js";
 
-function checkRetryAndCache(s: FunctionStep): void {
-  const { retryPolicies, cacheConfig } = s.options;
-  if (retryPolicies !== undefined && (!Array.isArray(retryPolicies) || !retryPolicies.every((p) => p instanceof RetryPolicy))) {
-    throw new ValidationError(`step "${s.name}": retryPolicies must be a list of retry policies`, {
-      code: "INVALID_STEP_OPTION",
-      hint: 'retryPolicies: [new StepErrorRetryPolicy({ errorNames: ["FlakyError"], maxAttempts: 3 })]',
-    });
-  }
-  if (cacheConfig !== undefined) {
-    if (typeof cacheConfig !== "object" || typeof cacheConfig.enableCaching !== "boolean") {
-      throw new ValidationError(`step "${s.name}": cacheConfig must be { enableCaching: boolean, expireAfter?: "<ISO-8601 duration>" }`, {
-        code: "INVALID_STEP_OPTION",
-        hint: 'cacheConfig: { enableCaching: true, expireAfter: "P30D" }',
-      });
-    }
-    if (cacheConfig.expireAfter !== undefined) parseIsoDuration(cacheConfig.expireAfter, `step "${s.name}": cacheConfig.expireAfter`);
-  }
-}
-
-/** A function step's checked settings, ready for its containers. */
+/** A Training step's checked settings, ready for its containers. */
 export interface PreparedStep {
   readonly resources: StepResources;
-  readonly channels: readonly ChannelSource[];
+  /** The input channels, checked; undefined when they name another step's output, and are known only at the run. */
+  readonly channels: readonly ChannelSource[] | undefined;
+  readonly retryPolicies: StepRetryPolicies;
 }
 
 /**
- * Checks every function step's instance type, local override and input channels (that their data
- * is there), so a bad one fails `start()` before anything is recorded or run.
+ * Checks every Training step of a definition before anything is recorded or run: that the local
+ * engine can run it, its instance type and local override, its retry and cache settings, and its
+ * input channels (that their data is there), evaluated with the execution's parameters.
  */
-export async function prepareSteps(graph: PipelineGraph): Promise<Map<string, PreparedStep>> {
+export async function prepareSteps(
+  graph: DefinitionGraph,
+  scope: ExpressionScope,
+  local: ReadonlyMap<string, LocalStepSettings>,
+  isRunnable: (step: DefinedTrainingStep) => string | undefined,
+): Promise<Map<string, PreparedStep>> {
   const prepared = new Map<string, PreparedStep>();
   for (const s of graph.steps) {
-    if (s instanceof FunctionStep) {
-      checkRetryAndCache(s);
-      prepared.set(s.name, { resources: stepResources(s), channels: await resolveInputChannels(s) });
+    if (s.type !== "Training") continue;
+    const refusal = isRunnable(s);
+    if (refusal) throw new ValidationError(`step "${s.name}": ${refusal}`, { code: "INVALID_DEFINITION", hint: "see README: what the local engine runs" });
+    if (s.cacheConfig?.ExpireAfter !== undefined) parseIsoDuration(s.cacheConfig.ExpireAfter, `step "${s.name}": CacheConfig.ExpireAfter`);
+    const settings = local.get(s.name);
+    const resourceConfig = await known(s, "ResourceConfig", scope);
+    const instanceType = (resourceConfig as { InstanceType?: unknown } | undefined)?.InstanceType;
+    if (typeof instanceType !== "string") {
+      throw new ValidationError(`step "${s.name}": Arguments.ResourceConfig.InstanceType must be a string, got ${JSON.stringify(instanceType)}`, {
+        code: "INVALID_DEFINITION",
+        hint: 'for example "ml.m5.large"',
+      });
     }
+    const channels = s.arguments.InputDataConfig === undefined ? [] : await known(s, "InputDataConfig", scope);
+    prepared.set(s.name, {
+      resources: stepResources({ name: s.name, instanceType, ...(settings?.local ? { local: settings.local } : {}) }),
+      channels: channels === undefined ? undefined : await resolveInputChannels(s.name, channelUris(s.name, channels)),
+      retryPolicies: retryPolicies(s, settings?.errorRetryPolicies),
+    });
   }
   return prepared;
+}
+
+/** An argument of the step evaluated now, or undefined when it reads another step's output, known only at the run. */
+async function known(step: DefinedTrainingStep, key: string, scope: ExpressionScope): Promise<unknown> {
+  const value = step.arguments[key] as Json;
+  if (stepsReadBy(value).length > 0) return undefined;
+  return evaluate(value, scope);
+}
+
+/** InputDataConfig's channels as name → URI, for the checks the run makes too. */
+export function channelUris(step: string, channels: unknown): Record<string, string> {
+  const uris: Record<string, string> = {};
+  if (!Array.isArray(channels)) throw new ValidationError(`step "${step}": Arguments.InputDataConfig must be a list`, { code: "INVALID_DEFINITION" });
+  for (const c of channels as Array<{ ChannelName?: unknown; DataSource?: { S3DataSource?: { S3Uri?: unknown } } }>) {
+    const uri = c?.DataSource?.S3DataSource?.S3Uri;
+    if (typeof c?.ChannelName !== "string" || typeof uri !== "string") {
+      throw new ValidationError(`step "${step}": each InputDataConfig channel needs a ChannelName and DataSource.S3DataSource.S3Uri`, {
+        code: "INVALID_DEFINITION",
+        hint: '{ "ChannelName": "train", "DataSource": { "S3DataSource": { "S3Uri": "s3://bucket/prefix", "S3DataType": "S3Prefix" } } }',
+      });
+    }
+    uris[c.ChannelName] = uri;
+  }
+  return uris;
 }

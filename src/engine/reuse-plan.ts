@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import type { PipelineGraph } from "../graph/compile.js";
+import type { StepGraph } from "./schedule.js";
 import type { ExecutionRecord, StepRecord } from "../store/records.js";
 import type { ReusedStep } from "./execution-run.js";
 
@@ -17,7 +17,7 @@ export type SourceStepReader = (stepName: string) => Promise<StepRecord | undefi
  * A retry (SageMaker's RetryPipelineExecution): every step that succeeded in `source` is taken from
  * it; the failed, stopped and never-started ones run again.
  */
-export async function retryPlan(graph: PipelineGraph, source: ExecutionRecord, readStep: SourceStepReader): Promise<ReusePlan> {
+export async function retryPlan(graph: StepGraph, source: ExecutionRecord, readStep: SourceStepReader): Promise<ReusePlan> {
   const reuse = await succeededSteps(graph, source, readStep, () => true);
   const selected = graph.steps.map((s) => s.name).filter((name) => !reuse.has(name));
   return { reuse, config: selectiveConfig(source, selected) };
@@ -29,7 +29,7 @@ export async function retryPlan(graph: PipelineGraph, source: ExecutionRecord, r
  * is refused, naming the step to add.
  */
 export async function selectivePlan(
-  graph: PipelineGraph,
+  graph: StepGraph,
   pipelineName: string,
   source: ExecutionRecord,
   steps: readonly string[],
@@ -60,7 +60,7 @@ export async function selectivePlan(
 
 /** The steps among `candidates` that succeeded in `source`, read in the graph's order. */
 async function succeededSteps(
-  graph: PipelineGraph,
+  graph: StepGraph,
   source: ExecutionRecord,
   readStep: SourceStepReader,
   candidate: (name: string) => boolean,
@@ -81,7 +81,7 @@ function selectiveConfig(source: ExecutionRecord, selected: readonly string[]): 
 }
 
 /** Whether `step` waits, directly or through others, on `on`. */
-function dependsOn(graph: PipelineGraph, step: string, on: string, seen = new Set<string>()): boolean {
+function dependsOn(graph: StepGraph, step: string, on: string, seen = new Set<string>()): boolean {
   for (const up of graph.upstream.get(step) ?? []) {
     if (up === on) return true;
     if (!seen.has(up)) {

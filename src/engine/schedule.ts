@@ -1,4 +1,9 @@
-import type { PipelineGraph } from "../graph/compile.js";
+/** What the scheduler needs of a graph: its steps by name and the edges between them. */
+export interface StepGraph {
+  readonly steps: readonly { readonly name: string }[];
+  readonly upstream: ReadonlyMap<string, readonly string[]>;
+  readonly downstream: ReadonlyMap<string, readonly string[]>;
+}
 
 /** How a step ended, as the scheduler sees it. */
 export type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
@@ -13,7 +18,7 @@ export type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
  * not recursion, so a chain of a million skipped steps does not overflow the call stack.
  */
 export class StepSchedule {
-  readonly #downstream: PipelineGraph["downstream"];
+  readonly #downstream: StepGraph["downstream"];
   /** Upstream steps each step still waits for. */
   readonly #waiting = new Map<string, number>();
   readonly #blocked = new Set<string>();
@@ -21,7 +26,7 @@ export class StepSchedule {
   readonly #onSkip: (name: string) => void;
 
   /** `onSkip` hears of each step skipped instead of run, as it is skipped. */
-  constructor(graph: Pick<PipelineGraph, "steps" | "upstream" | "downstream">, onSkip: (name: string) => void = () => {}) {
+  constructor(graph: StepGraph, onSkip: (name: string) => void = () => {}) {
     this.#downstream = graph.downstream;
     this.#onSkip = onSkip;
     for (const s of graph.steps) {

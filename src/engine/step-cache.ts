@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
 import { NotFoundError } from "../errors.js";
-import type { FunctionStep } from "../dsl/function-step.js";
+import { CONTAINER_ENV } from "../container/contract.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 import { recordShapes } from "../store/record-shapes.js";
 import { DamagedRecordError, readRecord } from "../store/records.js";
 import type { ChannelSnapshot } from "./input-channels.js";
 import { parseIsoDuration } from "./iso-duration.js";
+import type { StepResources } from "./step-resources.js";
+import type { TrainingJob } from "./training-job.js";
 
 /** Each part of a step's cache key, hashed: when a step misses, the parts that changed say why. */
 export interface CacheKeyParts {
@@ -51,31 +53,36 @@ function canonical(value: unknown): string {
  * execution's id or time.
  */
 export async function cacheKeyParts(
-  step: FunctionStep,
+  job: TrainingJob,
+  resources: StepResources,
   code: Buffer,
   argumentsPayload: Buffer,
   imageId: string,
   channels: readonly ChannelSnapshot[],
 ): Promise<CacheKeyParts> {
-  const o = step.options;
   const inputs = await Promise.all(channels.map(async (c) => `${c.name}=${c.uri}\n${(await c.fingerprint()).join("\n")}`));
   return {
-    code: sha256(code, step.definition.key),
+    code: sha256(code, job.environment[CONTAINER_ENV.definitionKey] ?? ""),
     arguments: sha256(argumentsPayload),
     image: sha256(imageId),
-    environment: sha256(canonical(o.environmentVariables ?? {})),
-    instanceType: sha256(o.instanceType ?? "", canonical(o.local ?? {})),
+    environment: sha256(canonical(withoutKey(job.environment, CONTAINER_ENV.definitionKey))),
+    instanceType: sha256(job.instanceType, canonical({ cpus: resources.cpus, memoryGiB: resources.memoryGiB })),
     options: sha256(
       canonical({
-        instanceCount: o.instanceCount ?? 1,
-        hyperparameters: o.hyperparameters ?? {},
-        network: o.network === true,
-        volumeSize: o.volumeSize ?? 30,
-        maxRuntimeInSeconds: o.maxRuntimeInSeconds ?? 86400,
+        instanceCount: job.instanceCount,
+        hyperparameters: job.hyperparameters,
+        network: job.network,
+        volumeSize: job.volumeSizeInGB,
+        maxRuntimeInSeconds: job.maxRuntimeSeconds,
       }),
       ...inputs,
     ),
   };
+}
+
+function withoutKey(map: Readonly<Record<string, string>>, key: string): Record<string, string> {
+  const { [key]: _left, ...rest } = map;
+  return rest;
 }
 
 export function cacheKey(parts: CacheKeyParts): string {

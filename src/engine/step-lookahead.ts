@@ -1,5 +1,32 @@
-import type { PipelineGraph } from "../graph/compile.js";
 import type { JobPlan, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
+import type { StepGraph } from "./schedule.js";
+
+/**
+ * Containers made ahead for one step, once its plan is known: the plan is worked out while earlier
+ * steps run, and a discard that comes first means nothing is made.
+ */
+class AheadJob {
+  readonly ready: Promise<PreparedJob | undefined>;
+  #discarded = false;
+  #prepared: PreparedJob | undefined;
+
+  constructor(plan: Promise<JobPlan | undefined>, runtime: StepRuntime) {
+    this.ready = plan.then(
+      (p) => {
+        if (!p || this.#discarded) return undefined;
+        this.#prepared = runtime.prepare(p);
+        return this.#prepared;
+      },
+      // The step itself reports what is wrong with it when it runs.
+      () => undefined,
+    );
+  }
+
+  discard(): void {
+    this.#discarded = true;
+    this.#prepared?.discard();
+  }
+}
 
 /**
  * Has the runtime create the containers of the steps that can start next while earlier steps run, so
@@ -9,22 +36,22 @@ import type { JobPlan, PreparedJob, StepRuntime } from "../runtime/step-runtime.
  * taken, a failure, a stop), and `close` waits until the runtime has removed it all.
  */
 export class StepLookahead {
-  readonly #graph: PipelineGraph;
+  readonly #graph: StepGraph;
   readonly #runtime: StepRuntime;
   readonly #executionId: string;
   readonly #limit: number;
   /** The plan of a step's first attempt, or undefined for a step that runs no containers or cannot be planned ahead. */
-  readonly #plan: (name: string) => JobPlan | undefined;
+  readonly #plan: (name: string) => Promise<JobPlan | undefined>;
   readonly #running = new Set<string>();
   readonly #ended = new Set<string>();
   /** Steps that can start next and have no containers yet, in the order they became so. */
   readonly #candidates = new Set<string>();
-  readonly #prepared = new Map<string, PreparedJob>();
+  readonly #prepared = new Map<string, AheadJob>();
   /** Steps never to prepare again: planned once (taken or not), ended, or not plannable. */
   readonly #done = new Set<string>();
   #closed = false;
 
-  constructor(graph: PipelineGraph, runtime: StepRuntime, executionId: string, limit: number, plan: (name: string) => JobPlan | undefined) {
+  constructor(graph: StepGraph, runtime: StepRuntime, executionId: string, limit: number, plan: (name: string) => Promise<JobPlan | undefined>) {
     this.#graph = graph;
     this.#runtime = runtime;
     this.#executionId = executionId;
@@ -49,13 +76,13 @@ export class StepLookahead {
   }
 
   /** The containers made ahead for the step's first attempt, when there are. */
-  take(name: string): PreparedJob | undefined {
-    const prepared = this.#prepared.get(name);
+  async take(name: string): Promise<PreparedJob | undefined> {
+    const ahead = this.#prepared.get(name);
     this.#prepared.delete(name);
     this.#done.add(name);
     this.#candidates.delete(name);
     this.#fill();
-    return prepared;
+    return ahead?.ready;
   }
 
   /** The step ended (ran, was skipped or never started): what was made for it and not taken goes. */
@@ -85,15 +112,7 @@ export class StepLookahead {
     for (const name of this.#candidates) {
       if (this.#closed || this.#prepared.size >= this.#limit) return;
       this.#candidates.delete(name);
-      let plan: JobPlan | undefined;
-      try {
-        plan = this.#plan(name);
-      } catch {
-        // The step itself reports what is wrong with it when it runs.
-        plan = undefined;
-      }
-      if (plan) this.#prepared.set(name, this.#runtime.prepare(plan));
-      else this.#done.add(name);
+      this.#prepared.set(name, new AheadJob(this.#plan(name), this.#runtime));
     }
   }
 }

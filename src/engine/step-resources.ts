@@ -1,6 +1,11 @@
 import { availableParallelism } from "node:os";
-import type { FunctionStep } from "../dsl/function-step.js";
 import { resolveInstanceType } from "../dsl/instance-types.js";
+
+/** A step's `local` option: fewer resources than its instance type has, on a small machine. SageMaker has no field for it. */
+export interface LocalResources {
+  readonly cpus?: number;
+  readonly memoryGiB?: number;
+}
 
 /** What a step's containers get: the instance type's CPU and memory, or the `local` override. */
 export interface StepResources {
@@ -18,10 +23,10 @@ export interface StepResources {
  * The resources of a step; CPUs are capped at this machine's, which Docker refuses to exceed. Its
  * options were checked by step(): the instance type is known and the local override is positive.
  */
-export function stepResources(step: FunctionStep): StepResources {
-  const type = resolveInstanceType(step.options.instanceType);
-  const cpus = step.options.local?.cpus ?? type.vcpus;
-  const memoryGiB = step.options.local?.memoryGiB ?? type.memoryGiB;
+export function stepResources(step: { readonly name: string; readonly instanceType: string; readonly local?: LocalResources }): StepResources {
+  const type = resolveInstanceType(step.instanceType);
+  const cpus = step.local?.cpus ?? type.vcpus;
+  const memoryGiB = step.local?.memoryGiB ?? type.memoryGiB;
   const below =
     cpus < type.vcpus || memoryGiB < type.memoryGiB
       ? `step "${step.name}" runs with ${cpus} CPU and ${memoryGiB} GiB (its local override), less than ${type.name}'s ${type.vcpus} vCPU and ${type.memoryGiB} GiB: it may fail here yet pass in the cloud, or be slower`

@@ -45,8 +45,14 @@ export interface JobPlan {
   readonly jobName: string;
   readonly jobArn: string;
   readonly image: string;
-  /** Which `step()` definition in the code bundle to call. */
+  /** Which `step()` definition in the code bundle to call; empty for a job that runs no step function. */
   readonly definitionKey: string;
+  /**
+   * What the containers run: the image's own entry point when undefined, else this one, with the
+   * training job's ContainerArguments (SageMaker runs an image with no entry point given as `<image> train`).
+   */
+  readonly entrypoint: readonly string[] | undefined;
+  readonly containerArguments: readonly string[];
   readonly environment: Readonly<Record<string, string>>;
   readonly cpus: number;
   readonly memoryBytes: number;
@@ -69,12 +75,18 @@ export interface JobPlan {
   readonly logLimitBytes?: number;
 }
 
-/** One attempt of a function step as a training job: what its containers run and how they are limited. */
-export interface JobSpec extends Omit<JobPlan, "channels"> {
+/** A step function's inputs, staged into /opt/ml for stepbox's runner, each with its digest. */
+export interface FunctionPayloads {
   /** The step's bundled ES module. */
   readonly code: Buffer;
   /** The serialized arguments (serialization/codec.ts). */
   readonly arguments: Buffer;
+}
+
+/** One attempt of a Training step as a training job: what its containers run and how they are limited. */
+export interface JobSpec extends Omit<JobPlan, "channels"> {
+  /** Set for a job that runs a step function (stepbox's runner); undefined for any other image. */
+  readonly function: FunctionPayloads | undefined;
   /** The ml.* name written to resourceconfig.json. */
   readonly instanceType: string;
   readonly hyperparameters: Readonly<Record<string, unknown>>;
@@ -105,6 +117,8 @@ export type JobRecord = Pick<
   | "jobArn"
   | "image"
   | "definitionKey"
+  | "entrypoint"
+  | "containerArguments"
   | "environment"
   | "instanceType"
   | "instanceCount"

@@ -111,7 +111,7 @@ export function selectReferencePath(output: unknown, reference: Extract<Pipeline
     } else {
       throw new StepboxError(
         "INVALID_ARGUMENT",
-        `the output of step "${reference.step}" has no ${JSON.stringify(key)} at path ${JSON.stringify(reference.path)}`,
+        `the output of step "${reference.step}" has no ${JSON.stringify(key)} at ${reference.step}${reference.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("")}`,
         {
           hint: `check what step "${reference.step}" returns`,
         },

@@ -58,3 +58,8 @@ function isPayloadMetadata(value: unknown): value is PayloadMetadata {
 export function deriveExecutionKey(masterKey: Buffer, executionId: string): Buffer {
   return Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), `stepbox execution ${executionId}`, 32));
 }
+
+/** The key a pipeline's stored functions and arguments are signed with, derived from the master key. */
+export function deriveBuildKey(masterKey: Buffer, pipelineName: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), `stepbox functions of pipeline ${pipelineName}`, 32));
+}

@@ -10,7 +10,6 @@ import type { LocalPipelineSession } from "../session/local-pipeline-session.js"
 import type { PipelineExecution } from "../session/pipeline-execution.js";
 import type { ExecutionRecord, PipelineRecord, RecordStore } from "../store/records.js";
 import { notFound, validation } from "./api-error.js";
-import type { ExecutionStarter } from "./engine-seams.js";
 
 /** The executions this serve started, by ARN, until each has ended. */
 export class LiveExecutions {
@@ -46,7 +45,6 @@ export interface ServeContext {
   readonly records: RecordStore;
   readonly logger: Logger;
   readonly live: LiveExecutions;
-  readonly starter: ExecutionStarter | undefined;
   /** ARNs answered to StartPipelineExecution and RetryPipelineExecution, by ClientRequestToken. */
   readonly answeredTokens: Map<string, string>;
 }

@@ -1,5 +1,6 @@
 /**
- * The execution operations: started and retried through the engine's seam (ExecutionStarter), stopped
+ * The execution operations: started and retried from the store's definitions by the session
+ * (`startDefinition`, `retryDefinition`: the engine runs what the definition says), stopped
  * through the running execution when serve started it and through the store's stop request otherwise
  * (as `stepbox stop`), and described from the records of the store, whoever ran them.
  */
@@ -7,18 +8,10 @@ import { PipelineExecution, readExecutionDefinition } from "../session/pipeline-
 import { executionEnded, type ExecutionRecord, type StepRecord } from "../store/records.js";
 import { notFound, validation } from "./api-error.js";
 import { epochSeconds, pipelineNameOf, present, requireExecution, requirePipeline, type ServeContext } from "./context.js";
-import type { ExecutionStarter } from "./engine-seams.js";
 import { page } from "./pages.js";
 import { PATTERNS, RequestMembers } from "./request-members.js";
 
 type Body = Record<string, unknown>;
-
-function starterOf(ctx: ServeContext): ExecutionStarter {
-  if (!ctx.starter) {
-    throw validation("this stepbox serve was started without an engine to run executions: it answers the records of its store, and starts nothing");
-  }
-  return ctx.starter;
-}
 
 /** A token answered before gets the same answer: an SDK that retries a request starts one execution, not two. */
 async function once(ctx: ServeContext, operation: string, token: string | undefined, act: () => Promise<string>): Promise<string> {
@@ -28,57 +21,6 @@ async function once(ctx: ServeContext, operation: string, token: string | undefi
   const arn = await act();
   if (key !== undefined) ctx.answeredTokens.set(key, arn);
   return arn;
-}
-
-type ParameterType = "String" | "Integer" | "Float" | "Boolean";
-
-/** The definition's parameters and their types, as its `Parameters` list declares them. */
-function declaredParameters(definition: string): Map<string, ParameterType> {
-  const parsed = JSON.parse(definition) as { Parameters?: Array<{ Name?: unknown; Type?: unknown }> };
-  const declared = new Map<string, ParameterType>();
-  for (const p of Array.isArray(parsed.Parameters) ? parsed.Parameters : []) {
-    if (typeof p?.Name === "string")
-      declared.set(p.Name, (["String", "Integer", "Float", "Boolean"].includes(p.Type as string) ? p.Type : "String") as ParameterType);
-  }
-  return declared;
-}
-
-/** StartPipelineExecution's string values, typed as the definition declares each parameter. */
-function typedParameters(
-  pipeline: string,
-  definition: string,
-  given: ReadonlyArray<{ Name: string; Value: string }>,
-): Record<string, string | number | boolean> {
-  const declared = declaredParameters(definition);
-  const typed: Record<string, string | number | boolean> = {};
-  for (const { Name, Value } of given) {
-    const type = declared.get(Name);
-    if (type === undefined) {
-      throw validation(
-        `Pipeline '${pipeline}' has no parameter named ${Name}${declared.size > 0 ? `; its parameters are: ${[...declared.keys()].join(", ")}` : ": it declares none"}`,
-      );
-    }
-    typed[Name] = typedValue(Name, type, Value);
-  }
-  return typed;
-}
-
-function typedValue(name: string, type: ParameterType, value: string): string | number | boolean {
-  switch (type) {
-    case "String":
-      return value;
-    case "Integer":
-      if (!/^[+-]?\d+$/.test(value.trim())) throw validation(`Parameter ${name} is an Integer, and '${value}' is not one`);
-      return Number.parseInt(value, 10);
-    case "Float": {
-      const n = Number(value);
-      if (value.trim() === "" || !Number.isFinite(n)) throw validation(`Parameter ${name} is a Float, and '${value}' is not a number`);
-      return n;
-    }
-    case "Boolean":
-      if (!/^(true|false)$/i.test(value)) throw validation(`Parameter ${name} is a Boolean: give true or false, not '${value}'`);
-      return value.toLowerCase() === "true";
-  }
 }
 
 async function startPipelineExecution(body: Body, ctx: ServeContext): Promise<Body> {
@@ -97,14 +39,15 @@ async function startPipelineExecution(body: Body, ctx: ServeContext): Promise<Bo
   }
   if (m.has("PipelineVersionId")) throw validation("stepbox keeps no pipeline versions: leave out PipelineVersionId to run the pipeline's definition");
   const pipeline = await requirePipeline(ctx, pipelineNameOf(nameOrArn));
-  const typed = typedParameters(pipeline.PipelineArn, pipeline.PipelineDefinition, parameters ?? []);
-  const starter = starterOf(ctx);
+  // Values as the API gives them, text: the session reads each as its declared type, and refuses a wrong one.
+  const given = Object.fromEntries((parameters ?? []).map((p) => [p.Name, p.Value]));
   const arn = await once(ctx, "StartPipelineExecution", token, async () => {
-    const execution = await starter.start(pipeline.PipelineName, {
-      parameters: typed,
+    const steps = (parallelism ?? pipeline.ParallelismConfiguration)?.MaxParallelExecutionSteps;
+    const execution = await ctx.session.startDefinition(pipeline.PipelineName, {
+      parameters: given,
       ...present("executionDisplayName", displayName),
       ...present("executionDescription", description),
-      ...present("parallelismConfiguration", parallelism ?? pipeline.ParallelismConfiguration),
+      ...present("parallelism", steps),
     });
     ctx.live.add(execution);
     return execution.arn;
@@ -119,9 +62,12 @@ async function retryPipelineExecution(body: Body, ctx: ServeContext): Promise<Bo
   const parallelism = m.parallelism();
   m.check();
   const source = await requireExecution(ctx, arn);
-  const starter = starterOf(ctx);
   const retried = await once(ctx, "RetryPipelineExecution", token, async () => {
-    const execution = await starter.retry(source.PipelineExecutionArn, present("parallelismConfiguration", parallelism));
+    const execution = await ctx.session.retryDefinition(
+      source.PipelineName,
+      source.PipelineExecutionId,
+      present("parallelism", parallelism?.MaxParallelExecutionSteps),
+    );
     ctx.live.add(execution);
     return execution.arn;
   });

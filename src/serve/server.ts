@@ -12,7 +12,6 @@ import { ValidationError } from "../errors.js";
 import type { LocalPipelineSession } from "../session/local-pipeline-session.js";
 import { ApiError, toApiError } from "./api-error.js";
 import { LiveExecutions, type ServeContext } from "./context.js";
-import type { ExecutionStarter } from "./engine-seams.js";
 import { executionOperations } from "./execution-operations.js";
 import { pipelineOperations } from "./pipeline-operations.js";
 import { trainingJobOperations } from "./training-job-operations.js";
@@ -24,8 +23,6 @@ export interface ServeOptions {
   readonly port?: number;
   /** @default "127.0.0.1" */
   readonly host?: string;
-  /** Runs StartPipelineExecution and RetryPipelineExecution; without it both are refused with a ValidationException. */
-  readonly starter?: ExecutionStarter;
 }
 
 export interface RunningServe {
@@ -55,7 +52,6 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     records: session.records,
     logger: session.logger,
     live: new LiveExecutions(),
-    starter: options.starter,
     answeredTokens: new Map(),
   };
   const server = createServer((request, response) => {

@@ -11,6 +11,8 @@ import { loadMasterKey } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { defaultArtifactRoot, openArtifactStore } from "../store/open-store.js";
 import { RecordStore } from "../store/records.js";
+import { type DefinitionStartOptions, retryRecordedExecution, startRecordedPipeline } from "./definition-executions.js";
+import type { PipelineExecution } from "./pipeline-execution.js";
 import { ReconcilingRecordStore } from "./reconciling-records.js";
 
 /** A line a step's container printed. */
@@ -125,6 +127,19 @@ export class LocalPipelineSession {
     this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
     this.outputLimitBytes = options.outputLimitBytes;
     this.logLimitBytes = options.logLimitBytes;
+  }
+
+  /**
+   * Starts an execution of a pipeline recorded in this session's store from its definition alone, as
+   * SageMaker's StartPipelineExecution does (`stepbox serve` starts executions this way).
+   */
+  startDefinition(pipelineName: string, options: DefinitionStartOptions = {}): Promise<PipelineExecution> {
+    return startRecordedPipeline(this, pipelineName, options);
+  }
+
+  /** RetryPipelineExecution: the definition an execution ran, again, reusing the steps that succeeded. */
+  retryDefinition(pipelineName: string, executionId: string, options: { parallelism?: number } = {}): Promise<PipelineExecution> {
+    return retryRecordedExecution(this, pipelineName, executionId, options);
   }
 
   /** Connects to Docker, makes sure the runtime image exists and loads the key; once per session. */

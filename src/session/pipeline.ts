@@ -5,18 +5,19 @@ import type { PipelineStep } from "../dsl/function-step.js";
 import type { Parameter } from "../dsl/parameters.js";
 import type { ParallelismConfiguration } from "../dsl/retry-policies.js";
 import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
-import { LOCAL_ROOT, emitDefinition } from "../definition/emit-definition.js";
+import { type EmittedDefinition, emitDefinition, localStepSettings } from "../definition/emit-definition.js";
+import type { DefinitionGraph } from "../definition/model.js";
+import { readDefinition } from "../definition/read-definition.js";
 import { checkArgumentsCross } from "../engine/arguments-check.js";
-import { logSource } from "../engine/execution-events.js";
-import { ExecutionRun, type ReusedStep } from "../engine/execution-run.js";
-import { executionKeys, firstExecutionRecord, newExecutionId } from "../engine/execution-plan.js";
+import type { ExecutionRun } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
-import { prepareSteps } from "../engine/preflight.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
-import { executionArn, isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
+import { isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
+import { deriveBuildKey } from "../serialization/signing.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
-import { trackUntilDone } from "./interrupts.js";
+import { storeFunctionPayloads } from "./function-payloads.js";
+import { definitionRoot, launchExecution } from "./launch-execution.js";
 import { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution } from "./pipeline-execution.js";
 import { refuseStartWhileLoading } from "./start-guard.js";
@@ -147,22 +148,31 @@ export class Pipeline {
     return graph;
   }
 
-  /** The pipeline definition JSON; the same bytes every time for the same pipeline. */
+  /**
+   * The pipeline definition JSON, as SageMaker Pipelines accepts it; the same bytes every time for the
+   * same pipeline and store, from any checkout. The functions and arguments it references are stored
+   * by upsert() and start().
+   */
   definition(): string {
-    return this.#definitionOf(this.#compile());
+    return this.#emit(this.#compile()).json;
   }
 
-  #definitionOf(graph: PipelineGraph): string {
-    const storeUri = this.session.store.uri;
+  #emit(graph: PipelineGraph): EmittedDefinition {
     return emitDefinition(graph, this.parameters, {
-      root: storeUri.startsWith("s3://") ? storeUri : LOCAL_ROOT,
+      root: definitionRoot(this.session.store),
       pipelineName: this.name,
       // The runtime image's repository: its tag hashes the base image's id, which only Docker knows,
       // and definition() does no I/O.
       imageUri: LOCAL_RUNTIME_IMAGE,
       region: process.env.AWS_REGION ?? "us-east-1",
       roleArn: LOCAL_ROLE_ARN,
-    }).json;
+    });
+  }
+
+  /** Stores the functions and arguments the definition references. */
+  async #storePayloads(emitted: EmittedDefinition): Promise<void> {
+    const buildKey = deriveBuildKey(await this.session.masterKey(), this.name);
+    await storeFunctionPayloads(emitted, this.name, { store: this.session.store, bundler: this.session.bundler, buildKey });
   }
 
   /** Records the pipeline in the store; fails when it is already there. */
@@ -177,7 +187,9 @@ export class Pipeline {
 
   /** Records the pipeline, or updates its definition when it is already recorded. */
   async upsert(): Promise<{ PipelineArn: string }> {
-    return this.#recordDefinition(this.definition());
+    const emitted = this.#emit(this.#compile());
+    await this.#storePayloads(emitted);
+    return this.#recordDefinition(emitted.json);
   }
 
   /** Writes `pipeline.json` when `definition` is new; LastModifiedTime says when the definition last changed. */
@@ -224,10 +236,9 @@ export class Pipeline {
     const selective = options.selectiveExecution;
     if (!selective) return this.#launch(graph, options);
     const source = await this.#finishedSource(selective.sourceExecutionId, "selectiveExecution.sourceExecutionId");
-    const plan = await selectivePlan(graph, this.name, source, selective.steps, (step) =>
-      this.session.records.readStep(this.name, source.PipelineExecutionId, step),
+    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, (run) =>
+      selectivePlan(run, this.name, source, selective.steps, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step)),
     );
-    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, plan);
   }
 
   /**
@@ -241,7 +252,8 @@ export class Pipeline {
     if (source.PipelineExecutionStatus === "Succeeded") {
       throw new ValidationError(`execution ${sourceExecutionId} succeeded: there is nothing to retry`, { hint: "start a new execution instead" });
     }
-    const plan = await retryPlan(graph, source, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
+    const plan = (run: DefinitionGraph): Promise<ReusePlan> =>
+      retryPlan(run, source, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
     return this.#launch(
       graph,
       {
@@ -261,7 +273,7 @@ export class Pipeline {
     return source;
   }
 
-  async #launch(graph: PipelineGraph, options: StartOptions, reusePlan?: ReusePlan): Promise<PipelineExecution> {
+  async #launch(graph: PipelineGraph, options: StartOptions, reuse?: (run: DefinitionGraph) => Promise<ReusePlan>): Promise<PipelineExecution> {
     const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
     const parallelism =
       options.parallelism ??
@@ -273,56 +285,26 @@ export class Pipeline {
         hint: "for example pipeline.start({ parallelism: 2 })",
       });
     }
-    const preflight = await prepareSteps(graph);
-    const started = await this.session.runtime();
-    const definition = this.#definitionOf(graph);
-    await this.#recordDefinition(definition);
-    for (const prepared of preflight.values()) {
-      if (prepared.resources.belowInstanceType) this.session.logger.warn({ event: "step.below-instance-type" }, prepared.resources.belowInstanceType);
-      if (prepared.resources.withoutGpu) this.session.logger.warn({ event: "step.without-gpu" }, prepared.resources.withoutGpu);
-    }
-
-    const id = newExecutionId();
-    const record = firstExecutionRecord({
-      graph,
+    // The engine runs the definition, read back as any definition is: what runs here is what SageMaker would run.
+    const emitted = this.#emit(graph);
+    const definitionGraph = readDefinition(emitted.json);
+    const reusePlan = reuse ? await reuse(definitionGraph) : undefined;
+    await this.session.runtime();
+    await this.#storePayloads(emitted);
+    await this.#recordDefinition(emitted.json);
+    const run = await launchExecution(this.session, {
       pipelineName: this.name,
-      pipelineArn: pipelineArn(this.name),
-      executionId: id,
-      executionArn: executionArn(this.name, id),
+      definition: emitted.json,
+      graph: definitionGraph,
       parameters,
       parallelism,
       displayName: options.executionDisplayName,
       description: options.executionDescription,
-      selective: reusePlan?.config,
-      owner: this.session.owner,
+      reusePlan,
+      local: localStepSettings(graph),
     });
-    // Before the record that says Executing, so whoever finds the execution finds the definition it
-    // runs; pipeline.json moves on with the next change to the pipeline, this file does not.
-    await this.session.store.put(layout.executionDefinition(this.name, id), definition);
-    await this.session.records.writeExecution(record);
-    const run = new ExecutionRun(record, graph, {
-      records: this.session.records,
-      store: this.session.store,
-      logger: this.session.logger,
-      runtime: started.stepRuntime,
-      bundler: this.session.bundler,
-      image: started.image,
-      imageId: started.imageId,
-      ...executionKeys(started.masterKey, id),
-      owner: this.session.owner,
-      stopGraceSeconds: this.session.stopGraceSeconds,
-      outputLimitBytes: this.session.outputLimitBytes,
-      logLimitBytes: this.session.logLimitBytes,
-      preflight,
-      parameters,
-      reuse: reusePlan?.reuse ?? new Map<string, ReusedStep>(),
-    });
-    // The session's onLog hears the steps' lines as it always has, a multi-host step's as `train/algo-2`.
-    run.events.subscribe((event) => {
-      if (event.type === "log") this.session.onLog({ step: logSource(event), line: event.line, stream: event.stream });
-    });
+    const id = run.record.PipelineExecutionId;
     this.#live.set(id, run);
-    trackUntilDone(run);
     // A rejected run reaches its callers through wait() and result(); this bookkeeping only forgets it.
     run.done.finally(() => this.#live.delete(id)).catch(() => undefined);
     return new PipelineExecution(this.session, this.name, id, run, this);

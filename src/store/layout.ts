@@ -14,7 +14,9 @@ import { joinKey } from "./keys.js";
  * <pipeline>/<execution>/<step>/job.json           what its containers were made of (image, config, channels), for `stepbox shell`
  * <pipeline>/<execution>/<step>/function/          code.mjs (the bundle), manifest.json, metadata.json
  * <pipeline>/<execution>/<step>/arguments/         payload.bin, metadata.json
- * <pipeline>/<execution>/<step>/results/           payload.bin, metadata.json
+ * <pipeline>/<execution>/<step>/results/           payload.bin, metadata.json, results.json (for Std:JsonGet)
+ * <pipeline>/<step>/<build>/function/              code.mjs, metadata.json: a step's function as the definition references it
+ * <pipeline>/<step>/<build>/arguments/             payload.bin, metadata.json: its arguments, pipeline values as references
  * <pipeline>/<execution>/<step>/exception/         payload.bin, metadata.json
  * <pipeline>/<execution>/<step>/output/            model.tar.gz, output.tar.gz
  * <pipeline>/<execution>/<step>/logs/              <job-name>/algo-<i>-<epoch>.log
@@ -49,6 +51,15 @@ export const layout = {
     manifest: joinKey(pipeline, execution, step, "function", "manifest.json"),
     metadata: joinKey(pipeline, execution, step, "function", "metadata.json"),
   }),
+  /** A function step's code and arguments as a definition build references them (`--func_step_s3_dir`). */
+  build: (pipeline: string, step: string, build: string) => ({
+    code: joinKey(pipeline, step, build, "function", "code.mjs"),
+    codeMetadata: joinKey(pipeline, step, build, "function", "metadata.json"),
+    arguments: joinKey(pipeline, step, build, "arguments", "payload.bin"),
+    argumentsMetadata: joinKey(pipeline, step, build, "arguments", "metadata.json"),
+  }),
+  /** `{"Result": ..., "Exception": ...}` beside a step's result, which definitions read with `Std:JsonGet`. */
+  resultsJson: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "results", "results.json"),
   output: (pipeline: string, execution: string, step: string, file: "model.tar.gz" | "output.tar.gz") => joinKey(pipeline, execution, step, "output", file),
   logs: (pipeline: string, execution: string, step: string) => joinKey(pipeline, execution, step, "logs"),
   logStream: (pipeline: string, execution: string, step: string, stream: string) => joinKey(pipeline, execution, step, "logs", `${stream}.log`),

@@ -10,6 +10,10 @@ const STEP_STATUSES = new Set(["Starting", "Executing", "Stopping", "Stopped", "
 
 type Check = (value: Record<string, unknown>) => string | undefined;
 
+function isStrings(value: unknown): boolean {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -130,6 +134,8 @@ const JOB_CHECKS: readonly Check[] = [
   string("jobArn", true),
   string("image"),
   string("definitionKey", true),
+  (r) => (r.entrypoint === undefined || isStrings(r.entrypoint) ? undefined : "entrypoint is not a list of strings"),
+  (r) => (r.containerArguments === undefined || isStrings(r.containerArguments) ? undefined : "containerArguments is not a list of strings"),
   stringMap("environment"),
   string("instanceType"),
   (r) => (Number.isInteger(r.instanceCount) && (r.instanceCount as number) >= 1 ? undefined : "instanceCount is not a whole number >= 1"),

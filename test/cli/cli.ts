@@ -67,10 +67,13 @@ export function cliTestStore(): { readonly store: string } {
   };
 }
 
+/** The secret every CLI process of the tests has, so a session in the test process can read what they stored. */
+export const CLI_SECRET = "cli-test-secret";
+
 /** The test runner's environment less what changes the CLI's output, plus the store, the secret and `extra`. */
 function environment(store: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { NODE_OPTIONS: _options, STEPBOX_LOG_LEVEL: _level, NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...env } = process.env;
-  return { ...env, STEPBOX_HOME: store, STEPBOX_SECRET: "cli-test-secret", ...extra };
+  return { ...env, STEPBOX_HOME: store, STEPBOX_SECRET: CLI_SECRET, ...extra };
 }
 
 /** A running `stepbox` process, with its output so far. */

@@ -51,6 +51,8 @@ async function jobFor(definition: Definition, args: unknown[]): Promise<{ job: J
     jobArn: `arn:aws:sagemaker:local:000000000000:training-job/${jobName}`,
     image: started.image,
     definitionKey: definition.key,
+    entrypoint: undefined,
+    containerArguments: [],
     environment: {},
     cpus: 1,
     memoryBytes: 512 * 1024 ** 2,
@@ -60,8 +62,7 @@ async function jobFor(definition: Definition, args: unknown[]): Promise<{ job: J
     storeUri: "file:///nowhere",
     // This live process: another session's orphan sweep leaves the containers alone.
     owner: `${hostname()}:${process.pid}`,
-    code: (await bundler.bundle(definition.sourceFile!)).code,
-    arguments: serialize(args, "args"),
+    function: { code: (await bundler.bundle(definition.sourceFile!)).code, arguments: serialize(args, "args") },
     instanceType: "ml.m5.large",
     hyperparameters: {},
     channels: [],

@@ -8,10 +8,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreatePipelineCommand, ListPipelinesCommand } from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Pipeline } from "stepbox";
+import { LocalPipelineSession, Pipeline, PipelineExecution } from "stepbox";
 import { register, score } from "../fixtures/semantics-steps.js";
-import { buildCli, startCli, tempStore, type RunningCli } from "../cli/cli.js";
-import { inProcessSession } from "../support/in-process-runtime.js";
+import { buildCli, CLI_SECRET, startCli, tempStore, type RunningCli } from "../cli/cli.js";
 import { definitionText, ROLE_ARN, sageMakerClient } from "./client.js";
 
 const BOTO3_CLIENT = join(import.meta.dirname, "..", "fixtures", "serve", "boto3_client.py");
@@ -25,7 +24,8 @@ let endpoint: string;
 beforeAll(async () => {
   await buildCli();
   temp = await tempStore();
-  const { session } = inProcessSession(temp.store);
+  // Upserted with the key the command line's serve has (the CLI tests' secret), so serve can run what it stored.
+  const session = new LocalPipelineSession({ artifactRoot: temp.store, secret: CLI_SECRET });
   await new Pipeline({ name: "upserted", steps: [register(score(0.9))], session }).upsert();
   serve = startCli(temp.store, ["serve", "--port", "0"]);
   endpoint = (await serve.waitFor(/export AWS_ENDPOINT_URL_SAGEMAKER=(\S+)/))[1]!;
@@ -54,7 +54,7 @@ describe("stepbox serve", () => {
     }
   });
 
-  it("answers boto3, a second real client, in the same shapes", async () => {
+  it("answers boto3, a second real client, in the same shapes, and runs a pipeline for it in containers", async () => {
     const { stdout } = await promisify(execFile)(SYSTEM_PYTHON, [BOTO3_CLIENT, endpoint, "upserted"], {
       env: {
         PATH: process.env.PATH,
@@ -66,6 +66,7 @@ describe("stepbox serve", () => {
       },
     });
     const answered = JSON.parse(stdout) as {
+      execution: { arn: string; status: string; steps: Array<[string, string]> };
       pipelines: string[];
       described: { PipelineName: string; PipelineArn: string; PipelineStatus: string; CreationTime: string; Steps: string[] };
       missing: { code: string; status: number };
@@ -80,6 +81,15 @@ describe("stepbox serve", () => {
     // boto3 parsed the epoch seconds into a datetime.
     expect(Date.parse(answered.described.CreationTime)).toBeGreaterThan(Date.parse("2020-01-01"));
     expect(answered.missing).toEqual({ code: "ResourceNotFound", status: 400 });
+    // The pipeline ran from its recorded definition, its steps in containers, and the store says so.
+    expect(answered.execution.status).toBe("Succeeded");
+    expect(answered.execution.steps).toEqual([
+      ["register", "Succeeded"],
+      ["score", "Succeeded"],
+    ]);
+    const executionId = answered.execution.arn.split("/").pop()!;
+    const reader = new LocalPipelineSession({ artifactRoot: temp.store, secret: CLI_SECRET });
+    expect(await new PipelineExecution(reader, "upserted", executionId).result("register")).toBe("registered a model with accuracy 0.9");
   });
 
   it("refuses a port that is in use, naming it", async () => {

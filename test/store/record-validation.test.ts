@@ -52,6 +52,8 @@ const JOB: JobRecord = {
   jobArn: "arn:aws:sagemaker:local:000000000000:training-job/train-e",
   image: "stepbox-runtime:abc",
   definitionKey: "train",
+  entrypoint: undefined,
+  containerArguments: [],
   environment: { A: "1" },
   instanceType: "ml.m5.large",
   instanceCount: 1,

@@ -19,9 +19,24 @@ import { CONTAINER_GLOBALS, RUNNER_EXIT } from "../../src/container/contract.js"
 import { ContainerEngineError } from "../../src/errors.js";
 import { LocalPipelineSession, type StepLogLine } from "../../src/index.js";
 import type { StepDefinition } from "../../src/dsl/function-step.js";
-import type { HostExit, JobOutcome, JobPlan, JobSpec, LogStreamName, PreparedJob, StepRuntime, StopReason } from "../../src/runtime/step-runtime.js";
+import type {
+  FunctionPayloads,
+  HostExit,
+  JobOutcome,
+  JobPlan,
+  JobSpec,
+  LogStreamName,
+  PreparedJob,
+  StepRuntime,
+  StopReason,
+} from "../../src/runtime/step-runtime.js";
 import { deserialize, serialize, toRemoteErrorInfo } from "../../src/serialization/codec.js";
 
+/** The step function's code and arguments: the in-process runtime runs step functions, not other images. */
+function payloads(job: JobSpec): FunctionPayloads {
+  if (!job.function) throw new Error(`the in-process runtime runs step functions only; step "${job.stepName}" runs the image ${job.image}`);
+  return job.function;
+}
 /** SageMaker keeps the first 1024 characters of the failure file, as the container's runner writes it. */
 const FAILURE_LIMIT = 1024;
 /** Exit codes of the container's runner, and of a killed container (128 + SIGKILL). */
@@ -134,7 +149,7 @@ async function runHost(job: JobSpec, host: string, bundlePath: string, onCall: (
   let fn: StepDefinition["fn"];
   let args: unknown[];
   try {
-    args = deserialize(job.arguments) as unknown[];
+    args = deserialize(payloads(job).arguments) as unknown[];
     fn = await loadStepFunction(bundlePath, job.definitionKey);
   } catch (error) {
     return failed(EXIT.setupError, error, undefined);
@@ -221,7 +236,7 @@ export class InProcessRuntime implements StepRuntime {
     try {
       folder = await mkdtemp(join(tmpdir(), "stepbox-in-process-"));
       const bundlePath = join(folder, "code.mjs");
-      await writeFile(bundlePath, job.code);
+      await writeFile(bundlePath, payloads(job).code);
       const startedAt = new Date();
       const hosts = Array.from({ length: job.instanceCount }, (_, i) => `algo-${i + 1}`);
       const { runs, stopped } = await untilStopped(job, Promise.all(hosts.map((host) => runHost(job, host, bundlePath, () => this.#announce(running)))));

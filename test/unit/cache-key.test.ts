@@ -7,7 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DelayedReturn, getStep, Pipeline } from "stepbox";
+import { type DelayedReturn, Pipeline } from "stepbox";
+import { stepResources } from "../../src/engine/step-resources.js";
+import { trainingJob } from "../../src/engine/training-job.js";
 import { cacheKey, cacheKeyParts } from "../../src/engine/step-cache.js";
 import {
   base,
@@ -70,8 +72,13 @@ describe("the cache key", () => {
   });
 
   it("changes with the runtime image", async () => {
-    const step = getStep(base());
-    const parts = (imageId: string) => cacheKeyParts(step, Buffer.from("bundle"), Buffer.from("arguments"), imageId, []);
+    const job = trainingJob("base", {
+      AlgorithmSpecification: { TrainingImage: "stepbox-runtime", TrainingInputMode: "File" },
+      ResourceConfig: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeSizeInGB: 30 },
+      OutputDataConfig: { S3OutputPath: "s3://stepbox-local/p/e/base/results" },
+    });
+    const resources = stepResources({ name: "base", instanceType: job.instanceType });
+    const parts = (imageId: string) => cacheKeyParts(job, resources, Buffer.from("bundle"), Buffer.from("arguments"), imageId, []);
     const [one, other] = await Promise.all([parts("sha256:one"), parts("sha256:other")]);
     expect(Object.keys(one).filter((p) => one[p as keyof typeof one] !== other[p as keyof typeof other])).toEqual(["image"]);
     expect(cacheKey(one)).not.toBe(cacheKey(other));

@@ -1,34 +1,37 @@
 import { describe, expect, it } from "vitest";
 import {
+  type Condition,
   ConditionEquals,
   ConditionGreaterThan,
   ConditionIn,
   ConditionNot,
   ConditionOr,
+  ConditionStep,
   ExecutionVariables,
-  Join,
   ParameterBoolean,
   ParameterInteger,
+  type Parameter,
   ParameterString,
+  Pipeline,
   SageMakerJobExceptionType,
   SageMakerJobStepRetryPolicy,
   StepErrorRetryPolicy,
   StepRetryPolicy,
   ValidationError,
 } from "stepbox";
-import { evaluateCondition } from "../../src/engine/evaluate-condition.js";
+import { evaluateCondition, type ExpressionScope } from "../../src/definition/expressions.js";
+import type { DefinedConditionStep } from "../../src/definition/model.js";
+import { readDefinition } from "../../src/definition/read-definition.js";
 import { parseIsoDuration } from "../../src/engine/iso-duration.js";
 import { resolveParameterValues } from "../../src/engine/parameters.js";
-import { resolveValues, type ValueScope } from "../../src/engine/resolve-values.js";
 
-const scope = (parameters: Record<string, unknown> = {}): ValueScope => ({
-  parameters: new Map(Object.entries(parameters)),
-  executionId: "abc123def456",
-  executionArn: "arn:aws:sagemaker:local:000000000000:pipeline/p/execution/abc123def456",
-  pipelineName: "p",
-  pipelineArn: "arn:aws:sagemaker:local:000000000000:pipeline/p",
-  startTime: new Date("2026-01-01T00:00:00Z"),
-  upstreamResult: async () => ({ metrics: { acc: 0.8 }, tags: new Map([["k", "v"]]) }),
+const scope = (parameters: Record<string, unknown> = {}): ExpressionScope => ({
+  parameter: (name) => parameters[name],
+  executionVariable: (name) => (name === "StartDateTime" ? "2026-01-01T00:00:00.000Z" : name === "PipelineExecutionId" ? "abc123def456" : "p"),
+  stepProperty: () => {
+    throw new Error("no steps here");
+  },
+  readJson: () => Promise.reject(new Error("no JSON here")),
 });
 
 describe("ISO-8601 durations", () => {
@@ -81,39 +84,30 @@ describe("parameter values", () => {
   });
 });
 
-describe("resolving pipeline values", () => {
-  it("replaces parameters, execution variables and joins, nested anywhere", async () => {
-    const epochs = new ParameterInteger({ name: "epochs" });
-    const value = await resolveValues(
-      {
-        n: epochs,
-        id: ExecutionVariables.PIPELINE_EXECUTION_ID,
-        when: ExecutionVariables.START_DATETIME,
-        text: [new Join({ on: "-", values: ["run", epochs, ExecutionVariables.PIPELINE_NAME] })],
-      },
-      scope({ epochs: 5 }),
-    );
-    expect(value).toEqual({ n: 5, id: "abc123def456", when: new Date("2026-01-01T00:00:00Z"), text: ["run-5-p"] });
-  });
-});
-
 describe("conditions", () => {
-  const holds = (condition: Parameters<typeof evaluateCondition>[0], parameters?: Record<string, unknown>) => evaluateCondition(condition, scope(parameters));
+  /** Whether a condition holds, as the engine evaluates it: written into a definition, read back, evaluated. */
+  const holds = async (condition: Condition, parameters: readonly Parameter[] = [], values: Record<string, unknown> = {}): Promise<boolean> => {
+    const pipeline = new Pipeline({ name: "p", steps: [new ConditionStep({ name: "c", conditions: [condition] })], parameters });
+    const c = readDefinition(pipeline.definition()).step("c") as DefinedConditionStep;
+    return evaluateCondition(c.conditions[0]!, scope(values));
+  };
 
-  it("compares numbers, strings and dates, and combines with Not, Or and In", async () => {
+  it("compares numbers and strings, and combines with Not, Or and In", async () => {
     const n = new ParameterInteger({ name: "n" });
-    expect(await holds(new ConditionGreaterThan({ left: n, right: 3 }), { n: 5 })).toBe(true);
+    expect(await holds(new ConditionGreaterThan({ left: n, right: 3 }), [n], { n: 5 })).toBe(true);
     expect(await holds(new ConditionEquals({ left: "a", right: "a" }))).toBe(true);
     expect(await holds(new ConditionNot({ expression: new ConditionEquals({ left: 1, right: 1 }) }))).toBe(false);
     expect(
-      await holds(new ConditionOr({ conditions: [new ConditionEquals({ left: 1, right: 2 }), new ConditionIn({ value: n, inValues: [4, 5] })] }), { n: 5 }),
+      await holds(new ConditionOr({ conditions: [new ConditionEquals({ left: 1, right: 2 }), new ConditionIn({ value: n, inValues: [4, 5] })] }), [n], {
+        n: 5,
+      }),
     ).toBe(true);
-    expect(await holds(new ConditionGreaterThan({ left: new Date(2), right: new Date(1) }))).toBe(true);
+    expect(await holds(new ConditionGreaterThan({ left: ExecutionVariables.START_DATETIME, right: "2025-12-31" }))).toBe(true);
   });
 
   it("fails on values of different types, as SageMaker does", async () => {
-    await expect(holds(new ConditionEquals({ left: 1, right: "1" }))).rejects.toThrow(/types differ/);
-    await expect(holds(new ConditionGreaterThan({ left: "b", right: 1 }))).rejects.toThrow(/cannot order/);
+    await expect(holds(new ConditionEquals({ left: 1, right: "1" }))).rejects.toThrow(/different kinds/);
+    await expect(holds(new ConditionGreaterThan({ left: "b", right: 1 }))).rejects.toThrow(/cannot compare/);
   });
 
   it("refuses malformed conditions when built", () => {

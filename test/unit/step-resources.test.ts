@@ -20,7 +20,7 @@ const onCpu = step(
 function resourcesOf(output: ReturnType<typeof onGpu>): ReturnType<typeof stepResources> {
   const s = getStep(output);
   if (!(s instanceof FunctionStep)) throw new Error("not a function step");
-  return stepResources(s);
+  return stepResources({ name: s.name, instanceType: s.options.instanceType ?? "ml.m5.large", ...(s.options.local ? { local: s.options.local } : {}) });
 }
 
 describe("a step's resources", () => {

@@ -76,8 +76,7 @@ export class DockerRuntime implements StepRuntime {
       );
       try {
         await made.fill({
-          code: job.code,
-          arguments: job.arguments,
+          function: job.function,
           instanceType: job.instanceType,
           hyperparameters: job.hyperparameters,
           channels: job.channels,

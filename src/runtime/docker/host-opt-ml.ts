@@ -2,6 +2,7 @@ import { chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CONTAINER_PATHS, pathUnder } from "../../container/contract.js";
 import { digestOf } from "../../serialization/digest.js";
+import type { FunctionPayloads } from "../step-runtime.js";
 import { writeTrainingJobConfig } from "./training-job-config.js";
 
 /** One host's /opt/ml on this machine, and how it is mounted. */
@@ -21,8 +22,8 @@ export interface HostLayoutSource {
 
 /** What a host's /opt/ml is filled with just before its container starts. */
 export interface HostFiles {
-  readonly code: Buffer;
-  readonly arguments: Buffer;
+  /** The step function's code and arguments, for a job that runs one. */
+  readonly function: FunctionPayloads | undefined;
   readonly instanceType: string;
   readonly hyperparameters: Readonly<Record<string, unknown>>;
   readonly channels: ReadonlyArray<{ readonly name: string }>;
@@ -91,10 +92,14 @@ export const hostLogFile = (setup: Pick<HostSetup, "dir">): string => join(logFo
 export async function fillHost(files: HostFiles, setup: HostSetup, hosts: readonly string[]): Promise<void> {
   const at = (containerPath: string): string => onHost(setup.dir, containerPath);
   await Promise.all([
-    writeFile(at(CONTAINER_PATHS.codeBundle), files.code),
-    writeFile(at(CONTAINER_PATHS.codeMetadata), JSON.stringify(digestOf(files.code))),
-    writeFile(at(CONTAINER_PATHS.argumentsPayload), files.arguments),
-    writeFile(at(CONTAINER_PATHS.argumentsMetadata), JSON.stringify(digestOf(files.arguments))),
+    ...(files.function
+      ? [
+          writeFile(at(CONTAINER_PATHS.codeBundle), files.function.code),
+          writeFile(at(CONTAINER_PATHS.codeMetadata), JSON.stringify(digestOf(files.function.code))),
+          writeFile(at(CONTAINER_PATHS.argumentsPayload), files.function.arguments),
+          writeFile(at(CONTAINER_PATHS.argumentsMetadata), JSON.stringify(digestOf(files.function.arguments))),
+        ]
+      : []),
     writeTrainingJobConfig(at(CONTAINER_PATHS.inputConfig), {
       currentHost: setup.host,
       hosts,

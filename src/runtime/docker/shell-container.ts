@@ -67,7 +67,12 @@ async function runShell(docker: Docker, shell: ImageShell, rerun: string, reques
     const checkpointsDir = join(workDir, "checkpoints");
     const setup = await layoutHost({ channels: request.channels, checkpointsDir }, workDir, request.host);
     await fillHost(
-      { code: request.code, arguments: request.arguments, instanceType: job.instanceType, hyperparameters: job.hyperparameters, channels: request.channels },
+      {
+        function: { code: request.code, arguments: request.arguments },
+        instanceType: job.instanceType,
+        hyperparameters: job.hyperparameters,
+        channels: request.channels,
+      },
       setup,
       request.hosts,
     );

@@ -26,6 +26,8 @@ export type ContainerSpec = Pick<
   | "jobArn"
   | "image"
   | "definitionKey"
+  | "entrypoint"
+  | "containerArguments"
   | "environment"
   | "cpus"
   | "memoryBytes"
@@ -42,7 +44,21 @@ export const jobHosts = (instanceCount: number): string[] => Array.from({ length
  * containers created ahead from one plan can run the job that has the other.
  */
 export function planKey(plan: JobPlan): string {
-  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, cpus, memoryBytes, network } = plan;
+  const {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    entrypoint,
+    containerArguments,
+    environment,
+    cpus,
+    memoryBytes,
+    network,
+  } = plan;
   const { storeUri, owner, instanceCount, checkpointsDir, logLimitBytes } = plan;
   const channels = plan.channels.map(({ name, hostPath }) => ({ name, hostPath }));
   return JSON.stringify({
@@ -53,6 +69,8 @@ export function planKey(plan: JobPlan): string {
     jobArn,
     image,
     definitionKey,
+    entrypoint,
+    containerArguments,
     environment: Object.entries(environment).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     cpus,
     memoryBytes,
@@ -84,6 +102,8 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
   return {
     name: containerName(job, setup.host),
     Image: job.image,
+    ...(job.entrypoint ? { Entrypoint: [...job.entrypoint] } : {}),
+    Cmd: job.entrypoint ? [...job.containerArguments] : ["train", ...job.containerArguments],
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: managedLabels({
       [LABEL.pipeline]: job.pipelineName,
@@ -95,7 +115,8 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
     }),
     User: `${uid}:${gid}`,
     Hostname: setup.host,
-    WorkingDir: CONTAINER_PATHS.code,
+    // A step function runs beside its code; any other image keeps its own working directory.
+    ...(job.definitionKey ? { WorkingDir: CONTAINER_PATHS.code } : {}),
     HostConfig: {
       // An init as PID 1 passes SIGTERM on to the step, so a stop is graceful, as in SageMaker.
       Init: true,

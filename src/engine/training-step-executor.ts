@@ -1,20 +1,22 @@
+import { CONTAINER_ENV } from "../container/contract.js";
 import { ContainerEngineError, IntegrityError, StepboxError, type RemoteErrorInfo } from "../errors.js";
-import type { FunctionStep } from "../dsl/function-step.js";
-import { projectRelativePath } from "../dsl/module-path.js";
 import { SageMakerJobExceptionType } from "../dsl/retry-policies.js";
-import { deserialize, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { deserialize, toRemoteErrorInfo } from "../serialization/codec.js";
+import { JOB_PUBLIC_KEY_ENV } from "../serialization/asymmetric-signing.js";
 import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
-import type { StepBundler } from "../runtime/bundle.js";
 import type { Logger } from "../logging/logger.js";
-import type { InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
+import type { FunctionJobArguments } from "../definition/function-job.js";
+import type { FunctionPayloads, InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { writeJobRecord } from "../store/job-records.js";
 import { layout } from "../store/layout.js";
 import { failureReason, type StatusTransition, type StepFailure, type StepRecord } from "../store/records.js";
+import { functionInputs } from "./function-inputs.js";
 import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
-import { copyResult, writePayload } from "./payloads.js";
-import { resolveValues, type ValueScope } from "./resolve-values.js";
+import type { StoreUris } from "./store-uris.js";
+import type { TrainingJob } from "./training-job.js";
+import { copyResult, writePayload, writeResultsJson } from "./payloads.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
 import { counted, trackTransfer, type TransferEvent, type TransferReport } from "./transfer-progress.js";
@@ -31,10 +33,14 @@ export interface FunctionStepContext {
   /** The engine's log; the step's transfers note their start and end in it. */
   readonly logger: Logger;
   readonly runtime: StepRuntime;
-  readonly bundler: StepBundler;
+  /** The local runtime image, which runs function jobs. */
   readonly image: string;
   /** Signs what the engine writes into the store; it never reaches a step's containers. */
   readonly key: Buffer;
+  /** Vouches for the functions and arguments the session stored for the pipeline's definition. */
+  readonly buildKey: Buffer;
+  /** Where the definition's S3 URIs are in the store. */
+  readonly uris: StoreUris;
   readonly owner: string;
   readonly stopGraceSeconds: number;
   /** A cap on what any step may write under /opt/ml, below its volumeSize. */
@@ -48,8 +54,6 @@ export interface FunctionStepContext {
   readonly channels: readonly ChannelSource[];
   /** Host folder kept for the step's /opt/ml/checkpoints across its attempts. */
   readonly checkpointsDir: string;
-  /** Parameters, execution variables and upstream outputs, for resolving the arguments. */
-  readonly scope: ValueScope;
   /** 1 for the first attempt; later attempts get their own job name and logs. */
   readonly attempt: number;
   /** The runtime image's id, part of the cache key. */
@@ -84,24 +88,28 @@ export interface FunctionStepOutcome {
 }
 
 /** What the step's containers are made of in this attempt: all but its code, arguments and log sink. */
-function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
-  const o = step.options;
-  const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
+function jobPlan(job: TrainingJob, ctx: PlanContext, channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>): JobPlan {
+  const jobName = trainingJobName(job.stepName, ctx.executionId, ctx.attempt);
+  // The runner learns which step() of the bundle to call from its environment, as the definition sets it.
+  const { [CONTAINER_ENV.definitionKey]: definitionKey, ...environment } = job.environment;
   return {
     pipelineName: ctx.pipelineName,
     executionId: ctx.executionId,
-    stepName: step.name,
+    stepName: job.stepName,
     jobName,
     jobArn: trainingJobArn(jobName),
-    image: ctx.image,
-    definitionKey: step.definition.key,
-    environment: o.environmentVariables ?? {},
+    // A step function runs in the local runtime image, whatever image the definition names for the cloud.
+    image: job.function ? ctx.image : job.image,
+    definitionKey: job.function ? (definitionKey ?? "") : "",
+    entrypoint: job.entrypoint,
+    containerArguments: job.containerArguments,
+    environment: job.function ? environment : job.environment,
     cpus: ctx.resources.cpus,
     memoryBytes: ctx.resources.memoryBytes,
-    network: o.network === true,
+    network: job.network,
     storeUri: ctx.store.uri,
     owner: ctx.owner,
-    instanceCount: o.instanceCount ?? 1,
+    instanceCount: job.instanceCount,
     checkpointsDir: ctx.checkpointsDir,
     channels,
     ...(ctx.logLimitBytes !== undefined ? { logLimitBytes: ctx.logLimitBytes } : {}),
@@ -112,18 +120,31 @@ function jobPlan(step: FunctionStep, ctx: PlanContext, channels: ReadonlyArray<P
  * The plan of the step's containers as far as it is known before the step starts, for the runtime to
  * create them ahead; undefined when a channel's host folder is only known once it is downloaded.
  */
-export function aheadPlan(step: FunctionStep, ctx: PlanContext & Pick<FunctionStepContext, "channels">): JobPlan | undefined {
+export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<FunctionStepContext, "channels">): JobPlan | undefined {
   const mounts: Array<Pick<InputChannel, "name" | "hostPath">> = [];
   for (const c of ctx.channels) {
     if (c.mountPath === undefined) return undefined;
     mounts.push({ name: c.name, hostPath: c.mountPath });
   }
-  return jobPlan(step, ctx, mounts);
+  return jobPlan(job, ctx, mounts);
 }
 
 /** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
 function jobRecord(job: JobSpec): JobRecord {
-  const { pipelineName, executionId, stepName, jobName, jobArn, image, definitionKey, environment, instanceType, instanceCount } = job;
+  const {
+    pipelineName,
+    executionId,
+    stepName,
+    jobName,
+    jobArn,
+    image,
+    definitionKey,
+    entrypoint,
+    containerArguments,
+    environment,
+    instanceType,
+    instanceCount,
+  } = job;
   const { cpus, memoryBytes, hyperparameters, channels, network, maxRuntimeSeconds, outputLimitBytes } = job;
   return {
     pipelineName,
@@ -133,6 +154,8 @@ function jobRecord(job: JobSpec): JobRecord {
     jobArn,
     image,
     definitionKey,
+    entrypoint,
+    containerArguments,
     environment,
     instanceType,
     instanceCount,
@@ -178,7 +201,15 @@ class TrainingJobStatus {
 }
 
 /** Runs one function step in its containers and stores what it produced. */
-export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
+/** A Training step as one attempt runs it: its evaluated job, and its step-level cache settings. */
+export interface TrainingStepRun {
+  readonly name: string;
+  readonly job: TrainingJob;
+  readonly cacheConfig: { readonly Enabled: boolean; readonly ExpireAfter?: string } | undefined;
+}
+
+/** Runs one attempt of a Training step in its containers and stores what it produced. */
+export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   const job = new TrainingJobStatus(jobName, trainingJobArn(jobName), ctx.onProgress);
   let cacheMissReason: string | undefined;
@@ -194,61 +225,51 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   };
 
   job.secondary("Starting", "Preparing the step's code and arguments");
-  let argumentsPayload: Buffer;
-  let code: Buffer;
+  const fn = step.job.function;
+  let payloads: FunctionPayloads | undefined;
   let snapshots: ChannelSnapshot[];
   try {
-    const args = (await resolveValues(step.args, ctx.scope)) as unknown[];
-    argumentsPayload = serialize(args, "args");
-    if (!step.definition.sourceFile) {
-      throw new StepboxError("BUNDLE", `cannot tell which module defines step "${step.name}"`, {
-        hint: "define steps with step() at the top level of a module file",
-      });
-    }
-    code = (await ctx.bundler.bundle(step.definition.sourceFile)).code;
+    payloads = fn
+      ? await functionInputs(fn, {
+          store: ctx.store,
+          uris: ctx.uris,
+          buildKey: ctx.buildKey,
+          executionKey: ctx.key,
+          publicKey: step.job.environment[JOB_PUBLIC_KEY_ENV],
+        })
+      : undefined;
     snapshots = await Promise.all(ctx.channels.map((c) => c.snapshot()));
   } catch (error) {
     const info = toRemoteErrorInfo(error);
     return finish("Failed", "Failed", { kind: "ClientError", message: info.message }, info);
   }
 
-  const caching = step.options.cacheConfig?.enableCaching === true;
+  const caching = step.cacheConfig?.Enabled === true;
   let cacheParts: CacheKeyParts | undefined;
   if (caching) {
-    cacheParts = await cacheKeyParts(step, code, argumentsPayload, ctx.imageId, snapshots);
+    // A job of another image is its image, entry point and arguments; a step function's, its code and arguments.
+    const code = payloads?.code ?? Buffer.from(JSON.stringify([step.job.image, step.job.entrypoint ?? null]));
+    const args = payloads?.arguments ?? Buffer.from(JSON.stringify(step.job.containerArguments));
+    cacheParts = await cacheKeyParts(step.job, ctx.resources, code, args, ctx.imageId, snapshots);
     const key = cacheKey(cacheParts);
     const hit = ctx.attempt === 1 ? await reuseCached(step, ctx, key) : undefined;
     if (hit) return hit;
     cacheMissReason = await ctx.cache.missReason(step.name, cacheParts, key);
   }
 
-  const functionKeys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
-  const codeMetadata = JSON.stringify(signPayload(code, ctx.key));
   // Separate objects, each synced on its own: written together, the syncs overlap. The job gets its
   // own copies of the code and arguments, so the writes go on while it runs; the outcome waits for
-  // them, and a write that fails fails the step as it always did.
+  // them, and a write that fails fails the step as it always did. The execution keeps its own copy of
+  // what ran (the stored function, and the arguments resolved), for `stepbox shell` and for readers.
   let storeFailure: unknown;
-  const stored = Promise.all([
-    ctx.store.put(functionKeys.code, code),
-    ctx.store.put(functionKeys.metadata, codeMetadata),
-    ctx.store.put(
-      functionKeys.manifest,
-      // The module's path from its project's root, as the definition names it: the store shows no host folder.
-      JSON.stringify({
-        DefinitionKey: step.definition.key,
-        SourceFile: step.definition.sourceFile && projectRelativePath(step.definition.sourceFile),
-        Function: step.definition.baseName,
-      }),
-    ),
-    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, argumentsPayload, ctx.key),
-  ]).catch((error: unknown) => {
+  const stored = (fn && payloads ? storeWhatRan(step, fn, payloads, ctx) : Promise.resolve()).catch((error: unknown) => {
     storeFailure = error;
     throw error;
   });
   stored.catch(() => undefined);
 
-  const o = step.options;
-  const volumeBytes = (o.volumeSize ?? 30) * 1024 ** 3;
+  const o = step.job;
+  const volumeBytes = o.volumeSizeInGB * 1024 ** 3;
   const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
   job.secondary("Downloading", "Downloading input data");
   let staged: Awaited<ReturnType<typeof stageChannels>>;
@@ -270,16 +291,15 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   }
   job.secondary("Training", "Training in progress");
   const spec: JobSpec = {
-    ...jobPlan(step, ctx, staged.channels),
-    code,
-    arguments: argumentsPayload,
+    ...jobPlan(step.job, ctx, staged.channels),
+    function: payloads,
     instanceType: ctx.resources.instanceType,
-    hyperparameters: o.hyperparameters ?? {},
+    hyperparameters: o.hyperparameters,
     channels: staged.channels,
-    maxRuntimeSeconds: o.maxRuntimeInSeconds ?? 86400,
+    maxRuntimeSeconds: o.maxRuntimeSeconds,
     stopGraceSeconds: ctx.stopGraceSeconds,
     outputLimitBytes,
-    onLogLine: (host, line, stream) => ctx.onLogLine(step.name, o.instanceCount && o.instanceCount > 1 ? host : undefined, line, stream),
+    onLogLine: (host, line, stream) => ctx.onLogLine(step.name, o.instanceCount > 1 ? host : undefined, line, stream),
     signal: ctx.signal,
     killSignal: ctx.killSignal,
   };
@@ -334,9 +354,29 @@ export async function executeFunctionStep(step: FunctionStep, ctx: FunctionStepC
   return outcome;
 }
 
+/**
+ * Which function ran, as `manifest.json` says it: its definition key, and from that key (module
+ * identity `<project path>@<digest>#<name>#<n>`) its module's path in its project and its name.
+ */
+function functionManifest(definitionKey: string, fn: FunctionJobArguments): Record<string, string> {
+  const [module = "", name = ""] = definitionKey.split("#");
+  return { DefinitionKey: definitionKey, SourceFile: module.replace(/@[0-9a-f]+$/, ""), Function: name, S3BaseUri: fn.s3BaseUri, FuncStepS3Dir: fn.buildDir };
+}
+
+/** The execution's copy of a step function's code and resolved arguments, beside its record. */
+async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, payloads: FunctionPayloads, ctx: FunctionStepContext): Promise<void> {
+  const keys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
+  await Promise.all([
+    ctx.store.put(keys.code, payloads.code),
+    ctx.store.put(keys.metadata, JSON.stringify(signPayload(payloads.code, ctx.key))),
+    ctx.store.put(keys.manifest, JSON.stringify(functionManifest(step.job.environment[CONTAINER_ENV.definitionKey] ?? "", fn))),
+    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, payloads.arguments, ctx.key),
+  ]);
+}
+
 /** A cache hit: the earlier result, verified under its own execution's key, signed again under this one's. */
-async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: string): Promise<FunctionStepOutcome | undefined> {
-  const entry = await ctx.cache.lookup(step.name, key, step.options.cacheConfig?.expireAfter);
+async function reuseCached(step: TrainingStepRun, ctx: FunctionStepContext, key: string): Promise<FunctionStepOutcome | undefined> {
+  const entry = await ctx.cache.lookup(step.name, key, step.cacheConfig?.ExpireAfter);
   if (!entry) return undefined;
   try {
     await copyResult(
@@ -345,6 +385,7 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
       ctx.keyFor(entry.SourcePipelineExecutionId),
       { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name },
       ctx.key,
+      { json: step.job.function?.serializeOutputToJson === true },
     );
   } catch {
     // The source's result is gone or damaged: run the step instead.
@@ -359,7 +400,7 @@ async function reuseCached(step: FunctionStep, ctx: FunctionStepContext, key: st
 }
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
-async function storeArtifacts(step: FunctionStep, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
+async function storeArtifacts(step: TrainingStepRun, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
   const logs = outcome.hosts.map((h) => ({ name: h.logStream, log: outcome.log(h.host) }));
   const logBytes = logs.reduce((sum, l) => sum + l.log.bytes, 0);
   await trackTransfer(transferReport(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
@@ -385,7 +426,7 @@ const ARCHIVES = {
 const STEP_OUTPUT = "STEP_OUTPUT";
 
 /** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
-async function storeArchive(ctx: FunctionStepContext, step: FunctionStep, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
+async function storeArchive(ctx: FunctionStepContext, step: TrainingStepRun, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
   const { file, folder } = ARCHIVES[kind];
   const archive = await outcome.archive(kind);
   if (!archive) return undefined;
@@ -413,7 +454,7 @@ function transferReport(ctx: FunctionStepContext): TransferReport {
 type Finish = (status: FunctionStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => FunctionStepOutcome;
 
 async function judge(
-  step: FunctionStep,
+  step: TrainingStepRun,
   ctx: FunctionStepContext,
   outcome: JobOutcome,
   outputLimitBytes: number,
@@ -433,7 +474,7 @@ async function judge(
         "MaxRuntimeExceeded",
         {
           kind: "MaxRuntimeExceeded",
-          message: `step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.options.maxRuntimeInSeconds ?? 86400} s) and was stopped`,
+          message: `step "${step.name}" ran longer than its maxRuntimeInSeconds (${step.job.maxRuntimeSeconds} s) and was stopped`,
         },
         error,
       );
@@ -504,8 +545,11 @@ async function judge(
     const info = toRemoteErrorInfo(cause);
     return finish("Failed", "Failed", { kind: "ClientError", message: info.message }, info);
   }
+  // An image other than stepbox's runner leaves its model and output, not a result: exit 0 is success.
+  if (!step.job.function) return finish("Succeeded", "Completed");
   if (!payload) return finish("Failed", "Failed", { kind: "ClientError", message: `step "${step.name}" exited 0 but left no result` });
   await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
+  if (step.job.function?.serializeOutputToJson) await writeResultsJson(ctx.store, at, payload);
   return finish("Succeeded", "Completed");
 }
 
