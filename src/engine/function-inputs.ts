@@ -1,12 +1,11 @@
-import { IntegrityError, NotFoundError, ValidationError } from "../errors.js";
+import { StoreError, ValidationError } from "../errors.js";
 import type { FunctionJobArguments } from "../definition/function-job.js";
 import { deserialize, payloadReferences, serialize } from "../serialization/codec.js";
 import { type PipelineReference, referenceName, selectReferencePath } from "../serialization/pipeline-references.js";
-import { verifySignedJobPayload } from "../serialization/asymmetric-signing.js";
-import { verifyPayload } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { joinKey } from "../store/keys.js";
 import { layout } from "../store/layout.js";
+import { type PayloadCheck, readVerifiedAt } from "./payloads.js";
 import type { StoreUris } from "./store-uris.js";
 
 /** What a function job's container is given: the step's bundled module and its arguments, every reference resolved. */
@@ -15,34 +14,15 @@ export interface FunctionInputs {
   readonly arguments: Buffer;
 }
 
-/** How a payload is vouched for: an HMAC under a key of this machine, or the client's ECDSA signature (its public key's PEM). */
-export type PayloadCheck = { readonly hmacKey: Buffer } | { readonly publicKey: string };
-
-/** A payload and its `metadata.json` at `<prefix>/payload.bin` (or `code.mjs`), verified as `check` says. */
-export async function readVerified(store: ArtifactStore, payloadKey: string, metadataKey: string, check: PayloadCheck, what: string): Promise<Buffer> {
-  let payload: Buffer;
-  let metadataBytes: Buffer;
-  try {
-    [payload, metadataBytes] = await Promise.all([store.get(payloadKey), store.get(metadataKey)]);
-  } catch (error) {
-    if (error instanceof NotFoundError) {
-      throw new ValidationError(`${what} is missing from ${store.uri} (${payloadKey})`, {
-        code: "INVALID_DEFINITION",
-        cause: error,
-        hint: "upsert the pipeline again from its code (pipeline.upsert() or stepbox run), which stores its functions and arguments",
-      });
-    }
-    throw error;
-  }
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(metadataBytes.toString("utf8"));
-  } catch (cause) {
-    throw new IntegrityError(what, { cause });
-  }
-  if ("publicKey" in check) verifySignedJobPayload(payload, metadata, check.publicKey, what);
-  else verifyPayload(payload, metadata, check.hmacKey, what);
-  return payload;
+/** A payload the session (or a signing client) stored for a build, verified; one that is not there says how to store it. */
+function readStored(store: ArtifactStore, keys: { payload: string; metadata: string }, check: PayloadCheck, what: string): Promise<Buffer> {
+  return readVerifiedAt(store, keys, check, what, (cause) => {
+    return new ValidationError(`${what} is missing from ${store.uri} (${keys.payload})`, {
+      code: "INVALID_DEFINITION",
+      cause,
+      hint: "upsert the pipeline again from its code (pipeline.upsert() or stepbox run), which stores its functions and arguments",
+    });
+  });
 }
 
 /**
@@ -70,8 +50,8 @@ export async function functionInputs(
   const check: PayloadCheck = deps.publicKey !== undefined ? { publicKey: deps.publicKey } : { hmacKey: deps.buildKey };
   const keys = layout.build(deps.uris.key(fn.s3BaseUri, `step "${fn.stepName}": --s3_base_uri`), fn.stepName, fn.buildDir);
   const [code, argumentsPayload] = await Promise.all([
-    readVerified(deps.store, keys.code, keys.codeMetadata, check, `the function of step "${fn.stepName}"`),
-    readVerified(deps.store, keys.arguments, keys.argumentsMetadata, check, `the arguments of step "${fn.stepName}"`),
+    readStored(deps.store, { payload: keys.code, metadata: keys.codeMetadata }, check, `the function of step "${fn.stepName}"`),
+    readStored(deps.store, { payload: keys.arguments, metadata: keys.argumentsMetadata }, check, `the arguments of step "${fn.stepName}"`),
   ]);
   const references = payloadReferences(argumentsPayload);
   if (references.length === 0) return { code, arguments: argumentsPayload };
@@ -92,12 +72,13 @@ export async function functionInputs(
     if (!result) {
       const uri = property(`Steps.${step}.OutputDataConfig.S3OutputPath`);
       const prefix = deps.uris.key(uri, `step "${fn.stepName}": the S3OutputPath of step "${step}"`);
-      result = readVerified(
+      const what = `the result of step "${step}"`;
+      result = readVerifiedAt(
         deps.store,
-        joinKey(prefix, "payload.bin"),
-        joinKey(prefix, "metadata.json"),
+        { payload: joinKey(prefix, "payload.bin"), metadata: joinKey(prefix, "metadata.json") },
         { hmacKey: deps.executionKey },
-        `the result of step "${step}"`,
+        what,
+        (cause) => new StoreError(`${what} is missing from ${deps.store.uri}`, { cause, hint: "run the step again" }),
       ).then((bytes) => deserialize(bytes));
       upstream.set(step, result);
     }

@@ -1,5 +1,7 @@
 import { IntegrityError, NotFoundError, StoreError } from "../errors.js";
 import { deserialize } from "../serialization/codec.js";
+import { verifySignedJobPayload } from "../serialization/asymmetric-signing.js";
+import { isJson } from "../serialization/pipeline-references.js";
 import { signPayload, verifyPayload } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout, type PayloadKind } from "../store/layout.js";
@@ -19,18 +21,26 @@ export async function writePayload(store: ArtifactStore, at: PayloadAddress, pay
   await store.put(keys.metadata, JSON.stringify(signPayload(payload, key)));
 }
 
-/** A payload's bytes, refused unless its HMAC checks out under the key. */
-async function readVerifiedBytes(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<Buffer> {
-  const keys = layout.payload(at.pipeline, at.execution, at.step, at.kind);
-  const what = `the ${at.kind} of step "${at.step}" in execution ${at.execution}`;
+/** How a payload is vouched for: an HMAC under a key of this machine, or the client's ECDSA signature (its public key's PEM). */
+export type PayloadCheck = { readonly hmacKey: Buffer } | { readonly publicKey: string };
+
+/**
+ * A payload and the `metadata.json` beside it, refused unless the metadata vouches for exactly these
+ * bytes as `check` says; `missing` makes the error for a payload that is not there.
+ */
+export async function readVerifiedAt(
+  store: ArtifactStore,
+  keys: { readonly payload: string; readonly metadata: string },
+  check: PayloadCheck,
+  what: string,
+  missing: (cause: NotFoundError) => Error,
+): Promise<Buffer> {
   let payload: Buffer;
   let metadataBytes: Buffer;
   try {
     [payload, metadataBytes] = await Promise.all([store.get(keys.payload), store.get(keys.metadata)]);
   } catch (error) {
-    if (error instanceof NotFoundError) {
-      throw new StoreError(`${what} is missing from ${store.uri}`, { cause: error, hint: "run the step again" });
-    }
+    if (error instanceof NotFoundError) throw missing(error);
     throw error;
   }
   let metadata: unknown;
@@ -39,8 +49,17 @@ async function readVerifiedBytes(store: ArtifactStore, at: PayloadAddress, key: 
   } catch (cause) {
     throw new IntegrityError(what, { cause });
   }
-  verifyPayload(payload, metadata, key, what);
+  if ("publicKey" in check) verifySignedJobPayload(payload, metadata, check.publicKey, what);
+  else verifyPayload(payload, metadata, check.hmacKey, what);
   return payload;
+}
+
+/** A step's payload in an execution, refused unless its HMAC checks out under the key. */
+function readVerifiedBytes(store: ArtifactStore, at: PayloadAddress, key: Buffer): Promise<Buffer> {
+  const what = `the ${at.kind} of step "${at.step}" in execution ${at.execution}`;
+  return readVerifiedAt(store, layout.payload(at.pipeline, at.execution, at.step, at.kind), { hmacKey: key }, what, (cause) => {
+    return new StoreError(`${what} is missing from ${store.uri}`, { cause, hint: "run the step again" });
+  });
 }
 
 /** Reads a payload, refuses it unless its HMAC checks out, and deserializes it. */
@@ -72,25 +91,13 @@ export async function copyResult(
   if (options.json) await writeResultsJson(store, to, payload);
 }
 
-/** A value JSON carries exactly: null, booleans, finite numbers, strings, and arrays and plain objects of them. */
-function isJsonValue(value: unknown, depth = 0): boolean {
-  if (depth > 100) return false;
-  if (value === null || typeof value === "boolean" || typeof value === "string") return true;
-  if (typeof value === "number") return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1));
-  if (typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return false;
-  return Object.values(value).every((item) => isJsonValue(item, depth + 1));
-}
-
 /**
  * `results.json` beside a step's result, as the SDK's `--serialize_output_to_json` writes it: what
  * conditions and Fail messages read with `Std:JsonGet`. A result JSON cannot carry is named, not lost.
  */
 export async function writeResultsJson(store: ArtifactStore, at: StepAddress, payload: Buffer): Promise<void> {
   const value = deserialize(payload);
-  const body = isJsonValue(value)
+  const body = isJson(value)
     ? { Result: value, Exception: null }
     : { Result: null, Exception: `The function return (${describeValue(value)}) is not JSON serializable.` };
   await store.put(layout.resultsJson(at.pipeline, at.execution, at.step), JSON.stringify(body));

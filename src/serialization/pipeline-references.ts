@@ -57,7 +57,8 @@ function isGet(value: ReferenceJson): value is { readonly Get: string } {
   );
 }
 
-function isJson(value: unknown, depth = 0): value is ReferenceJson {
+/** A value JSON carries exactly: null, booleans, finite numbers, strings, and arrays and plain objects of them. */
+export function isJson(value: unknown, depth = 0): value is ReferenceJson {
   if (depth > 64) return false;
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);
