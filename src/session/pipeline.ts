@@ -8,7 +8,6 @@ import { compilePipeline, type PipelineGraph } from "../graph/compile.js";
 import { type EmittedDefinition, emitDefinition, localStepSettings } from "../definition/emit-definition.js";
 import type { DefinitionGraph } from "../definition/model.js";
 import { readDefinition } from "../definition/read-definition.js";
-import { checkArgumentsCross } from "../engine/arguments-check.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
@@ -144,7 +143,6 @@ export class Pipeline {
   #compile(): PipelineGraph {
     const graph = compilePipeline(this.name, this.#steps);
     checkParametersUsed(this.name, graph, this.parameters);
-    checkArgumentsCross(graph);
     return graph;
   }
 
