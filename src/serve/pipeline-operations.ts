@@ -4,6 +4,7 @@
  * pipeline recorded either way is found by both.
  */
 import { DefinitionError } from "../errors.js";
+import { MAX_DEFINITION_LENGTH } from "../definition/emit-definition.js";
 import { readDefinition } from "../definition/read-definition.js";
 import { pipelineArn } from "../naming/sagemaker-arns.js";
 import { layout } from "../store/layout.js";
@@ -41,7 +42,7 @@ async function createPipeline(body: Body, ctx: ServeContext): Promise<Body> {
   const name = m.string("PipelineName", { required: true, min: 1, max: 256, pattern: PATTERNS.pipelineName });
   const roleArn = m.string("RoleArn", { required: true, min: 20, max: 2048, pattern: PATTERNS.roleArn });
   const displayName = m.string("PipelineDisplayName", { min: 1, max: 256, pattern: PATTERNS.pipelineName });
-  const definition = m.string("PipelineDefinition", { min: 1, max: 1048576 });
+  const definition = m.string("PipelineDefinition", { min: 1, max: MAX_DEFINITION_LENGTH });
   const description = m.string("PipelineDescription", { max: 3072 });
   const token = m.string("ClientRequestToken", { min: 32, max: 128 });
   const parallelism = m.parallelism();
@@ -76,7 +77,7 @@ async function updatePipeline(body: Body, ctx: ServeContext): Promise<Body> {
   const m = new RequestMembers(body);
   const name = m.string("PipelineName", { required: true, min: 1, max: 256, pattern: PATTERNS.pipelineName });
   const displayName = m.string("PipelineDisplayName", { min: 1, max: 256, pattern: PATTERNS.pipelineName });
-  const definition = m.string("PipelineDefinition", { min: 1, max: 1048576 });
+  const definition = m.string("PipelineDefinition", { min: 1, max: MAX_DEFINITION_LENGTH });
   const description = m.string("PipelineDescription", { max: 3072 });
   const roleArn = m.string("RoleArn", { min: 20, max: 2048, pattern: PATTERNS.roleArn });
   const parallelism = m.parallelism();
