@@ -362,8 +362,12 @@ class DefinitionReader {
     const upstream = new Map<string, readonly string[]>();
     for (const found of this.found.values()) {
       const names: string[] = [];
+      const listed = new Set<string>();
       const add = (name: string): void => {
-        if (!names.includes(name)) names.push(name);
+        if (!listed.has(name)) {
+          listed.add(name);
+          names.push(name);
+        }
       };
       found.step.dependsOn.forEach(add);
       stepsReadBy(found.reads).forEach(add);
@@ -391,27 +395,78 @@ class DefinitionReader {
 
 /**
  * Kahn's algorithm that always takes, of the steps whose upstream steps are placed, the one that
- * appears first in the definition: the same definition gives the same order every time.
+ * appears first in the definition: the same definition gives the same order every time. The ready
+ * steps wait in a heap by their place of appearance, so the order costs O((steps + edges) log steps).
  */
 function topologicalOrder(appearance: readonly string[], upstream: ReadonlyMap<string, readonly string[]>, pathOf: (name: string) => string): string[] {
-  const placed = new Set<string>();
-  const order: string[] = [];
-  while (order.length < appearance.length) {
-    const next = appearance.find((name) => !placed.has(name) && (upstream.get(name) ?? []).every((up) => placed.has(up)));
-    if (next === undefined) {
-      const cycle = findCycle(
-        appearance.filter((name) => !placed.has(name)),
-        upstream,
-      );
-      throw new DefinitionError(pathOf(cycle[0] as string), `its steps form a cycle: ${cycle.join(" -> ")}`, {
-        step: cycle[0],
-        hint: "remove one of the dependencies in that loop (a DependsOn, a Get or Std:JsonGet of a step, a branch)",
-      });
+  const indexOf = new Map(appearance.map((name, i) => [name, i]));
+  const waiting = new Int32Array(appearance.length);
+  const downstream: number[][] = appearance.map(() => []);
+  appearance.forEach((name, i) => {
+    for (const up of upstream.get(name) ?? []) {
+      const u = indexOf.get(up);
+      if (u === undefined) continue;
+      waiting[i]!++;
+      downstream[u]!.push(i);
     }
-    placed.add(next);
-    order.push(next);
+  });
+  const ready = new MinHeap();
+  waiting.forEach((count, i) => {
+    if (count === 0) ready.push(i);
+  });
+  const order: string[] = [];
+  for (let next = ready.pop(); next !== undefined; next = ready.pop()) {
+    order.push(appearance[next] as string);
+    for (const d of downstream[next]!) if (--waiting[d]! === 0) ready.push(d);
+  }
+  if (order.length < appearance.length) {
+    const placed = new Set(order);
+    const cycle = findCycle(
+      appearance.filter((name) => !placed.has(name)),
+      upstream,
+    );
+    throw new DefinitionError(pathOf(cycle[0] as string), `its steps form a cycle: ${cycle.join(" -> ")}`, {
+      step: cycle[0],
+      hint: "remove one of the dependencies in that loop (a DependsOn, a Get or Std:JsonGet of a step, a branch)",
+    });
   }
   return order;
+}
+
+/** A binary min-heap of numbers: the ready steps, smallest place of appearance first. */
+class MinHeap {
+  readonly #items: number[] = [];
+
+  push(value: number): void {
+    const items = this.#items;
+    items.push(value);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[i] = items[parent]!;
+      items[parent] = value;
+      i = parent;
+    }
+  }
+
+  pop(): number | undefined {
+    const items = this.#items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < items.length && items[left]! < items[smallest]!) smallest = left;
+      if (right < items.length && items[right]! < items[smallest]!) smallest = right;
+      if (smallest === i) break;
+      [items[i], items[smallest]] = [items[smallest]!, items[i]!];
+      i = smallest;
+    }
+    return top;
+  }
 }
 
 /** A cycle among the given steps (each waits for another of them), as names, first repeated at the end. */
