@@ -45,7 +45,8 @@ import { build as buildLinear, parts as linearParts } from "../fixtures/sdk-exam
 import { build as buildMinimal } from "../fixtures/sdk-examples/pipelines/minimal.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
-const EXAMPLES = resolve(ROOT, "..", "shared", "reference", "definition-examples");
+// Copies of ../shared/reference/definition-examples/, kept with the tests so that a fresh clone has them.
+const EXAMPLES = resolve(ROOT, "test", "fixtures", "definition-examples");
 const FIXTURE_PROJECT = join(ROOT, "test", "fixtures", "sdk-examples");
 
 type Step = { Name: string; Type: string; Arguments: Record<string, any>; DependsOn?: string[]; [key: string]: any };
