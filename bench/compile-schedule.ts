@@ -6,7 +6,9 @@
  *   graph, two edges per step, one step with a million upstream steps).
  * Per size: building it with step() calls (context), compilePipeline (find, check, order), and the
  * engine's StepSchedule driven to the end through p-queue with a no-op step body, as ExecutionRun
- * drives it (no containers, no store). The baseline is the same shape at 10k steps in the same run:
+ * drives it (no containers, no store). Up to 100k steps also the definition `start()` writes and reads
+ * back before the engine runs it (emitDefinition, readDefinition); a million steps' definition would
+ * be more JSON than a V8 string holds. The baseline is the same shape at 10k steps in the same run:
  * linear growth is a 10x ratio for 10x the steps, the same ns per step at every size. Sizes and shapes
  * alternate within each round; memory is the heap the built and compiled graph holds, after a GC.
  *
@@ -17,6 +19,8 @@ import { runInNewContext } from "node:vm";
 import PQueue from "p-queue";
 import { step, type DelayedReturn } from "stepbox";
 import { compilePipeline, type PipelineGraph } from "../src/graph/compile.js";
+import { emitDefinition } from "../src/definition/emit-definition.js";
+import { readDefinition } from "../src/definition/read-definition.js";
 import { StepSchedule } from "../src/engine/schedule.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
 
@@ -24,6 +28,8 @@ const rounds = Number(process.argv[2] ?? 3);
 const largest = Number(process.argv[3] ?? 1_000_000);
 const SIZES = [10_000, 100_000, 1_000_000].filter((n) => n <= largest);
 const PARALLELISM = 2;
+/** The largest size whose definition is written and read: a million steps' is about 1.4 GB of JSON. */
+const DEFINITION_LIMIT = 100_000;
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -84,6 +90,8 @@ interface Sample {
   buildMs: number;
   compileMs: number;
   scheduleMs: number;
+  /** Writing and reading back the definition; undefined past DEFINITION_LIMIT. */
+  definitionMs: number | undefined;
   bytes: number;
 }
 
@@ -98,11 +106,24 @@ async function measure(shape: Shape, n: number): Promise<Sample> {
   const compileMs = performance.now() - started;
   gc();
   const bytes = process.memoryUsage().heapUsed - heapBefore;
+  let definitionMs: number | undefined;
+  if (n <= DEFINITION_LIMIT) {
+    started = performance.now();
+    const { json } = emitDefinition(graph, [], {
+      root: "s3://stepbox-local",
+      pipelineName: `bench-${shape}`,
+      imageUri: "stepbox-runtime",
+      region: "us-east-1",
+      roleArn: "arn:aws:iam::000000000000:role/stepbox-local",
+    });
+    if (readDefinition(json).steps.length !== n) throw new Error(`${shape} of ${n}: the definition lost steps`);
+    definitionMs = performance.now() - started;
+  }
   started = performance.now();
   const ran = await scheduleToEnd(graph);
   const scheduleMs = performance.now() - started;
   if (graph.steps.length !== n || ran !== n) throw new Error(`${shape} of ${n}: compiled ${graph.steps.length} steps, ran ${ran}`);
-  return { buildMs, compileMs, scheduleMs, bytes };
+  return { buildMs, compileMs, scheduleMs, definitionMs, bytes };
 }
 
 const samples = new Map<string, Sample[]>();
@@ -131,6 +152,7 @@ for (const shape of Object.keys(SHAPES) as Shape[]) {
     rows.push(
       `| ${shape} | ${n.toLocaleString("en")} | ${stat(xs.map((s) => s.buildMs))} | ${stat(xs.map((s) => s.compileMs))} | ` +
         `${stat(xs.map((s) => s.scheduleMs))} | ${stat(totals)} | ${nsPerStep.toFixed(0)} | ${(median(totals) / base).toFixed(1)} | ` +
+        `${xs[0]!.definitionMs === undefined ? "n/a" : stat(xs.map((s) => s.definitionMs!))} | ` +
         `${(median(xs.map((s) => s.bytes)) / n).toFixed(0)} |`,
     );
   }
@@ -157,10 +179,12 @@ const body = [
     `no containers, no store). The chain is the deepest graph (a step after each step); the fan the widest (one source, every ` +
     `other step after it, one sink after all of them). Times in ms, median (min–max) of ${rounds} rounds, sizes alternating; ` +
     `the ratio is compile + schedule against the same shape at ${SIZES[0]!.toLocaleString("en")} steps in the same run ` +
-    `(linear growth: 10x per 10x steps); memory is the heap the built and compiled graph holds, after a GC.`,
+    `(linear growth: 10x per 10x steps); memory is the heap the built and compiled graph holds, after a GC. ` +
+    `\`start()\` also writes the SageMaker definition and reads it back before the engine runs it: that column, up to ` +
+    `${DEFINITION_LIMIT.toLocaleString("en")} steps (a million steps' definition is more JSON than a V8 string holds, so such a pipeline cannot start).`,
   "",
-  "| shape | steps | build (step calls) | compile | schedule | compile + schedule | ns per step | ratio to 10k | heap bytes per step |",
-  "|---|---|---|---|---|---|---|---|---|",
+  "| shape | steps | build (step calls) | compile | schedule | compile + schedule | ns per step | ratio to 10k | definition written and read | heap bytes per step |",
+  "|---|---|---|---|---|---|---|---|---|---|",
   ...rows,
   "",
   ...targets,
