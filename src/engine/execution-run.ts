@@ -17,7 +17,7 @@ import { copyResult, readPayload } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { RunScope } from "./run-scope.js";
 import { type TrainingJob, trainingJob } from "./training-job.js";
-import { aheadPlan, executeTrainingStep, type FunctionStepContext, type FunctionStepOutcome } from "./training-step-executor.js";
+import { aheadPlan, executeTrainingStep, type TrainingStepContext, type TrainingStepOutcome } from "./training-step-executor.js";
 import { StepSchedule, type StepEnd } from "./schedule.js";
 import { StepCache } from "./step-cache.js";
 import { StepLookahead } from "./step-lookahead.js";
@@ -33,7 +33,7 @@ export interface ReusedStep {
 /** What an execution needs from its session, beyond the graph. */
 export interface ExecutionServices
   extends Pick<
-    FunctionStepContext,
+    TrainingStepContext,
     "store" | "runtime" | "image" | "imageId" | "key" | "keyFor" | "buildKey" | "uris" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
   > {
   readonly records: RecordStore;
@@ -112,7 +112,7 @@ export class ExecutionRun {
       if (s?.type !== "Training" || services.reuse.has(name)) return undefined;
       // Evaluated now, before the step starts: the plan is made only when its arguments are known already.
       const job = trainingJob(s.name, await evaluate(s.arguments, this.#scope));
-      const context = this.#functionContext(s, 1, () => {});
+      const context = this.#trainingContext(s, 1, () => {});
       return context.channels ? aheadPlan(job, { ...context, channels: context.channels }) : undefined;
     });
     // The stream starts with the state the execution was recorded in; its first step starts within #run.
@@ -305,7 +305,7 @@ export class ExecutionRun {
       const started = new Date().toISOString();
       record = { ...record, AttemptCount: attempt };
       this.#setStep(record);
-      const context = this.#functionContext(s, attempt, (trainingJob) => {
+      const context = this.#trainingContext(s, attempt, (trainingJob) => {
         record = { ...record, Metadata: { TrainingJob: trainingJob } };
         this.#setStep(record);
       });
@@ -333,7 +333,7 @@ export class ExecutionRun {
     }
   }
 
-  #finishTrainingStep(s: DefinedTrainingStep, record: StepRecord, outcome: FunctionStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
+  #finishTrainingStep(s: DefinedTrainingStep, record: StepRecord, outcome: TrainingStepOutcome, attempts: NonNullable<StepRecord["Attempts"]>): StepRecord {
     this.#scope.ended(s.name, outcome.trainingJob);
     const { FailureReason: _previous, Failure: _previousFailure, ...rest } = record;
     return transition(rest, outcome.status, {
@@ -384,11 +384,11 @@ export class ExecutionRun {
     return prepared;
   }
 
-  #functionContext(
+  #trainingContext(
     s: DefinedTrainingStep,
     attempt: number,
-    onProgress: FunctionStepContext["onProgress"],
-  ): Omit<FunctionStepContext, "channels"> & Pick<PreparedStep, "channels"> {
+    onProgress: TrainingStepContext["onProgress"],
+  ): Omit<TrainingStepContext, "channels"> & Pick<PreparedStep, "channels"> {
     const r = this.#record;
     const { resources, channels } = this.#prepared(s);
     return {
@@ -501,7 +501,7 @@ export class ExecutionRun {
 }
 
 /** The wait before the next attempt, or undefined when no policy covers the failure or they are used up. */
-function retryDelay(policies: readonly RetryPolicy[], outcome: FunctionStepOutcome, attempt: number, firstStart: number): number | undefined {
+function retryDelay(policies: readonly RetryPolicy[], outcome: TrainingStepOutcome, attempt: number, firstStart: number): number | undefined {
   const failure = { exceptionType: outcome.failure?.exceptionType as ExceptionType | undefined, errorName: outcome.error?.name };
   const policy = policies.find((p) => p.covers(failure));
   if (!policy) return undefined;

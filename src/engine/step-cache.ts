@@ -47,7 +47,7 @@ function canonical(value: unknown): string {
 }
 
 /**
- * The cache key of a function step: everything that can change its result (its bundled code, its
+ * The cache key of a Training step: everything that can change its result (its bundled code, its
  * resolved arguments, the image, its environment, instance type and the options that reach the
  * container, and the files of its input channels by path, size and version) and nothing else: not the
  * execution's id or time.

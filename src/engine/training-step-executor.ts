@@ -25,7 +25,7 @@ const MiB = 1024 ** 2;
 
 type TrainingJobMetadata = NonNullable<StepRecord["Metadata"]["TrainingJob"]>;
 
-export interface FunctionStepContext {
+export interface TrainingStepContext {
   readonly pipelineName: string;
   readonly executionId: string;
   readonly executionArn: string;
@@ -72,11 +72,11 @@ export interface FunctionStepContext {
 }
 
 type PlanContext = Pick<
-  FunctionStepContext,
+  TrainingStepContext,
   "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt" | "logLimitBytes"
 >;
 
-export interface FunctionStepOutcome {
+export interface TrainingStepOutcome {
   readonly status: "Succeeded" | "Failed" | "Stopped";
   /** Why it failed or was stopped, as data: its kind, exit code, OOM, and the job exception type retry policies match. */
   readonly failure?: StepFailure;
@@ -120,7 +120,7 @@ function jobPlan(job: TrainingJob, ctx: PlanContext, channels: ReadonlyArray<Pic
  * The plan of the step's containers as far as it is known before the step starts, for the runtime to
  * create them ahead; undefined when a channel's host folder is only known once it is downloaded.
  */
-export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<FunctionStepContext, "channels">): JobPlan | undefined {
+export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<TrainingStepContext, "channels">): JobPlan | undefined {
   const mounts: Array<Pick<InputChannel, "name" | "hostPath">> = [];
   for (const c of ctx.channels) {
     if (c.mountPath === undefined) return undefined;
@@ -200,7 +200,6 @@ class TrainingJobStatus {
   }
 }
 
-/** Runs one function step in its containers and stores what it produced. */
 /** A Training step as one attempt runs it: its evaluated job, and its step-level cache settings. */
 export interface TrainingStepRun {
   readonly name: string;
@@ -209,7 +208,7 @@ export interface TrainingStepRun {
 }
 
 /** Runs one attempt of a Training step in its containers and stores what it produced. */
-export async function executeTrainingStep(step: TrainingStepRun, ctx: FunctionStepContext): Promise<FunctionStepOutcome> {
+export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingStepContext): Promise<TrainingStepOutcome> {
   const jobName = trainingJobName(step.name, ctx.executionId, ctx.attempt);
   const job = new TrainingJobStatus(jobName, trainingJobArn(jobName), ctx.onProgress);
   let cacheMissReason: string | undefined;
@@ -364,7 +363,7 @@ function functionManifest(definitionKey: string, fn: FunctionJobArguments): Reco
 }
 
 /** The execution's copy of a step function's code and resolved arguments, beside its record. */
-async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, payloads: FunctionPayloads, ctx: FunctionStepContext): Promise<void> {
+async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, payloads: FunctionPayloads, ctx: TrainingStepContext): Promise<void> {
   const keys = layout.function(ctx.pipelineName, ctx.executionId, step.name);
   await Promise.all([
     ctx.store.put(keys.code, payloads.code),
@@ -375,7 +374,7 @@ async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, pay
 }
 
 /** A cache hit: the earlier result, verified under its own execution's key, signed again under this one's. */
-async function reuseCached(step: TrainingStepRun, ctx: FunctionStepContext, key: string): Promise<FunctionStepOutcome | undefined> {
+async function reuseCached(step: TrainingStepRun, ctx: TrainingStepContext, key: string): Promise<TrainingStepOutcome | undefined> {
   const entry = await ctx.cache.lookup(step.name, key, step.cacheConfig?.ExpireAfter);
   if (!entry) return undefined;
   try {
@@ -400,7 +399,7 @@ async function reuseCached(step: TrainingStepRun, ctx: FunctionStepContext, key:
 }
 
 /** Logs of every host, then model.tar.gz and output.tar.gz merged across hosts, as SageMaker does. */
-async function storeArtifacts(step: TrainingStepRun, ctx: FunctionStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
+async function storeArtifacts(step: TrainingStepRun, ctx: TrainingStepContext, outcome: JobOutcome, metadata: TrainingJobMetadata): Promise<void> {
   const logs = outcome.hosts.map((h) => ({ name: h.logStream, log: outcome.log(h.host) }));
   const logBytes = logs.reduce((sum, l) => sum + l.log.bytes, 0);
   await trackTransfer(transferReport(ctx), { step: step.name, direction: "upload", what: "logs", totalBytes: logBytes }, async (count) => {
@@ -426,7 +425,7 @@ const ARCHIVES = {
 const STEP_OUTPUT = "STEP_OUTPUT";
 
 /** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
-async function storeArchive(ctx: FunctionStepContext, step: TrainingStepRun, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
+async function storeArchive(ctx: TrainingStepContext, step: TrainingStepRun, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
   const { file, folder } = ARCHIVES[kind];
   const archive = await outcome.archive(kind);
   if (!archive) return undefined;
@@ -447,19 +446,19 @@ async function storeArchive(ctx: FunctionStepContext, step: TrainingStepRun, out
 }
 
 /** The session's logger, naming the execution as the scheduler's own step events do. */
-function transferReport(ctx: FunctionStepContext): TransferReport {
+function transferReport(ctx: TrainingStepContext): TransferReport {
   return { emit: ctx.onTransfer, log: ctx.logger.child({ execution: ctx.executionId }) };
 }
 
-type Finish = (status: FunctionStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => FunctionStepOutcome;
+type Finish = (status: TrainingStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => TrainingStepOutcome;
 
 async function judge(
   step: TrainingStepRun,
-  ctx: FunctionStepContext,
+  ctx: TrainingStepContext,
   outcome: JobOutcome,
   outputLimitBytes: number,
   finish: Finish,
-): Promise<FunctionStepOutcome> {
+): Promise<TrainingStepOutcome> {
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
@@ -558,7 +557,7 @@ async function judge(
  * error whose digest does not check out is no evidence of anything, and is left out.
  */
 async function storeStepError(
-  ctx: FunctionStepContext,
+  ctx: TrainingStepContext,
   outcome: JobOutcome,
   host: string,
   at: { pipeline: string; execution: string; step: string },
