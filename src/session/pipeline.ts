@@ -194,10 +194,12 @@ export class Pipeline {
   async #recordDefinition(definition: string): Promise<{ PipelineArn: string }> {
     const existing = await this.session.records.readPipeline(this.name);
     const now = new Date().toISOString();
+    // What another client recorded of the pipeline (its role, description, display name through serve) stays.
     const record: PipelineRecord = {
+      ...existing,
       PipelineName: this.name,
       PipelineArn: pipelineArn(this.name),
-      PipelineDisplayName: this.name,
+      PipelineDisplayName: existing?.PipelineDisplayName ?? this.name,
       PipelineDefinition: definition,
       CreationTime: existing?.CreationTime ?? now,
       LastModifiedTime: existing && existing.PipelineDefinition === definition ? existing.LastModifiedTime : now,

@@ -149,6 +149,29 @@ describe("pipelines created through serve", () => {
   });
 });
 
+describe("a pipeline created through serve and then upserted by a session", () => {
+  it("keeps the role, description and display name serve recorded, and takes the session's definition", async () => {
+    await client.send(
+      new CreatePipelineCommand({
+        PipelineName: "shared-record",
+        PipelineDisplayName: "Shared",
+        PipelineDescription: "made through the SDK first",
+        PipelineDefinition: definition,
+        RoleArn: ROLE_ARN,
+      }),
+    );
+    const pipeline = new Pipeline({ name: "shared-record", steps: [increment(1)], session: local.session });
+    await pipeline.upsert();
+    const described = await client.send(new DescribePipelineCommand({ PipelineName: "shared-record" }));
+    expect(described).toMatchObject({
+      PipelineDisplayName: "Shared",
+      PipelineDescription: "made through the SDK first",
+      RoleArn: ROLE_ARN,
+      PipelineDefinition: pipeline.definition(),
+    });
+  });
+});
+
 describe("invalid definitions", () => {
   it.each([
     ["not JSON", "{ Version: 2020", /^The PipelineDefinition cannot be run: the definition: it is not JSON: .* \(pass the text of the definition/],
