@@ -130,7 +130,7 @@ export function aheadPlan(job: TrainingJob, ctx: PlanContext & Pick<TrainingStep
 }
 
 /** What the store keeps of the job (`job.json`): all but its code, arguments, log sink and signals. */
-function jobRecord(job: JobSpec): JobRecord {
+function jobRecord(job: JobSpec, outputPath: string): JobRecord {
   const {
     pipelineName,
     executionId,
@@ -166,6 +166,7 @@ function jobRecord(job: JobSpec): JobRecord {
     network,
     maxRuntimeSeconds,
     outputLimitBytes,
+    outputPath,
   };
 }
 
@@ -304,7 +305,7 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingSt
   };
   // The job's record is for readers after the start (`stepbox shell`): it is written while the job
   // runs, and in before its outcome is; a write that fails fails the step.
-  const recorded = writeJobRecord(ctx.store, jobRecord(spec));
+  const recorded = writeJobRecord(ctx.store, jobRecord(spec, step.job.outputPath));
   recorded.catch(() => undefined);
   const outcome = await ctx.runtime
     .run(

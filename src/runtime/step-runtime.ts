@@ -129,7 +129,13 @@ export type JobRecord = Pick<
   | "network"
   | "maxRuntimeSeconds"
   | "outputLimitBytes"
->;
+> & {
+  /**
+   * Where the definition said the job's output goes (its evaluated OutputDataConfig.S3OutputPath);
+   * absent in job records written before the engine ran definitions.
+   */
+  readonly outputPath?: string;
+};
 
 /**
  * Why a job's containers were stopped before they ended on their own: by the engine for the step's

@@ -109,7 +109,10 @@ async function describeTrainingJob(body: Body, ctx: ServeContext): Promise<Body>
     ...present("FailureReason", failureReason),
     ModelArtifacts: { S3ModelArtifacts: model ?? "" },
     ...(job ? requestOf(job, pipeline?.RoleArn) : present("RoleArn", pipeline?.RoleArn)),
-    OutputDataConfig: { S3OutputPath: `${ctx.session.store.uri}/${layout.stepRoot(execution.PipelineName, execution.PipelineExecutionId, step.StepName)}` },
+    // As the definition gave it; a job recorded before the engine ran definitions, where its results went.
+    OutputDataConfig: {
+      S3OutputPath: job?.outputPath ?? `${ctx.session.store.uri}/${layout.stepRoot(execution.PipelineName, execution.PipelineExecutionId, step.StepName)}`,
+    },
     CreationTime: epochSeconds(start),
     TrainingStartTime: epochSeconds(start),
     ...present("TrainingEndTime", end === undefined ? undefined : epochSeconds(end)),

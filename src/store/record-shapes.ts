@@ -150,6 +150,7 @@ const JOB_CHECKS: readonly Check[] = [
   boolean("network", true),
   finiteNumber("maxRuntimeSeconds", true),
   finiteNumber("outputLimitBytes", true),
+  string("outputPath", true),
 ];
 
 /** Which file `stepbox run` loaded an execution's pipeline from (`pipeline-file.json`). */

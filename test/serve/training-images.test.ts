@@ -137,6 +137,8 @@ describe("Training steps of an image other than stepbox's runner", () => {
     expect(job.TrainingJobStatus).toBe("Completed");
     expect(job.HyperParameters).toEqual({ epochs: "3" });
     const executionId = arn!.split("/").pop()!;
+    // The output path the definition gave, evaluated for this execution.
+    expect(job.OutputDataConfig?.S3OutputPath).toBe(`s3://stepbox-local/images/${executionId}/train/results`);
     const model = await session.store.get(layout.output("images", executionId, "train", "model.tar.gz"));
     expect(model.byteLength).toBeGreaterThan(0);
     const log = (await session.store.list(layout.logs("images", executionId, "train"))).filter((k) => k.endsWith(".log"));
