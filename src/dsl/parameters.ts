@@ -128,3 +128,23 @@ export class ParameterBoolean extends Parameter<"Boolean"> {
 export function isParameter(value: unknown): value is Parameter {
   return value instanceof Parameter;
 }
+
+/** A parameter as a definition's `Parameters` list declares it, as the class that checks its values. */
+export function parameterFromDefinition(entry: {
+  readonly Name: string;
+  readonly Type: ParameterType;
+  readonly DefaultValue?: string | number | boolean;
+  readonly EnumValues?: readonly (string | number)[];
+}): Parameter {
+  const options = { name: entry.Name, ...(entry.DefaultValue !== undefined ? { defaultValue: entry.DefaultValue as never } : {}) };
+  switch (entry.Type) {
+    case "String":
+      return new ParameterString({ ...options, ...(entry.EnumValues ? { enumValues: entry.EnumValues.map(String) } : {}) });
+    case "Integer":
+      return new ParameterInteger(options);
+    case "Float":
+      return new ParameterFloat(options);
+    case "Boolean":
+      return new ParameterBoolean(options);
+  }
+}
