@@ -6,6 +6,7 @@ import { parseIsoDuration } from "./iso-duration.js";
 import { resolveInputChannels, type ChannelSource } from "./input-channels.js";
 import { retryPolicies, type StepRetryPolicies } from "./retry-policies.js";
 import { stepResources, type StepResources } from "./step-resources.js";
+import { inputChannelUris } from "./training-job.js";
 
 /** A Training step's checked settings, ready for its containers. */
 export interface PreparedStep {
@@ -44,7 +45,7 @@ export async function prepareSteps(
     const channels = s.arguments.InputDataConfig === undefined ? [] : await known(s, "InputDataConfig", scope);
     prepared.set(s.name, {
       resources: stepResources({ name: s.name, instanceType, ...(settings?.local ? { local: settings.local } : {}) }),
-      channels: channels === undefined ? undefined : await resolveInputChannels(s.name, channelUris(s.name, channels)),
+      channels: channels === undefined ? undefined : await resolveInputChannels(s.name, inputChannelUris(s.name, channels)),
       retryPolicies: retryPolicies(s, settings?.errorRetryPolicies),
     });
   }
@@ -56,21 +57,4 @@ async function known(step: DefinedTrainingStep, key: string, scope: ExpressionSc
   const value = step.arguments[key] as Json;
   if (stepsReadBy(value).length > 0) return undefined;
   return evaluate(value, scope);
-}
-
-/** InputDataConfig's channels as name → URI, for the checks the run makes too. */
-export function channelUris(step: string, channels: unknown): Record<string, string> {
-  const uris: Record<string, string> = {};
-  if (!Array.isArray(channels)) throw new ValidationError(`step "${step}": Arguments.InputDataConfig must be a list`, { code: "INVALID_DEFINITION" });
-  for (const c of channels as Array<{ ChannelName?: unknown; DataSource?: { S3DataSource?: { S3Uri?: unknown } } }>) {
-    const uri = c?.DataSource?.S3DataSource?.S3Uri;
-    if (typeof c?.ChannelName !== "string" || typeof uri !== "string") {
-      throw new ValidationError(`step "${step}": each InputDataConfig channel needs a ChannelName and DataSource.S3DataSource.S3Uri`, {
-        code: "INVALID_DEFINITION",
-        hint: '{ "ChannelName": "train", "DataSource": { "S3DataSource": { "S3Uri": "s3://bucket/prefix", "S3DataType": "S3Prefix" } } }',
-      });
-    }
-    uris[c.ChannelName] = uri;
-  }
-  return uris;
 }

@@ -103,20 +103,6 @@ export function trainingJob(stepName: string, request: unknown): TrainingJob {
   const stopping = r.object(args.StoppingCondition, "StoppingCondition", false) ?? {};
   const retry = r.object(args.RetryStrategy, "RetryStrategy", false) ?? {};
   const output = r.object(args.OutputDataConfig, "OutputDataConfig", true)!;
-  const inputs: Record<string, string> = {};
-  const channels: unknown = args.InputDataConfig ?? [];
-  if (!Array.isArray(channels)) r.fail("InputDataConfig", "must be a list of channels", "give [{ ChannelName, DataSource: { S3DataSource: { S3Uri } } }]");
-  (channels as unknown[]).forEach((c, i) => {
-    const channel = r.object(c, `InputDataConfig[${i}]`, true)!;
-    const name = r.string(channel.ChannelName, `InputDataConfig[${i}].ChannelName`);
-    const source = r.object(
-      r.object(channel.DataSource, `InputDataConfig[${i}].DataSource`, true)!.S3DataSource,
-      `InputDataConfig[${i}].DataSource.S3DataSource`,
-      true,
-    )!;
-    if (Object.hasOwn(inputs, name)) r.fail(`InputDataConfig[${i}].ChannelName`, `repeats channel "${name}"`, "give each channel its own name");
-    inputs[name] = r.string(source.S3Uri, `InputDataConfig[${i}].DataSource.S3DataSource.S3Uri`);
-  });
   const isolation = args.EnableNetworkIsolation;
   if (isolation !== undefined && typeof isolation !== "boolean") r.fail("EnableNetworkIsolation", "must be true or false", "give a boolean");
   const isFunction = isStepboxEntrypoint(entrypoint);
@@ -132,9 +118,33 @@ export function trainingJob(stepName: string, request: unknown): TrainingJob {
     volumeSizeInGB: r.integer(resources.VolumeSizeInGB, "ResourceConfig.VolumeSizeInGB", 30, 1),
     maxRuntimeSeconds: r.integer(stopping.MaxRuntimeInSeconds, "StoppingCondition.MaxRuntimeInSeconds", 86400, 1),
     network: isolation === false,
-    inputs,
+    inputs: readInputs(r, args.InputDataConfig),
     outputPath: r.string(output.S3OutputPath, "OutputDataConfig.S3OutputPath"),
     maxRetryAttempts: r.integer(retry.MaximumRetryAttempts, "RetryStrategy.MaximumRetryAttempts", 1, 0),
     function: isFunction ? functionJobArguments(containerArguments) : undefined,
   };
+}
+
+/** InputDataConfig as channel name → S3Uri, each channel checked, a repeated name refused. */
+function readInputs(r: RequestReader, value: unknown): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  const channels: unknown = value ?? [];
+  if (!Array.isArray(channels)) r.fail("InputDataConfig", "must be a list of channels", "give [{ ChannelName, DataSource: { S3DataSource: { S3Uri } } }]");
+  (channels as unknown[]).forEach((c, i) => {
+    const channel = r.object(c, `InputDataConfig[${i}]`, true)!;
+    const name = r.string(channel.ChannelName, `InputDataConfig[${i}].ChannelName`);
+    const source = r.object(
+      r.object(channel.DataSource, `InputDataConfig[${i}].DataSource`, true)!.S3DataSource,
+      `InputDataConfig[${i}].DataSource.S3DataSource`,
+      true,
+    )!;
+    if (Object.hasOwn(inputs, name)) r.fail(`InputDataConfig[${i}].ChannelName`, `repeats channel "${name}"`, "give each channel its own name");
+    inputs[name] = r.string(source.S3Uri, `InputDataConfig[${i}].DataSource.S3DataSource.S3Uri`);
+  });
+  return inputs;
+}
+
+/** A Training step's InputDataConfig, evaluated, as channel name → S3Uri: what `trainingJob` reads, for a check before the run. */
+export function inputChannelUris(stepName: string, value: unknown): Record<string, string> {
+  return readInputs(new RequestReader(stepName), value);
 }
