@@ -43,14 +43,15 @@ const ALLOWED: Record<string, readonly string[]> = {
   logging: [],
   runtime: ["container", "dsl", "naming", "serialization"],
   engine: ["dsl", "graph", "definition", "runtime", "store", "serialization", "container", "logging", "naming"],
-  session: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "naming"],
+  cloud: ["dsl", "graph", "definition", "runtime", "store", "serialization", "logging", "naming"],
+  session: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "naming", "cloud"],
   report: ["dsl", "graph", "store", "session", "naming"],
   testing: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "container", "naming"],
-  cli: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "report", "serve", "naming"],
+  cli: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "report", "serve", "naming", "cloud"],
   serve: ["dsl", "graph", "definition", "engine", "runtime", "store", "serialization", "logging", "session", "naming"],
   // The two modules at the top of src/: the package's entry, which re-exports the public API, and the
   // errors every layer may throw, which import nothing.
-  "index.ts": ["dsl", "session", "runtime", "store"],
+  "index.ts": ["dsl", "session", "runtime", "store", "cloud"],
   "errors.ts": [],
 };
 
