@@ -24,7 +24,8 @@ export type StepboxErrorCode =
   | "NOT_FOUND"
   | "STEP_OUTPUT"
   | "INVALID_DEFINITION"
-  | "EXPRESSION";
+  | "EXPRESSION"
+  | "CLOUD";
 
 export interface StepboxErrorOptions {
   cause?: unknown;
@@ -334,5 +335,26 @@ export class StepOutputError extends StepboxError {
       hint: "write plain files under /opt/ml/output: no links, pipes or devices",
     });
     this.path = path;
+  }
+}
+
+/**
+ * AWS refused or could not answer a call a cloud session made (SageMaker, S3, CloudWatch Logs, ECR),
+ * after the SDK's own retries. It names the operation, the resource and what to do; `awsCode` is the
+ * service's error code (AccessDeniedException, ValidationException, ThrottlingException, NoSuchBucket...).
+ */
+export class CloudError extends StepboxError {
+  readonly operation: string;
+  readonly resource: string;
+  readonly awsCode: string;
+  /** The HTTP status of the last answer, when there was one. */
+  readonly httpStatus: number | undefined;
+
+  constructor(args: { operation: string; resource: string; awsCode: string; reason: string; httpStatus?: number | undefined; hint: string; cause?: unknown }) {
+    super("CLOUD", `${args.operation} on ${args.resource} failed: ${args.reason}`, { hint: args.hint, cause: args.cause });
+    this.operation = args.operation;
+    this.resource = args.resource;
+    this.awsCode = args.awsCode;
+    this.httpStatus = args.httpStatus;
   }
 }

@@ -5,7 +5,17 @@
  * The container build of this module is src/container/stepbox.ts: it must export the same names.
  */
 export * from "./dsl/public.js";
-export { Pipeline, type PipelineOptions, type StartOptions, type PipelineSummary, type PipelineExecutionSummary } from "./session/pipeline.js";
+export {
+  Pipeline,
+  type AnySession,
+  type ExecutionOf,
+  type PipelineOptions,
+  type StartOptions,
+  type PipelineSummary,
+  type PipelineExecutionSummary,
+} from "./session/pipeline.js";
+export { PipelineSession, type PipelineSessionOptions } from "./cloud/pipeline-session.js";
+export { CloudPipelineExecution, type CloudExecutionDescription } from "./cloud/cloud-execution.js";
 export { LocalPipelineSession, type LocalPipelineSessionOptions, type StepLogLine } from "./session/local-pipeline-session.js";
 export {
   PipelineExecution,

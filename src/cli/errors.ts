@@ -28,6 +28,7 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   UNKNOWN_EXECUTION: true,
   NOT_FOUND: true,
   INVALID_DEFINITION: true,
+  CLOUD: false,
   EXPRESSION: true,
   STEP_FAILED: false,
   SERIALIZATION: false,

@@ -13,6 +13,22 @@ const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
 export class LocalPipelineSession {}
 
+export class PipelineSession {
+  execution = never;
+  close(): void {}
+}
+
+export class CloudPipelineExecution {
+  describe = never;
+  listSteps = never;
+  listParameters = never;
+  describeDefinition = never;
+  retry = never;
+  wait = never;
+  result = never;
+  stop = never;
+}
+
 export class PipelineExecution {
   describe = never;
   listSteps = never;

@@ -22,6 +22,7 @@ import { isPipelineValue } from "../dsl/pipeline-value.js";
 import { SageMakerJobStepRetryPolicy, StepErrorRetryPolicy, StepRetryPolicy } from "../dsl/retry-policies.js";
 import type { StepOptions } from "../dsl/step-options.js";
 import type { PipelineGraph } from "../graph/compile.js";
+import { JOB_PUBLIC_KEY_ENV } from "../serialization/asymmetric-signing.js";
 import { serialize } from "../serialization/codec.js";
 import { type PipelineReference, referenceName } from "../serialization/pipeline-references.js";
 import { FUNCTION_JOB_FLAGS, STEPBOX_ENTRYPOINT } from "./function-job.js";
@@ -54,6 +55,17 @@ export interface DefinitionContext {
   readonly region: string;
   /** The role of each training job, unless the step's `role` option names one. */
   readonly roleArn: string;
+  /**
+   * The PEM of the public key that the client signs function steps' payloads with (a cloud session):
+   * each function job gets it as `REMOTE_FUNCTION_SECRET_KEY`, and its job checks the payloads with it.
+   * @default none: the engine vouches for the payloads itself (a local session)
+   */
+  readonly jobPublicKey?: string;
+  /**
+   * Whether a step's own `imageUri` option is the image of its job (a cloud session), or only
+   * recorded while every job runs `imageUri` (the local engine's runtime image). @default false
+   */
+  readonly stepImageUris?: boolean;
 }
 
 /** One function step's build: what `upsert()`/`start()` store under `<pipeline>/<step>/<build>/`. */
@@ -135,6 +147,9 @@ function checkContext(ctx: DefinitionContext): void {
     bad("pipelineName must be the pipeline's name", "pass pipeline.name");
   for (const key of ["imageUri", "region", "roleArn"] as const) {
     if (typeof ctx[key] !== "string" || ctx[key] === "") bad(`${key} must be a non-empty string`, "pass the runtime image tag, the region and a role ARN");
+  }
+  if (ctx.jobPublicKey !== undefined && !ctx.jobPublicKey.includes("-----BEGIN PUBLIC KEY-----")) {
+    bad("jobPublicKey must be a PEM public key", "pass JobSigningKey.publicKeyPem (serialization/asymmetric-signing.ts)");
   }
 }
 
@@ -403,7 +418,7 @@ class DefinitionWriter {
           : {}),
         OutputDataConfig: { S3OutputPath: join("/", [this.#base, EXECUTION_ID, s.name, "results"]) },
         AlgorithmSpecification: {
-          TrainingImage: this.#ctx.imageUri,
+          TrainingImage: (this.#ctx.stepImageUris ? o.imageUri : undefined) ?? this.#ctx.imageUri,
           TrainingInputMode: "File",
           ContainerEntrypoint: [...STEPBOX_ENTRYPOINT],
           ContainerArguments: args,
@@ -419,7 +434,11 @@ class DefinitionWriter {
         EnableNetworkIsolation: o.network !== true,
         EnableInterContainerTrafficEncryption: o.encryptInterContainerTraffic === true,
         EnableManagedSpotTraining: o.useSpotInstances === true,
-        Environment: { ...o.environmentVariables, [DEFINITION_KEY_ENV]: key },
+        Environment: {
+          ...o.environmentVariables,
+          [DEFINITION_KEY_ENV]: key,
+          ...(this.#ctx.jobPublicKey !== undefined ? { [JOB_PUBLIC_KEY_ENV]: this.#ctx.jobPublicKey } : {}),
+        },
         ...(o.hyperparameters !== undefined ? { HyperParameters: Object.fromEntries(Object.entries(o.hyperparameters).map(([k, v]) => [k, String(v)])) } : {}),
         ...(tags.length > 0 ? { Tags: tags } : {}),
       },

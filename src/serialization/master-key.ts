@@ -3,7 +3,7 @@
  * Host side only: the master key never goes to a container, the artifact store or a log.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { ValidationError } from "../errors.js";
@@ -42,6 +42,14 @@ const sha256 = (value: string | Buffer): Buffer => createHash("sha256").update(v
  * Processes that share an artifact store must share this key to read each other's payloads.
  */
 export async function loadMasterKey(options: MasterKeyOptions = {}): Promise<Buffer> {
+  return loadMasterKeySync(options);
+}
+
+/**
+ * `loadMasterKey` for callers that cannot wait: a cloud pipeline's definition() names the public key
+ * derived from it, and definition() returns its JSON at once. A key file is a few bytes, read once.
+ */
+export function loadMasterKeySync(options: MasterKeyOptions = {}): Buffer {
   if (options.secret !== undefined) {
     if (options.secret.length === 0) {
       throw new ValidationError("the secret given to stepbox is empty", {
@@ -53,16 +61,16 @@ export async function loadMasterKey(options: MasterKeyOptions = {}): Promise<Buf
   const env = options.env ?? process.env;
   if (env.STEPBOX_SECRET) return sha256(env.STEPBOX_SECRET);
   const file = options.keyFile ?? defaultKeyFile(env);
-  return (await readKeyFile(file)) ?? (await createKeyFile(file));
+  return readKeyFile(file) ?? createKeyFile(file);
 }
 
 /** The key in `file`, or undefined when there is no such file. */
-async function readKeyFile(file: string): Promise<Buffer | undefined> {
+function readKeyFile(file: string): Buffer | undefined {
   let mode: number;
   let text: string;
   try {
-    mode = (await stat(file)).mode;
-    text = await readFile(file, "utf8");
+    mode = statSync(file).mode;
+    text = readFileSync(file, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new ValidationError(`cannot read the stepbox key file ${file}`, {
@@ -90,19 +98,19 @@ async function readKeyFile(file: string): Promise<Buffer | undefined> {
  * exists, so of two processes creating it at once one wins and the other reads the winner's key, and
  * no reader ever sees a half-written file.
  */
-async function createKeyFile(file: string): Promise<Buffer> {
+function createKeyFile(file: string): Buffer {
   const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await open(temp, "wx", 0o600);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const fd = openSync(temp, "wx", 0o600);
     try {
-      await handle.writeFile(`${randomBytes(32).toString("hex")}\n`);
+      writeFileSync(fd, `${randomBytes(32).toString("hex")}\n`);
       // On disk before it has its name: after a crash, an empty key file would lock out every payload.
-      await handle.sync();
+      fsyncSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await link(temp, file);
+    linkSync(temp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
       throw new ValidationError(`cannot create the stepbox key file ${file}`, {
@@ -111,9 +119,9 @@ async function createKeyFile(file: string): Promise<Buffer> {
       });
     }
   } finally {
-    await rm(temp, { force: true });
+    rmSync(temp, { force: true });
   }
-  const key = await readKeyFile(file);
+  const key = readKeyFile(file);
   if (key === undefined) {
     throw new ValidationError(`the stepbox key file ${file} was deleted while it was being created`, {
       hint: "run again; if it keeps happening, find what deletes it",

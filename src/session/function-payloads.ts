@@ -1,19 +1,19 @@
 import type { EmittedDefinition } from "../definition/emit-definition.js";
 import { StepboxError } from "../errors.js";
 import type { StepBundler } from "../runtime/bundle.js";
-import { signPayload } from "../serialization/signing.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { layout } from "../store/layout.js";
 
 /**
  * Stores what a definition's function steps reference and the definition does not inline: each
- * step's bundled module and its serialized arguments, under `<pipeline>/<step>/<build>/`, signed with
- * the pipeline's build key so that the engine (and nothing that cannot sign) vouches for them.
+ * step's bundled module and its serialized arguments, under `<pipeline>/<step>/<build>/`, each with
+ * the `metadata.json` that `seal` makes of it: for a local session the HMAC under the pipeline's build
+ * key, for a cloud session the ECDSA signature its jobs check with the public key they are given.
  */
 export async function storeFunctionPayloads(
   emitted: EmittedDefinition,
   pipelineName: string,
-  deps: { readonly store: ArtifactStore; readonly bundler: StepBundler; readonly buildKey: Buffer },
+  deps: { readonly store: ArtifactStore; readonly bundler: StepBundler; readonly seal: (payload: Buffer) => object },
 ): Promise<void> {
   await Promise.all(
     emitted.functionSteps.map(async ({ step, build, argumentsPayload }) => {
@@ -27,10 +27,8 @@ export async function storeFunctionPayloads(
       const keys = layout.build(pipelineName, step.name, build);
       // Each payload before the metadata that vouches for it: a reader never finds metadata for bytes not yet there.
       await Promise.all([
-        deps.store.put(keys.code, code).then(() => deps.store.put(keys.codeMetadata, JSON.stringify(signPayload(code, deps.buildKey)))),
-        deps.store
-          .put(keys.arguments, argumentsPayload)
-          .then(() => deps.store.put(keys.argumentsMetadata, JSON.stringify(signPayload(argumentsPayload, deps.buildKey)))),
+        deps.store.put(keys.code, code).then(() => deps.store.put(keys.codeMetadata, JSON.stringify(deps.seal(code)))),
+        deps.store.put(keys.arguments, argumentsPayload).then(() => deps.store.put(keys.argumentsMetadata, JSON.stringify(deps.seal(argumentsPayload)))),
       ]);
     }),
   );

@@ -12,7 +12,11 @@ import type { ExecutionRun } from "../engine/execution-run.js";
 import { checkParameterList, checkParametersUsed, resolveParameterValues } from "../engine/parameters.js";
 import { retryPlan, selectivePlan, type ReusePlan } from "../engine/reuse-plan.js";
 import { isPipelineName, pipelineArn } from "../naming/sagemaker-arns.js";
-import { deriveBuildKey } from "../serialization/signing.js";
+import { deriveBuildKey, signPayload } from "../serialization/signing.js";
+import type { CloudPipelineExecution } from "../cloud/cloud-execution.js";
+import { PipelineSession } from "../cloud/pipeline-session.js";
+import { deletePipeline, describePipeline, executionArnOf, listPipelineExecutions, startPipelineExecution } from "../cloud/pipelines.js";
+import { deployToCloud } from "./cloud-deploy.js";
 import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type PipelineRecord } from "../store/records.js";
 import { storeFunctionPayloads } from "./function-payloads.js";
@@ -27,7 +31,13 @@ const LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/stepbox-local";
 
 type ParallelismSetting = ParallelismConfiguration | { maxParallelExecutionSteps: number };
 
-export interface PipelineOptions {
+/** Where a pipeline runs: this machine (LocalPipelineSession) or SageMaker (PipelineSession). */
+export type AnySession = LocalPipelineSession | PipelineSession;
+
+/** What start() gives for a session: a local execution, or one in SageMaker. */
+export type ExecutionOf<S extends AnySession> = S extends PipelineSession ? CloudPipelineExecution : PipelineExecution;
+
+export interface PipelineOptions<S extends AnySession = LocalPipelineSession> {
   /** Letters, digits and `-`, at most 256 characters. */
   name: string;
   /** The steps' outputs (DelayedReturns) or steps; listing the last ones is enough, upstream steps are found. */
@@ -36,8 +46,12 @@ export interface PipelineOptions {
   parameters?: readonly Parameter[];
   /** At most this many steps run at once, unless start() says otherwise. @default the number of CPUs */
   parallelismConfiguration?: ParallelismSetting;
-  /** @default a new LocalPipelineSession with default options */
-  session?: LocalPipelineSession;
+  /**
+   * Where it runs: a LocalPipelineSession (this machine), or a PipelineSession (SageMaker, or
+   * `stepbox serve`), to which upsert() deploys it and start() submits it.
+   * @default a new LocalPipelineSession with default options
+   */
+  session?: S;
 }
 
 export interface StartOptions {
@@ -79,15 +93,15 @@ function parallelismOf(setting: ParallelismSetting | undefined, where: string): 
 }
 
 /** A pipeline of steps, as SageMaker's `Pipeline`: define it once, start it any number of times. */
-export class Pipeline {
+export class Pipeline<S extends AnySession = LocalPipelineSession> {
   readonly name: string;
-  readonly session: LocalPipelineSession;
+  readonly session: S;
   readonly parameters: readonly Parameter[];
   readonly #steps: readonly unknown[];
   readonly #parallelism: number | undefined;
   readonly #live = new Map<string, ExecutionRun>();
 
-  constructor(options: PipelineOptions) {
+  constructor(options: PipelineOptions<S>) {
     if (!options || typeof options !== "object") {
       throw new ValidationError("new Pipeline() takes an options object", { hint: 'new Pipeline({ name: "my-pipeline", steps: [train(data)] })' });
     }
@@ -104,15 +118,33 @@ export class Pipeline {
     this.#steps = options.steps;
     this.parameters = checkParameterList(options.name, options.parameters ?? []);
     this.#parallelism = parallelismOf(options.parallelismConfiguration, "parallelismConfiguration");
-    this.session = options.session ?? new LocalPipelineSession();
+    if (options.session !== undefined && !(options.session instanceof LocalPipelineSession) && !(options.session instanceof PipelineSession)) {
+      throw new ValidationError(`pipeline "${options.name}": session must be a LocalPipelineSession or a PipelineSession`, {
+        hint: "new LocalPipelineSession() runs it here; new PipelineSession({ roleArn, s3Root }) runs it in SageMaker",
+      });
+    }
+    this.session = (options.session ?? new LocalPipelineSession()) as S;
+  }
+
+  /** The cloud session, when the pipeline runs in SageMaker. */
+  get #cloud(): PipelineSession | undefined {
+    return this.session instanceof PipelineSession ? this.session : undefined;
+  }
+
+  /** The local session; `what` names the call that needs one in the error for a cloud pipeline. */
+  #local(what: string): LocalPipelineSession {
+    if (this.session instanceof LocalPipelineSession) return this.session;
+    throw new ValidationError(`pipeline "${this.name}": ${what} needs a LocalPipelineSession, and this pipeline's session is a PipelineSession`, {
+      hint: "use pipeline.withSession(new LocalPipelineSession()) for a local run",
+    });
   }
 
   /**
    * The same pipeline (name, steps, parameters, parallelism) bound to another session: the command
    * line runs a pipeline file's Pipeline in its own session, with its store and progress output.
    */
-  withSession(session: LocalPipelineSession): Pipeline {
-    return new Pipeline({
+  withSession<T extends AnySession>(session: T): Pipeline<T> {
+    return new Pipeline<T>({
       name: this.name,
       steps: this.#steps,
       parameters: this.parameters,
@@ -148,16 +180,18 @@ export class Pipeline {
 
   /**
    * The pipeline definition JSON, as SageMaker Pipelines accepts it; the same bytes every time for the
-   * same pipeline and store, from any checkout. The functions and arguments it references are stored
-   * by upsert() and start().
+   * same pipeline and session, from any checkout. The functions and arguments it references are stored
+   * by upsert() (and, for a local session, start()).
    */
   definition(): string {
     return this.#emit(this.#compile()).json;
   }
 
   #emit(graph: PipelineGraph): EmittedDefinition {
+    const cloud = this.#cloud;
+    if (cloud) return emitDefinition(graph, this.parameters, cloud.definitionContext(this.name));
     return emitDefinition(graph, this.parameters, {
-      root: definitionRoot(this.session.store),
+      root: definitionRoot(this.#local("definition()").store),
       pipelineName: this.name,
       // The runtime image's repository: its tag hashes the base image's id, which only Docker knows,
       // and definition() does no I/O.
@@ -169,30 +203,44 @@ export class Pipeline {
 
   /** Stores the functions and arguments the definition references. */
   async #storePayloads(emitted: EmittedDefinition): Promise<void> {
-    const buildKey = deriveBuildKey(await this.session.masterKey(), this.name);
-    await storeFunctionPayloads(emitted, this.name, { store: this.session.store, bundler: this.session.bundler, buildKey });
+    const session = this.#local("storing payloads");
+    const buildKey = deriveBuildKey(await session.masterKey(), this.name);
+    await storeFunctionPayloads(emitted, this.name, { store: session.store, bundler: session.bundler, seal: (payload) => signPayload(payload, buildKey) });
   }
 
-  /** Records the pipeline in the store; fails when it is already there. */
+  /**
+   * Records the pipeline in the store (a cloud session: uploads its payloads, then CreatePipeline);
+   * fails when it is already there.
+   */
   async create(): Promise<{ PipelineArn: string }> {
-    if (await this.session.records.readPipeline(this.name)) {
-      throw new ValidationError(`pipeline "${this.name}" already exists in ${this.session.store.uri}`, {
+    const cloud = this.#cloud;
+    if (cloud) return deployToCloud(cloud, this.name, this.#emit(this.#compile()), { mode: "create", parallelism: this.#parallelism });
+    const session = this.#local("create()");
+    if (await session.records.readPipeline(this.name)) {
+      throw new ValidationError(`pipeline "${this.name}" already exists in ${session.store.uri}`, {
         hint: "use pipeline.upsert() to update it",
       });
     }
     return this.upsert();
   }
 
-  /** Records the pipeline, or updates its definition when it is already recorded. */
+  /**
+   * Records the pipeline, or updates its definition when it is already recorded. A cloud session
+   * uploads each function and its arguments under its s3Root first, then calls CreatePipeline, or
+   * UpdatePipeline when the pipeline exists.
+   */
   async upsert(): Promise<{ PipelineArn: string }> {
     const emitted = this.#emit(this.#compile());
+    const cloud = this.#cloud;
+    if (cloud) return deployToCloud(cloud, this.name, emitted, { mode: "upsert", parallelism: this.#parallelism });
     await this.#storePayloads(emitted);
     return this.#recordDefinition(emitted.json);
   }
 
   /** Writes `pipeline.json` when `definition` is new; LastModifiedTime says when the definition last changed. */
   async #recordDefinition(definition: string): Promise<{ PipelineArn: string }> {
-    const existing = await this.session.records.readPipeline(this.name);
+    const records = this.#local("recording the definition").records;
+    const existing = await records.readPipeline(this.name);
     const now = new Date().toISOString();
     // What another client recorded of the pipeline (its role, description, display name through serve) stays.
     const record: PipelineRecord = {
@@ -204,14 +252,29 @@ export class Pipeline {
       CreationTime: existing?.CreationTime ?? now,
       LastModifiedTime: existing && existing.PipelineDefinition === definition ? existing.LastModifiedTime : now,
     };
-    if (!existing || existing.PipelineDefinition !== definition) await this.session.records.writePipeline(record);
+    if (!existing || existing.PipelineDefinition !== definition) await records.writePipeline(record);
     return { PipelineArn: record.PipelineArn };
   }
 
+  /** The pipeline as DescribePipeline answers it (a cloud session asks SageMaker). */
   async describe(): Promise<PipelineSummary> {
-    const r = await this.session.records.readPipeline(this.name);
+    const cloud = this.#cloud;
+    if (cloud) {
+      const d = await describePipeline(cloud, this.name);
+      return {
+        PipelineArn: d.PipelineArn ?? "",
+        PipelineName: d.PipelineName ?? this.name,
+        PipelineDisplayName: d.PipelineDisplayName ?? this.name,
+        PipelineDefinition: d.PipelineDefinition ?? "",
+        PipelineStatus: "Active",
+        CreationTime: d.CreationTime ?? new Date(0),
+        LastModifiedTime: d.LastModifiedTime ?? d.CreationTime ?? new Date(0),
+      };
+    }
+    const session = this.#local("describe()");
+    const r = await session.records.readPipeline(this.name);
     if (!r) {
-      throw new StepboxError("NOT_FOUND", `pipeline "${this.name}" is not recorded in ${this.session.store.uri}`, {
+      throw new StepboxError("NOT_FOUND", `pipeline "${this.name}" is not recorded in ${session.store.uri}`, {
         hint: "call pipeline.upsert() or pipeline.start() first",
       });
     }
@@ -229,32 +292,66 @@ export class Pipeline {
   /**
    * Starts an execution and resolves as soon as it has begun. Every check (names, cycles, options,
    * parameters, parallelism, the Docker engine) happens first: when one fails, nothing is recorded or run.
+   * A cloud session checks the same, then calls StartPipelineExecution of the pipeline upsert() deployed.
    */
-  async start(options: StartOptions = {}): Promise<PipelineExecution> {
+  async start(options: StartOptions = {}): Promise<ExecutionOf<S>> {
     refuseStartWhileLoading(this.name);
     const graph = this.#compile();
+    const cloud = this.#cloud;
+    if (cloud) return (await this.#startInCloud(cloud, options)) as ExecutionOf<S>;
     const selective = options.selectiveExecution;
-    if (!selective) return this.#launch(graph, options);
+    if (!selective) return (await this.#launch(graph, options)) as ExecutionOf<S>;
     const source = await this.#finishedSource(selective.sourceExecutionId, "selectiveExecution.sourceExecutionId");
-    return this.#launch(graph, { parameters: source.ParameterValues, ...options }, (run) =>
-      selectivePlan(run, this.name, source, selective.steps, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step)),
-    );
+    const records = this.#local("start()").records;
+    return (await this.#launch(graph, { parameters: source.ParameterValues, ...options }, (run) =>
+      selectivePlan(run, this.name, source, selective.steps, (step) => records.readStep(this.name, source.PipelineExecutionId, step)),
+    )) as ExecutionOf<S>;
+  }
+
+  async #startInCloud(cloud: PipelineSession, options: StartOptions): Promise<CloudPipelineExecution> {
+    const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
+    const parallelism = this.#parallelismOf(options, undefined);
+    const selective = options.selectiveExecution;
+    return startPipelineExecution(cloud, this.name, {
+      parameters,
+      displayName: options.executionDisplayName,
+      description: options.executionDescription,
+      parallelism,
+      selective: selective && {
+        sourceExecutionArn: await executionArnOf(cloud, this.name, selective.sourceExecutionId),
+        steps: selective.steps,
+      },
+    });
+  }
+
+  /** What start() was told, else the pipeline's own, else `fallback`; checked. */
+  #parallelismOf(options: StartOptions, fallback: number | undefined): number | undefined {
+    const parallelism =
+      options.parallelism ?? parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ?? this.#parallelism ?? fallback;
+    if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) {
+      throw new ValidationError(`start(): parallelism must be an integer >= 1, got ${String(options.parallelism)}`, {
+        hint: "for example pipeline.start({ parallelism: 2 })",
+      });
+    }
+    return parallelism;
   }
 
   /**
    * A new execution that takes the results of the steps that succeeded in `sourceExecutionId` and
    * runs the failed, stopped and never-started ones again (SageMaker's RetryPipelineExecution).
    */
-  async retryExecution(sourceExecutionId: string): Promise<PipelineExecution> {
+  async retryExecution(sourceExecutionId: string): Promise<ExecutionOf<S>> {
     refuseStartWhileLoading(this.name);
+    const cloud = this.#cloud;
+    if (cloud) return (await cloud.execution(await executionArnOf(cloud, this.name, sourceExecutionId)).retry()) as ExecutionOf<S>;
+    const records = this.#local("retryExecution()").records;
     const graph = this.#compile();
     const source = await this.#finishedSource(sourceExecutionId, "retry");
     if (source.PipelineExecutionStatus === "Succeeded") {
       throw new ValidationError(`execution ${sourceExecutionId} succeeded: there is nothing to retry`, { hint: "start a new execution instead" });
     }
-    const plan = (run: DefinitionGraph): Promise<ReusePlan> =>
-      retryPlan(run, source, (step) => this.session.records.readStep(this.name, source.PipelineExecutionId, step));
-    return this.#launch(
+    const plan = (run: DefinitionGraph): Promise<ReusePlan> => retryPlan(run, source, (step) => records.readStep(this.name, source.PipelineExecutionId, step));
+    return (await this.#launch(
       graph,
       {
         parameters: source.ParameterValues,
@@ -262,11 +359,11 @@ export class Pipeline {
         executionDisplayName: `${source.PipelineExecutionDisplayName}-retry`,
       },
       plan,
-    );
+    )) as ExecutionOf<S>;
   }
 
   async #finishedSource(id: string, what: string): Promise<ExecutionRecord> {
-    const source = this.#live.get(id)?.record ?? (await this.session.records.readExecution(this.name, id));
+    const source = this.#live.get(id)?.record ?? (await this.#local(what).records.readExecution(this.name, id));
     if (!executionEnded(source.PipelineExecutionStatus)) {
       throw new ValidationError(`${what}: execution ${id} is still ${source.PipelineExecutionStatus}`, { hint: "wait for it to end first" });
     }
@@ -274,25 +371,17 @@ export class Pipeline {
   }
 
   async #launch(graph: PipelineGraph, options: StartOptions, reuse?: (run: DefinitionGraph) => Promise<ReusePlan>): Promise<PipelineExecution> {
+    const session = this.#local("start()");
     const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
-    const parallelism =
-      options.parallelism ??
-      parallelismOf(options.parallelismConfiguration, "start(): parallelismConfiguration") ??
-      this.#parallelism ??
-      this.session.defaultParallelism;
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new ValidationError(`start(): parallelism must be an integer >= 1, got ${String(options.parallelism)}`, {
-        hint: "for example pipeline.start({ parallelism: 2 })",
-      });
-    }
+    const parallelism = this.#parallelismOf(options, session.defaultParallelism)!;
     // The engine runs the definition, read back as any definition is: what runs here is what SageMaker would run.
     const emitted = this.#emit(graph);
     const definitionGraph = readDefinition(emitted.json);
     const reusePlan = reuse ? await reuse(definitionGraph) : undefined;
-    await this.session.runtime();
+    await session.runtime();
     await this.#storePayloads(emitted);
     await this.#recordDefinition(emitted.json);
-    const run = await launchExecution(this.session, {
+    const run = await launchExecution(session, {
       pipelineName: this.name,
       definition: emitted.json,
       graph: definitionGraph,
@@ -307,20 +396,36 @@ export class Pipeline {
     this.#live.set(id, run);
     // A rejected run reaches its callers through wait() and result(); this bookkeeping only forgets it.
     run.done.finally(() => this.#live.delete(id)).catch(() => undefined);
-    return new PipelineExecution(this.session, this.name, id, run, this);
+    return new PipelineExecution(session, this.name, id, run, this as unknown as Pipeline);
   }
 
-  /** An execution by id, live or recorded. */
-  async execution(id: string): Promise<PipelineExecution> {
+  /** An execution by id, live or recorded (a cloud session's, as SageMaker has it). */
+  async execution(id: string): Promise<ExecutionOf<S>> {
+    const cloud = this.#cloud;
+    if (cloud) return cloud.execution(await executionArnOf(cloud, this.name, id)) as ExecutionOf<S>;
+    const session = this.#local("execution()");
     const live = this.#live.get(id);
-    if (!live) await this.session.records.readExecution(this.name, id);
-    return new PipelineExecution(this.session, this.name, id, live, this);
+    if (!live) await session.records.readExecution(this.name, id);
+    return new PipelineExecution(session, this.name, id, live, this as unknown as Pipeline) as ExecutionOf<S>;
   }
 
   /** The recorded executions, newest first, as ListPipelineExecutions. */
   async listExecutions(): Promise<{ PipelineExecutionSummaries: PipelineExecutionSummary[] }> {
-    const recorded = await this.session.records.readExecutions(this.name, (damaged) =>
-      this.session.logger.warn({ event: "record.damaged", key: damaged.key }, `skipped ${damaged.detail}`),
+    const cloud = this.#cloud;
+    if (cloud) {
+      const summaries = await listPipelineExecutions(cloud, this.name);
+      return {
+        PipelineExecutionSummaries: summaries.map((s) => ({
+          PipelineExecutionArn: s.PipelineExecutionArn ?? "",
+          PipelineExecutionDisplayName: s.PipelineExecutionDisplayName ?? "",
+          PipelineExecutionStatus: (s.PipelineExecutionStatus ?? "Executing") as ExecutionStatus,
+          StartTime: s.StartTime ?? new Date(0),
+        })),
+      };
+    }
+    const session = this.#local("listExecutions()");
+    const recorded = await session.records.readExecutions(this.name, (damaged) =>
+      session.logger.warn({ event: "record.damaged", key: damaged.key }, `skipped ${damaged.detail}`),
     );
     const records = recorded.map((r) => this.#live.get(r.PipelineExecutionId)?.record ?? r);
     return {
@@ -335,13 +440,15 @@ export class Pipeline {
     };
   }
 
-  /** Removes the pipeline and every recorded execution of it. Refused while one of them runs here. */
+  /** Removes the pipeline and every recorded execution of it (DeletePipeline for a cloud session). Refused while one of them runs here. */
   async delete(): Promise<void> {
+    const cloud = this.#cloud;
+    if (cloud) return deletePipeline(cloud, this.name);
     if (this.#live.size > 0) {
       throw new ValidationError(`pipeline "${this.name}" has running executions (${[...this.#live.keys()].join(", ")})`, {
         hint: "stop them or wait for them before deleting the pipeline",
       });
     }
-    await this.session.store.deletePrefix(layout.pipelineRoot(this.name));
+    await this.#local("delete()").store.deletePrefix(layout.pipelineRoot(this.name));
   }
 }

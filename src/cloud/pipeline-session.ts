@@ -1,0 +1,198 @@
+/**
+ * A session that runs pipelines in SageMaker Pipelines, as the Python SDK's `PipelineSession`: the same
+ * `Pipeline` object, given one, uploads its functions and arguments under `s3Root`, creates or
+ * updates the pipeline with its definition, and starts and follows executions there. `stepbox serve`
+ * answers the same calls on this machine (`endpoint`, or `AWS_ENDPOINT_URL_SAGEMAKER`).
+ */
+import type { SageMakerClient, SageMakerClientConfig } from "@aws-sdk/client-sagemaker";
+import { ValidationError } from "../errors.js";
+import type { DefinitionContext } from "../definition/emit-definition.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { parseExecutionArn } from "../naming/sagemaker-arns.js";
+import { StepBundler } from "../runtime/bundle.js";
+import { deriveJobSigningKey, type JobSigningKey } from "../serialization/asymmetric-signing.js";
+import { loadMasterKeySync } from "../serialization/master-key.js";
+import type { ArtifactStore } from "../store/artifact-store.js";
+import { openArtifactStore } from "../store/open-store.js";
+import { awsCall } from "./aws-calls.js";
+import { CloudPipelineExecution } from "./cloud-execution.js";
+import { S3Objects } from "./s3-objects.js";
+
+export interface PipelineSessionOptions {
+  /** The role every training job of the pipeline runs as (SageMaker passes it to the jobs), and the pipeline's role. */
+  roleArn: string;
+  /** `s3://bucket[/prefix]`: where functions, arguments and results are stored. */
+  s3Root: string;
+  /**
+   * The runtime image every function step runs in, as pushed by `stepbox image push` (a digest reference
+   * is best: the definition then names exactly what runs). A step's own `imageUri` option wins.
+   * @default env.STEPBOX_IMAGE_URI
+   */
+  imageUri?: string;
+  /** @default env.AWS_REGION, else env.AWS_DEFAULT_REGION */
+  region?: string;
+  /**
+   * The SageMaker API endpoint, e.g. `stepbox serve`'s `http://127.0.0.1:8080`.
+   * @default env.AWS_ENDPOINT_URL_SAGEMAKER (read by the AWS SDK), else AWS itself
+   */
+  endpoint?: string;
+  /** The S3 endpoint. @default env.AWS_ENDPOINT_URL_S3, else AWS itself */
+  s3Endpoint?: string;
+  /** @default the SDK's standard chain: environment, shared config and SSO profiles, container and instance roles */
+  credentials?: SageMakerClientConfig["credentials"];
+  /** How many times the SDK tries one call before it reports a fault (throttling, 5xx, network). @default 5 */
+  maxAttempts?: number;
+  /**
+   * The secret the pipeline's payload-signing key derives from: the same pipeline gets the same key
+   * pair, so its definition has the same bytes from every machine that shares the secret.
+   * @default STEPBOX_SECRET when set, else the key file in ~/.config/stepbox/secret
+   */
+  secret?: string;
+  /** How often wait() and result() look at a running execution at first; it grows to 20 s. @default 1000 */
+  pollIntervalMs?: number;
+  /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL */
+  logger?: Logger;
+}
+
+/** The SageMaker SDK's commands and a client: loaded on first use, so `import("stepbox")` does not pay for them. */
+export interface SageMakerApi {
+  readonly sdk: typeof import("@aws-sdk/client-sagemaker");
+  readonly client: SageMakerClient;
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\s]*[^\s/])?$/;
+
+/** SageMaker Pipelines in the cloud (or `stepbox serve`): what a `Pipeline` given this session talks to. */
+export class PipelineSession {
+  readonly roleArn: string;
+  readonly s3Root: string;
+  readonly region: string;
+  readonly imageUri: string | undefined;
+  /** Uploads under `s3Root`, with the size and SHA-256 every stepbox reader checks. */
+  readonly store: ArtifactStore;
+  /** Reads of any `s3://` URI a job wrote (results, exceptions), as plain objects. */
+  readonly objects: S3Objects;
+  readonly bundler = new StepBundler();
+  readonly logger: Logger;
+  readonly pollIntervalMs: number;
+  readonly #secret: string | undefined;
+  readonly #keys = new Map<string, JobSigningKey>();
+  #masterKey: Buffer | undefined;
+  readonly #clientConfig: SageMakerClientConfig;
+  #api: Promise<SageMakerApi> | undefined;
+
+  constructor(options: PipelineSessionOptions) {
+    if (!options || typeof options !== "object") {
+      throw new ValidationError("new PipelineSession() takes an options object", {
+        hint: 'new PipelineSession({ roleArn: "arn:aws:iam::123456789012:role/pipelines", s3Root: "s3://my-bucket/stepbox" })',
+      });
+    }
+    const known = ["roleArn", "s3Root", "imageUri", "region", "endpoint", "s3Endpoint", "credentials", "maxAttempts", "secret", "pollIntervalMs", "logger"];
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) throw new ValidationError(`new PipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
+    }
+    if (typeof options.roleArn !== "string" || !ROLE_ARN.test(options.roleArn)) {
+      throw new ValidationError(`new PipelineSession(): roleArn ${JSON.stringify(options.roleArn)} is not an IAM role ARN`, {
+        hint: "give the role SageMaker runs the pipeline's jobs as, e.g. arn:aws:iam::123456789012:role/stepbox-pipelines",
+      });
+    }
+    if (typeof options.s3Root !== "string" || !S3_ROOT.test(options.s3Root)) {
+      throw new ValidationError(`new PipelineSession(): s3Root ${JSON.stringify(options.s3Root)} is not an s3://bucket[/prefix] URI without a trailing slash`, {
+        hint: 'e.g. s3Root: "s3://my-bucket/stepbox"',
+      });
+    }
+    const region = options.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION);
+    if (typeof region !== "string" || !/^[a-z]{2}(?:-[a-z]+)+-\d+$|^local$/.test(region)) {
+      throw new ValidationError(
+        `new PipelineSession(): ${region === undefined ? "no region is given" : `region ${JSON.stringify(region)} is not an AWS region`}`,
+        {
+          hint: 'pass region (e.g. "us-east-1") or set AWS_REGION',
+        },
+      );
+    }
+    const imageUri = options.imageUri ?? (process.env.STEPBOX_IMAGE_URI || undefined);
+    if (imageUri !== undefined && (typeof imageUri !== "string" || imageUri.trim() === "" || /\s/.test(imageUri))) {
+      throw new ValidationError(`new PipelineSession(): imageUri ${JSON.stringify(imageUri)} is not an image reference`, {
+        hint: "give what `stepbox image push <repository>` printed, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/stepbox@sha256:...",
+      });
+    }
+    const maxAttempts = options.maxAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new ValidationError(`new PipelineSession(): maxAttempts must be a whole number >= 1, got ${String(options.maxAttempts)}`);
+    }
+    const poll = options.pollIntervalMs ?? 1000;
+    if (!Number.isFinite(poll) || poll < 1) throw new ValidationError(`new PipelineSession(): pollIntervalMs must be a number >= 1, got ${String(poll)}`);
+    this.roleArn = options.roleArn;
+    this.s3Root = options.s3Root;
+    this.region = region;
+    this.imageUri = imageUri;
+    this.pollIntervalMs = poll;
+    this.logger = options.logger ?? createLogger();
+    this.#secret = options.secret;
+    this.#clientConfig = {
+      region,
+      maxAttempts,
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+    };
+    const s3 = {
+      region,
+      maxAttempts,
+      ...(options.s3Endpoint !== undefined ? { endpoint: options.s3Endpoint } : {}),
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+    };
+    this.store = openArtifactStore(options.s3Root, { s3 });
+    this.objects = new S3Objects(s3);
+  }
+
+  /**
+   * One SageMaker call: `operation` is its name (`CreatePipeline`), `resource` what it acts on; a failure
+   * after the SDK's retries is a CloudError naming both and the fix.
+   */
+  async call<T>(operation: string, resource: string, run: (api: SageMakerApi) => Promise<T>): Promise<T> {
+    const api = await (this.#api ??= import("@aws-sdk/client-sagemaker").then((sdk) => ({ sdk, client: new sdk.SageMakerClient(this.#clientConfig) })));
+    return awsCall(`sagemaker:${operation}`, resource, () => run(api));
+  }
+
+  /** The key pair the pipeline's payloads are signed with: the jobs get its public half. */
+  jobSigningKey(pipelineName: string): JobSigningKey {
+    let key = this.#keys.get(pipelineName);
+    if (!key) {
+      this.#masterKey ??= loadMasterKeySync(this.#secret !== undefined ? { secret: this.#secret } : {});
+      key = deriveJobSigningKey(this.#masterKey, `pipeline\0${pipelineName}`);
+      this.#keys.set(pipelineName, key);
+    }
+    return key;
+  }
+
+  /** What a definition of the pipeline says of where and as whom it runs. */
+  definitionContext(pipelineName: string): DefinitionContext {
+    if (this.imageUri === undefined) {
+      throw new ValidationError(`pipeline "${pipelineName}": the cloud session has no runtime image to name in its definition`, {
+        hint: "push it with `stepbox image push <repository-uri>` and pass what it prints as imageUri (or set STEPBOX_IMAGE_URI)",
+      });
+    }
+    return {
+      root: this.s3Root,
+      pipelineName,
+      imageUri: this.imageUri,
+      region: this.region,
+      roleArn: this.roleArn,
+      jobPublicKey: this.jobSigningKey(pipelineName).publicKeyPem,
+      stepImageUris: true,
+    };
+  }
+
+  /** An execution by its ARN, as DescribePipelineExecution and the others see it. */
+  execution(arn: string): CloudPipelineExecution {
+    parseExecutionArn(arn);
+    return new CloudPipelineExecution(this, arn);
+  }
+
+  /** Closes the clients' connections; the session is not used after. */
+  close(): void {
+    void this.#api?.then(({ client }) => client.destroy()).catch(() => undefined);
+    this.objects.close();
+  }
+}
