@@ -14,15 +14,23 @@ import { deriveJobSigningKey, type JobSigningKey } from "../serialization/asymme
 import { loadMasterKeySync } from "../serialization/master-key.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { openArtifactStore } from "../store/open-store.js";
+import type { S3ConnectionOptions } from "../store/s3-client.js";
 import { awsCall } from "./aws-calls.js";
 import { CloudPipelineExecution } from "./cloud-execution.js";
 import { S3Objects } from "./s3-objects.js";
 
 export interface PipelineSessionOptions {
-  /** The role every training job of the pipeline runs as (SageMaker passes it to the jobs), and the pipeline's role. */
-  roleArn: string;
-  /** `s3://bucket[/prefix]`: where functions, arguments and results are stored. */
-  s3Root: string;
+  /**
+   * The role every training job of the pipeline runs as (SageMaker passes it to the jobs), and the
+   * pipeline's role. Needed to deploy; reading executions does without.
+   * @default env.STEPBOX_ROLE_ARN
+   */
+  roleArn?: string;
+  /**
+   * `s3://bucket[/prefix]`: where functions, arguments and results are stored. Needed to deploy.
+   * @default env.STEPBOX_S3_ROOT
+   */
+  s3Root?: string;
   /**
    * The runtime image every function step runs in, as pushed by `stepbox image push` (a digest reference
    * is best: the definition then names exactly what runs). A step's own `imageUri` option wins.
@@ -65,12 +73,12 @@ const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\s]*[^\s/])?$/;
 
 /** SageMaker Pipelines in the cloud (or `stepbox serve`): what a `Pipeline` given this session talks to. */
 export class PipelineSession {
-  readonly roleArn: string;
-  readonly s3Root: string;
+  readonly #roleArn: string | undefined;
+  readonly #s3Root: string | undefined;
   readonly region: string;
   readonly imageUri: string | undefined;
-  /** Uploads under `s3Root`, with the size and SHA-256 every stepbox reader checks. */
-  readonly store: ArtifactStore;
+  readonly #s3: S3ConnectionOptions;
+  #store: ArtifactStore | undefined;
   /** Reads of any `s3://` URI a job wrote (results, exceptions), as plain objects. */
   readonly objects: S3Objects;
   readonly bundler = new StepBundler();
@@ -92,13 +100,15 @@ export class PipelineSession {
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new ValidationError(`new PipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
     }
-    if (typeof options.roleArn !== "string" || !ROLE_ARN.test(options.roleArn)) {
-      throw new ValidationError(`new PipelineSession(): roleArn ${JSON.stringify(options.roleArn)} is not an IAM role ARN`, {
+    const roleArn = options.roleArn ?? (process.env.STEPBOX_ROLE_ARN || undefined);
+    if (roleArn !== undefined && (typeof roleArn !== "string" || !ROLE_ARN.test(roleArn))) {
+      throw new ValidationError(`new PipelineSession(): roleArn ${JSON.stringify(roleArn)} is not an IAM role ARN`, {
         hint: "give the role SageMaker runs the pipeline's jobs as, e.g. arn:aws:iam::123456789012:role/stepbox-pipelines",
       });
     }
-    if (typeof options.s3Root !== "string" || !S3_ROOT.test(options.s3Root)) {
-      throw new ValidationError(`new PipelineSession(): s3Root ${JSON.stringify(options.s3Root)} is not an s3://bucket[/prefix] URI without a trailing slash`, {
+    const s3Root = options.s3Root ?? (process.env.STEPBOX_S3_ROOT || undefined);
+    if (s3Root !== undefined && (typeof s3Root !== "string" || !S3_ROOT.test(s3Root))) {
+      throw new ValidationError(`new PipelineSession(): s3Root ${JSON.stringify(s3Root)} is not an s3://bucket[/prefix] URI without a trailing slash`, {
         hint: 'e.g. s3Root: "s3://my-bucket/stepbox"',
       });
     }
@@ -123,8 +133,8 @@ export class PipelineSession {
     }
     const poll = options.pollIntervalMs ?? 1000;
     if (!Number.isFinite(poll) || poll < 1) throw new ValidationError(`new PipelineSession(): pollIntervalMs must be a number >= 1, got ${String(poll)}`);
-    this.roleArn = options.roleArn;
-    this.s3Root = options.s3Root;
+    this.#roleArn = roleArn;
+    this.#s3Root = s3Root;
     this.region = region;
     this.imageUri = imageUri;
     this.pollIntervalMs = poll;
@@ -142,7 +152,7 @@ export class PipelineSession {
       ...(options.s3Endpoint !== undefined ? { endpoint: options.s3Endpoint } : {}),
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     };
-    this.store = openArtifactStore(options.s3Root, { s3 });
+    this.#s3 = s3;
     this.objects = new S3Objects(s3);
   }
 
@@ -153,6 +163,31 @@ export class PipelineSession {
   async call<T>(operation: string, resource: string, run: (api: SageMakerApi) => Promise<T>): Promise<T> {
     const api = await (this.#api ??= import("@aws-sdk/client-sagemaker").then((sdk) => ({ sdk, client: new sdk.SageMakerClient(this.#clientConfig) })));
     return awsCall(`sagemaker:${operation}`, resource, () => run(api));
+  }
+
+  /** The role the pipeline and its jobs run as; deploying needs one. */
+  get roleArn(): string {
+    return this.#needed(this.#roleArn, "roleArn", "STEPBOX_ROLE_ARN", "arn:aws:iam::123456789012:role/stepbox-pipelines");
+  }
+
+  /** Where functions, arguments and results are stored; deploying needs one. */
+  get s3Root(): string {
+    return this.#needed(this.#s3Root, "s3Root", "STEPBOX_S3_ROOT", "s3://my-bucket/stepbox");
+  }
+
+  /** Uploads under `s3Root`, with the size and SHA-256 every stepbox reader checks. */
+  get store(): ArtifactStore {
+    this.#store ??= openArtifactStore(this.s3Root, { s3: this.#s3 });
+    return this.#store;
+  }
+
+  #needed(value: string | undefined, option: string, env: string, example: string): string {
+    if (value === undefined) {
+      throw new ValidationError(`the cloud session has no ${option}, which deploying a pipeline needs`, {
+        hint: `pass ${option} to new PipelineSession() or set ${env}, e.g. ${example}`,
+      });
+    }
+    return value;
   }
 
   /** The key pair the pipeline's payloads are signed with: the jobs get its public half. */
