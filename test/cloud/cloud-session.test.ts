@@ -171,11 +171,11 @@ describe("a pipeline given a PipelineSession", () => {
 
 describe("errors of a cloud session", () => {
   it("create() of a pipeline that exists is SageMaker's ValidationException, named", async () => {
-    const error = (await mlPipeline("cloud-ml", cloud)
-      .create()
-      .catch((e: unknown) => e)) as CloudError;
+    const twice = failingPipeline("cloud-twice", cloud);
+    expect((await twice.create()).PipelineArn).toMatch(/:pipeline\/cloud-twice$/);
+    const error = (await twice.create().catch((e: unknown) => e)) as CloudError;
     expect(error).toBeInstanceOf(CloudError);
-    expect(error).toMatchObject({ operation: "sagemaker:CreatePipeline", awsCode: "ValidationException", resource: "pipeline cloud-ml" });
+    expect(error).toMatchObject({ operation: "sagemaker:CreatePipeline", awsCode: "ValidationException", resource: "pipeline cloud-twice" });
     expect(error.message).toMatch(/already exists/);
   });
 
@@ -207,6 +207,21 @@ describe("errors of a cloud session", () => {
     } finally {
       if (saved !== undefined) process.env.STEPBOX_IMAGE_URI = saved;
       bare.close();
+    }
+  });
+
+  it("deploying without a role or an S3 root names the option and its variable", () => {
+    const saved = { role: process.env.STEPBOX_ROLE_ARN, root: process.env.STEPBOX_S3_ROOT };
+    delete process.env.STEPBOX_ROLE_ARN;
+    delete process.env.STEPBOX_S3_ROOT;
+    try {
+      const reader = new PipelineSession({ region: "us-east-1", endpoint: serve.url, imageUri: IMAGE_URI });
+      expect(() => failingPipeline("no-role", reader).definition()).toThrow(/no s3Root[\s\S]*STEPBOX_S3_ROOT/);
+      const rootOnly = new PipelineSession({ region: "us-east-1", endpoint: serve.url, imageUri: IMAGE_URI, s3Root: "s3://bucket/c" });
+      expect(() => failingPipeline("no-role", rootOnly).definition()).toThrow(/no roleArn[\s\S]*STEPBOX_ROLE_ARN/);
+    } finally {
+      if (saved.role !== undefined) process.env.STEPBOX_ROLE_ARN = saved.role;
+      if (saved.root !== undefined) process.env.STEPBOX_S3_ROOT = saved.root;
     }
   });
 
