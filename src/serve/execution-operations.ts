@@ -31,14 +31,14 @@ async function startPipelineExecution(body: Body, ctx: ServeContext): Promise<Bo
   const description = m.string("PipelineExecutionDescription", { max: 3072 });
   const token = m.string("ClientRequestToken", { min: 32, max: 128 });
   const parallelism = m.parallelism();
+  const selective = m.selectiveExecution();
   m.check();
-  if (m.has("SelectiveExecutionConfig")) {
-    throw validation(
-      "stepbox serve does not run selective executions: leave out SelectiveExecutionConfig (RetryPipelineExecution reruns what did not succeed)",
-    );
-  }
   if (m.has("PipelineVersionId")) throw validation("stepbox keeps no pipeline versions: leave out PipelineVersionId to run the pipeline's definition");
   const pipeline = await requirePipeline(ctx, pipelineNameOf(nameOrArn));
+  const source = selective && (await requireExecution(ctx, selective.sourceExecutionArn));
+  if (source && source.PipelineName !== pipeline.PipelineName) {
+    throw validation(`Source pipeline execution '${selective!.sourceExecutionArn}' is not an execution of pipeline '${pipeline.PipelineName}'.`);
+  }
   // Values as the API gives them, text: the session reads each as its declared type, and refuses a wrong one.
   const given = Object.fromEntries((parameters ?? []).map((p) => [p.Name, p.Value]));
   const arn = await once(ctx, "StartPipelineExecution", token, async () => {
@@ -48,6 +48,7 @@ async function startPipelineExecution(body: Body, ctx: ServeContext): Promise<Bo
       ...present("executionDisplayName", displayName),
       ...present("executionDescription", description),
       ...present("parallelism", steps),
+      ...present("selective", source && { sourceExecutionId: source.PipelineExecutionId, steps: selective!.steps }),
     });
     ctx.live.add(execution);
     return execution.arn;

@@ -130,6 +130,32 @@ export class RequestMembers {
     return parameters;
   }
 
+  /** `SelectiveExecutionConfig: { SourcePipelineExecutionArn, SelectedSteps: [{ StepName }] }`, 1 to 50 steps. */
+  selectiveExecution(member = "SelectiveExecutionConfig"): { sourceExecutionArn: string; steps: string[] } | undefined {
+    const value = this.#body[member];
+    if (value === undefined || value === null) return undefined;
+    if (!isObject(value)) throw new ApiError("SerializationException", `${wireName(member)} must be a structure`);
+    const at = wireName(member);
+    const source = this.#stringAt(`${at}.sourcePipelineExecutionArn`, value.SourcePipelineExecutionArn, {
+      required: true,
+      max: 2048,
+      pattern: PATTERNS.executionArn,
+    });
+    const selected = value.SelectedSteps;
+    if (!Array.isArray(selected)) throw new ApiError("SerializationException", `${at}.SelectedSteps must be a list`);
+    if (selected.length < 1 || selected.length > 50) {
+      this.#problems.push(`Value at '${at}.selectedSteps' failed to satisfy constraint: Member must have length between 1 and 50`);
+      return undefined;
+    }
+    const steps: string[] = [];
+    for (const [i, item] of selected.entries()) {
+      if (!isObject(item)) throw new ApiError("SerializationException", `${at}.SelectedSteps.${i + 1} must be a structure`);
+      const name = this.#stringAt(`${at}.selectedSteps.${i + 1}.member.stepName`, item.StepName, { required: true, max: 256, pattern: /^[A-Za-z0-9\-_]*$/ });
+      if (name !== undefined) steps.push(name);
+    }
+    return source === undefined ? undefined : { sourceExecutionArn: source, steps };
+  }
+
   /** Whether the request has the member at all. */
   has(member: string): boolean {
     return this.#body[member] !== undefined && this.#body[member] !== null;

@@ -1,8 +1,8 @@
 import { StepboxError, ValidationError } from "../errors.js";
 import { readDefinition } from "../definition/read-definition.js";
 import { definedParameterValues } from "../engine/parameters.js";
-import { retryPlan } from "../engine/reuse-plan.js";
-import { executionEnded } from "../store/records.js";
+import { retryPlan, selectivePlan } from "../engine/reuse-plan.js";
+import { type ExecutionRecord, executionEnded } from "../store/records.js";
 import { launchExecution } from "./launch-execution.js";
 import type { LocalPipelineSession } from "./local-pipeline-session.js";
 import { PipelineExecution } from "./pipeline-execution.js";
@@ -15,12 +15,26 @@ export interface DefinitionStartOptions {
   readonly executionDescription?: string;
   /** At most this many steps at once. @default the session's (the CPU count) */
   readonly parallelism?: number;
+  /**
+   * Run only these steps, taking every other step's result from the source execution (SageMaker's
+   * SelectiveExecutionConfig); parameters not given take the source's values.
+   */
+  readonly selective?: { readonly sourceExecutionId: string; readonly steps: readonly string[] };
 }
 
 function checkedParallelism(session: LocalPipelineSession, parallelism: number | undefined): number {
   const n = parallelism ?? session.defaultParallelism;
   if (!Number.isInteger(n) || n < 1) throw new ValidationError(`MaxParallelExecutionSteps must be an integer >= 1, got ${String(parallelism)}`);
   return n;
+}
+
+/** An execution that has ended, for a retry or a selective execution to take results from. */
+async function endedSource(session: LocalPipelineSession, pipelineName: string, id: string): Promise<ExecutionRecord> {
+  const source = await session.records.readExecution(pipelineName, id);
+  if (!executionEnded(source.PipelineExecutionStatus)) {
+    throw new ValidationError(`execution ${id} is still ${source.PipelineExecutionStatus}`, { hint: "wait for it to end first" });
+  }
+  return source;
 }
 
 /**
@@ -40,14 +54,20 @@ export async function startRecordedPipeline(
     });
   }
   const graph = readDefinition(pipeline.PipelineDefinition);
+  const selective = options.selective;
+  const source = selective && (await endedSource(session, pipelineName, selective.sourceExecutionId));
+  const reusePlan =
+    source &&
+    (await selectivePlan(graph, pipelineName, source, selective!.steps, (step) => session.records.readStep(pipelineName, source.PipelineExecutionId, step)));
   const run = await launchExecution(session, {
     pipelineName,
     definition: pipeline.PipelineDefinition,
     graph,
-    parameters: definedParameterValues(pipelineName, graph.parameters, options.parameters),
+    parameters: definedParameterValues(pipelineName, graph.parameters, { ...source?.ParameterValues, ...options.parameters }),
     parallelism: checkedParallelism(session, options.parallelism),
     displayName: options.executionDisplayName,
     description: options.executionDescription,
+    reusePlan,
     local: new Map(),
   });
   return new PipelineExecution(session, pipelineName, run.record.PipelineExecutionId, run);
@@ -63,10 +83,7 @@ export async function retryRecordedExecution(
   sourceExecutionId: string,
   options: { readonly parallelism?: number } = {},
 ): Promise<PipelineExecution> {
-  const source = await session.records.readExecution(pipelineName, sourceExecutionId);
-  if (!executionEnded(source.PipelineExecutionStatus)) {
-    throw new ValidationError(`execution ${sourceExecutionId} is still ${source.PipelineExecutionStatus}`, { hint: "wait for it to end first" });
-  }
+  const source = await endedSource(session, pipelineName, sourceExecutionId);
   if (source.PipelineExecutionStatus === "Succeeded") {
     throw new ValidationError(`execution ${sourceExecutionId} succeeded: there is nothing to retry`, { hint: "start a new execution instead" });
   }

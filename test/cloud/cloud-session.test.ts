@@ -7,7 +7,7 @@
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloudError, LocalPipelineSession, type Pipeline, PipelineSession, StepFailedError } from "stepbox";
+import { CloudError, type CloudPipelineExecution, LocalPipelineSession, type Pipeline, PipelineSession, StepFailedError } from "stepbox";
 import { startServe, type RunningServe } from "../../src/serve/server.js";
 import { failingPipeline, lingeringPipeline, mlPipeline } from "../fixtures/cloud-steps.js";
 import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
@@ -70,6 +70,7 @@ async function stepReaches(execution: { listSteps(): Promise<Array<{ StepName?: 
 
 describe("a pipeline given a PipelineSession", () => {
   let ml: Pipeline<PipelineSession>;
+  let first: CloudPipelineExecution;
 
   it("upserts: its payloads signed under s3Root first, then the pipeline with the definition it emits", async () => {
     ml = mlPipeline("cloud-ml", cloud);
@@ -100,6 +101,7 @@ describe("a pipeline given a PipelineSession", () => {
 
   it("starts it; serve runs the definition; wait(), listSteps(), listParameters(), describeDefinition() and result() answer", async () => {
     const execution = await ml.start({ parameters: { "min-accuracy": 0.5 }, executionDisplayName: "first-cloud-run" });
+    first = execution;
     expect(execution.arn).toMatch(/:pipeline\/cloud-ml\/execution\/[a-z0-9]+$/);
     const described = await execution.wait();
     expect(described).toMatchObject({ PipelineExecutionStatus: "Succeeded", PipelineExecutionDisplayName: "first-cloud-run" });
@@ -122,6 +124,18 @@ describe("a pipeline given a PipelineSession", () => {
     const listed = await ml.listExecutions();
     expect(listed.PipelineExecutionSummaries[0]).toMatchObject({ PipelineExecutionArn: execution.arn, PipelineExecutionStatus: "Succeeded" });
     expect((await ml.execution(execution.id)).arn).toBe(execution.arn);
+  });
+
+  it("runs a selective execution: the selected steps again, the others' results taken from the source", async () => {
+    const execution = await ml.start({ selectiveExecution: { sourceExecutionId: first.id, steps: ["evaluate", "accurate-enough", "register"] } });
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    const steps = await execution.listSteps();
+    const train = steps.find((s) => s.StepName === "train");
+    expect(train?.SelectiveExecutionResult?.SourcePipelineExecutionArn).toBe(first.arn);
+    expect(steps.find((s) => s.StepName === "evaluate")?.SelectiveExecutionResult).toBeUndefined();
+    // The source's parameters: its min-accuracy, 0.5, let register run.
+    expect((await execution.listParameters()).PipelineParameters).toContainEqual({ Name: "min-accuracy", Value: "0.5" });
+    expect(await execution.result("evaluate")).toEqual(await first.result("evaluate"));
   });
 
   it("ends in the Fail step when the accuracy is below the parameter, and result() of the skipped branch says it never ran", async () => {
