@@ -17,6 +17,7 @@ export {
 export { PipelineSession, type PipelineSessionOptions } from "./cloud/pipeline-session.js";
 export { CloudPipelineExecution, type CloudExecutionDescription } from "./cloud/cloud-execution.js";
 export { LocalPipelineSession, type LocalPipelineSessionOptions, type StepLogLine } from "./session/local-pipeline-session.js";
+export { stopRunningExecutions } from "./session/interrupts.js";
 export {
   PipelineExecution,
   type PipelineExecutionDefinition,

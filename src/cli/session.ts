@@ -38,5 +38,7 @@ export function openSession(options: CommonOptions, runtime: { logger?: Logger; 
     ...(options.store !== undefined ? { artifactRoot: options.store } : {}),
     logger,
     ...(runtime.onLog ? { onLog: runtime.onLog } : {}),
+    // The commands that run executions (run, retry) and serve handle signals themselves.
+    handleSignals: false,
   });
 }

@@ -8,6 +8,7 @@ import type { Pipeline } from "../session/pipeline.js";
 import { cliLogger } from "./engine-log.js";
 import { EXIT } from "./errors.js";
 import { LiveArea } from "./live-area.js";
+import { stopOnSignals } from "./interrupts.js";
 import { elapsed } from "./output.js";
 import type { LoadedPipeline } from "./load-pipeline.js";
 import { recordPipelineFile } from "./pipeline-file-record.js";
@@ -29,6 +30,7 @@ export interface RunSession {
 }
 
 export function openRunSession(options: ReadOptions): RunSession {
+  stopOnSignals();
   const json = options.json === true;
   // With --json, stdout holds the JSON alone, and everything a person reads goes to stderr.
   const text = json ? process.stderr : process.stdout;

@@ -13,6 +13,8 @@ const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
 export class LocalPipelineSession {}
 
+export const stopRunningExecutions = never;
+
 export class PipelineSession {
   execution = never;
   close(): void {}

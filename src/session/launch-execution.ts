@@ -105,6 +105,6 @@ export async function launchExecution(session: LocalPipelineSession, launch: Lau
   run.events.subscribe((event) => {
     if (event.type === "log") session.onLog({ step: logSource(event), line: event.line, stream: event.stream });
   });
-  trackUntilDone(run);
+  trackUntilDone(run, { handleSignals: session.handleSignals });
   return run;
 }

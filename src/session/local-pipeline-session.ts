@@ -57,6 +57,13 @@ export interface LocalPipelineSessionOptions {
   /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
   logger?: Logger;
   /**
+   * Whether SIGINT and SIGTERM stop this session's running executions (their containers get SIGTERM,
+   * a second signal kills them) before the signal ends the process, while any run. Turn it off where
+   * the program handles signals itself: it can then call `stopRunningExecutions()`.
+   * @default true
+   */
+  handleSignals?: boolean;
+  /**
    * What runs the steps' jobs, instead of local Docker: the session then needs no container engine
    * and builds no runtime image, and records the image (and its id, part of each cache key) as
    * "in-process". `stepbox shell`, which opens a Docker container itself, needs the default.
@@ -94,6 +101,7 @@ export class LocalPipelineSession {
   readonly stopGraceSeconds: number;
   readonly outputLimitBytes: number | undefined;
   readonly logLimitBytes: number | undefined;
+  readonly handleSignals: boolean;
   readonly bundler = new StepBundler();
   /** `<hostname>:<pid>`: marks what this process runs, so a later process can tell orphans. */
   readonly owner = `${hostname()}:${process.pid}`;
@@ -102,7 +110,18 @@ export class LocalPipelineSession {
   #runtime: Promise<SessionRuntime> | undefined;
 
   constructor(options: LocalPipelineSessionOptions = {}) {
-    const known = ["artifactRoot", "secret", "onLog", "stopGraceSeconds", "outputLimitBytes", "logLimitBytes", "baseImage", "logger", "runtime"];
+    const known = [
+      "artifactRoot",
+      "secret",
+      "onLog",
+      "stopGraceSeconds",
+      "outputLimitBytes",
+      "logLimitBytes",
+      "baseImage",
+      "logger",
+      "runtime",
+      "handleSignals",
+    ];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) {
         throw new ValidationError(`new LocalPipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
@@ -127,6 +146,7 @@ export class LocalPipelineSession {
     this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
     this.outputLimitBytes = options.outputLimitBytes;
     this.logLimitBytes = options.logLimitBytes;
+    this.handleSignals = options.handleSignals ?? true;
   }
 
   /**

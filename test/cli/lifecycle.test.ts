@@ -55,6 +55,16 @@ describe("a running execution", () => {
     const againJson = await cli(ctx.store, ["stop", id, "--json"]);
     expect(JSON.parse(againJson.stdout)).toEqual({ PipelineExecutionArn: arn, PipelineExecutionStatus: "Stopped", StopRequested: false });
   });
+  it("Ctrl-C of run stops the step's container, records the execution Stopped and exits 130", async () => {
+    const run = startCli(ctx.store, ["run", TICKING, "--param", "ticks=600"]);
+    const id = startedExecution((await run.waitFor(/^\[ticker\] tick 1$/m)).input!);
+    run.child.kill("SIGINT");
+    const ended = await run.exited;
+    expect(ended.code).toBe(130);
+    expect(ended.stderr).toContain("SIGINT: stopping the execution and its containers");
+    expect(await leftoverContainers(id)).toEqual([]);
+    expect(JSON.parse((await cli(ctx.store, ["describe", id, "--json"])).stdout).PipelineExecutionStatus).toBe("Stopped");
+  });
 });
 
 describe("a failed execution", () => {

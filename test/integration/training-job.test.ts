@@ -27,7 +27,7 @@ import {
   writeOutside,
   writesModel,
 } from "../fixtures/training-steps.js";
-import { exited, startLongRun } from "../support/processes.js";
+import { endedBy, exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, ReadyLines, testSession } from "../support/session.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
@@ -349,13 +349,13 @@ describe("the lifecycle", () => {
     expect(await leftoverContainers(id)).toEqual([]);
   });
 
-  it("stops its containers on SIGINT before the process exits", async () => {
+  it("stops its containers on SIGINT, then lets the signal end the process (a library never calls process.exit)", async () => {
     const home = join(ctx.root, "interrupted");
     await mkdir(home, { recursive: true });
     const { child, executionId } = startLongRun(home);
     const id = await executionId;
     child.kill("SIGINT");
-    expect(await exited(child)).toBe(130);
+    expect(await endedBy(child)).toEqual({ code: null, signal: "SIGINT" });
     expect(await leftoverContainers(id)).toEqual([]);
     const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
@@ -370,7 +370,7 @@ describe("the lifecycle", () => {
     child.kill("SIGINT");
     await printed("STEP ignoring SIGTERM");
     child.kill("SIGINT");
-    expect(await exited(child)).toBe(130);
+    expect(await endedBy(child)).toEqual({ code: null, signal: "SIGINT" });
     expect(await leftoverContainers(id)).toEqual([]);
     const session = new LocalPipelineSession({ artifactRoot: home, secret: "test-secret" });
     expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");

@@ -40,6 +40,12 @@ export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
+/** How a child process ended: its exit code, or the signal that ended it. */
+export function endedBy(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
 /**
  * The pid of a process that has run and ended: what a record or temp file of a killed stepbox process
  * names. Pids are reused only after the kernel wraps around, far beyond one test.
