@@ -71,6 +71,16 @@ export interface SageMakerApi {
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\s]*[^\s/])?$/;
 
+/** Whether a step's input channel is a folder (or file) of this machine, which a cloud job cannot read until it is uploaded. */
+export function isLocalChannel(uri: string): boolean {
+  return uri.startsWith("file://");
+}
+
+/** The key under s3Root that a local channel is uploaded to: `<pipeline>/inputs/<step>/<channel>`. */
+export function uploadedChannelKey(pipelineName: string, step: string, channel: string): string {
+  return `${pipelineName}/inputs/${step}/${channel}`;
+}
+
 /** SageMaker Pipelines in the cloud (or `stepbox serve`): what a `Pipeline` given this session talks to. */
 export class PipelineSession {
   readonly #roleArn: string | undefined;
@@ -216,6 +226,7 @@ export class PipelineSession {
       roleArn: this.roleArn,
       jobPublicKey: this.jobSigningKey(pipelineName).publicKeyPem,
       stepImageUris: true,
+      channelUri: (step, channel, uri) => (isLocalChannel(uri) ? `${this.s3Root}/${uploadedChannelKey(pipelineName, step, channel)}` : uri),
     };
   }
 

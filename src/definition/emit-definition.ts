@@ -66,6 +66,12 @@ export interface DefinitionContext {
    * recorded while every job runs `imageUri` (the local engine's runtime image). @default false
    */
   readonly stepImageUris?: boolean;
+  /**
+   * Where the job reads a step's input channel from, given the URI its `inputs` option names: a cloud
+   * session maps a `file://` folder to the S3 prefix it uploads the folder to.
+   * @default the URI as given (the local engine mounts `file://` folders itself)
+   */
+  readonly channelUri?: (step: string, channel: string, uri: string) => string;
 }
 
 /** One function step's build: what `upsert()`/`start()` store under `<pipeline>/<step>/<build>/`. */
@@ -412,7 +418,13 @@ class DefinitionWriter {
           ? {
               InputDataConfig: channels.map(([name, uri]) => ({
                 ChannelName: name,
-                DataSource: { S3DataSource: { S3Uri: uri, S3DataType: "S3Prefix", S3DataDistributionType: "FullyReplicated" } },
+                DataSource: {
+                  S3DataSource: {
+                    S3Uri: this.#ctx.channelUri ? this.#ctx.channelUri(s.name, name, uri) : uri,
+                    S3DataType: "S3Prefix",
+                    S3DataDistributionType: "FullyReplicated",
+                  },
+                },
               })),
             }
           : {}),

@@ -5,11 +5,13 @@
  * functions and arguments the session uploaded and signed, and the session reads everything back
  * through SageMaker's API and S3.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudError, type CloudPipelineExecution, LocalPipelineSession, type Pipeline, PipelineSession, StepFailedError } from "stepbox";
 import { startServe, type RunningServe } from "../../src/serve/server.js";
-import { failingPipeline, lingeringPipeline, mlPipeline } from "../fixtures/cloud-steps.js";
+import { CHANNEL_FOLDER, channelPipeline, failingPipeline, lingeringPipeline, mlPipeline } from "../fixtures/cloud-steps.js";
 import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
 import { leftoverContainers } from "../support/session.js";
 
@@ -180,6 +182,17 @@ describe("a pipeline given a PipelineSession", () => {
     expect(error).toBeInstanceOf(StepFailedError);
     expect(error.status).toBe("Stopped");
     expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("uploads a file:// input channel under s3Root and names the upload in the definition", async () => {
+    const pipeline = channelPipeline("cloud-channel", cloud);
+    const step = JSON.parse(pipeline.definition()).Steps[0];
+    expect(step.Arguments.InputDataConfig[0].DataSource.S3DataSource.S3Uri).toBe(`s3://${s3.bucket}/cloud/cloud-channel/inputs/readRows/rows`);
+    await pipeline.upsert();
+    expect(await keysUnder("cloud/cloud-channel/inputs/")).toEqual(["cloud/cloud-channel/inputs/readRows/rows/rows.csv"]);
+    const execution = await pipeline.start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    expect(await execution.result("readRows")).toBe(await readFile(join(CHANNEL_FOLDER, "rows.csv"), "utf8"));
   });
 });
 
