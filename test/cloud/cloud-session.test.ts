@@ -204,6 +204,8 @@ describe("errors of a cloud session", () => {
     expect(error).toBeInstanceOf(CloudError);
     expect(error).toMatchObject({ operation: "sagemaker:CreatePipeline", awsCode: "ValidationException", resource: "pipeline cloud-twice" });
     expect(error.message).toMatch(/already exists/);
+    await twice.delete();
+    expect(((await twice.describe().catch((e: unknown) => e)) as CloudError).awsCode).toBe("ResourceNotFound");
   });
 
   it("start() of a pipeline never deployed names the fix", async () => {
