@@ -13,7 +13,7 @@ import { layout } from "../store/layout.js";
 import { executionEnded, type ExecutionRecord, type ExecutionStatus, type RecordStore, type StepRecord } from "../store/records.js";
 import { ExecutionEventHub, StateChanges } from "./execution-events.js";
 import { resolveInputChannels } from "./input-channels.js";
-import { copyResult, readPayload } from "./payloads.js";
+import { copyResult, readPayload, stepSeal } from "./payloads.js";
 import type { PreparedStep } from "./preflight.js";
 import { RunScope } from "./run-scope.js";
 import { type TrainingJob, trainingJob } from "./training-job.js";
@@ -355,9 +355,9 @@ export class ExecutionRun {
         await copyResult(
           this.#services.store,
           { pipeline: r.PipelineName, execution: reused.sourceExecutionId, step: s.name },
-          this.#services.keyFor(reused.sourceExecutionId),
+          stepSeal(s, this.#services.keyFor(reused.sourceExecutionId)),
           { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: s.name },
-          this.#services.key,
+          stepSeal(s, this.#services.key),
           { json: job.function?.serializeOutputToJson === true },
         );
         const source = reused.record.Metadata.TrainingJob;
@@ -406,6 +406,7 @@ export class ExecutionRun {
       onProgress,
       onLogLine: (step, host, line, stream) => this.events.emit({ type: "log", step, ...(host !== undefined ? { host } : {}), stream, line }),
       onTransfer: (event) => this.events.emit({ type: "transfer", ...event }),
+      sealOf: (step, key) => stepSeal(this.#graph.step(step), key),
     };
   }
 
@@ -441,7 +442,7 @@ export class ExecutionRun {
       cached = readPayload(
         this.#services.store,
         { pipeline: r.PipelineName, execution: r.PipelineExecutionId, step: name, kind: "results" },
-        this.#services.key,
+        stepSeal(this.#graph.step(name), this.#services.key),
       );
       this.#results.set(name, cached);
     }

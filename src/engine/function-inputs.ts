@@ -43,8 +43,8 @@ export async function functionInputs(
      * function and arguments itself, as the SageMaker SDK does: they are then checked against it.
      */
     readonly publicKey: string | undefined;
-    /** Vouches for this execution's results. */
-    readonly executionKey: Buffer;
+    /** How an upstream step's result in this execution is checked: as that step's results are sealed. */
+    readonly resultCheck: (producer: string) => PayloadCheck;
   },
 ): Promise<FunctionInputs> {
   const check: PayloadCheck = deps.publicKey !== undefined ? { publicKey: deps.publicKey } : { hmacKey: deps.buildKey };
@@ -76,7 +76,7 @@ export async function functionInputs(
       result = readVerifiedAt(
         deps.store,
         { payload: joinKey(prefix, "payload.bin"), metadata: joinKey(prefix, "metadata.json") },
-        { hmacKey: deps.executionKey },
+        deps.resultCheck(step),
         what,
         (cause) => new StoreError(`${what} is missing from ${deps.store.uri}`, { cause, hint: "run the step again" }),
       ).then((bytes) => deserialize(bytes));

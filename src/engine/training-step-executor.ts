@@ -16,7 +16,7 @@ import { functionInputs } from "./function-inputs.js";
 import { stageChannels, type ChannelSnapshot, type ChannelSource } from "./input-channels.js";
 import type { StoreUris } from "./store-uris.js";
 import type { TrainingJob } from "./training-job.js";
-import { copyResult, writePayload, writeResultsJson } from "./payloads.js";
+import { copyResult, type PayloadSeal, writePayload, writeResultsJson } from "./payloads.js";
 import { cacheKey, cacheKeyParts, type CacheKeyParts, type StepCache } from "./step-cache.js";
 import type { StepResources } from "./step-resources.js";
 import { counted, trackTransfer, type TransferEvent, type TransferReport } from "./transfer-progress.js";
@@ -61,6 +61,8 @@ export interface TrainingStepContext {
   readonly cache: StepCache;
   /** The key an earlier execution's payloads are signed with, to reuse its result. */
   readonly keyFor: (executionId: string) => Buffer;
+  /** How a step's results are sealed under a key: the digest for a client-signed step, else the HMAC. */
+  readonly sealOf: (stepName: string, key: Buffer) => PayloadSeal;
   /** A line the step's container printed; `host` only when the step runs on several. */
   readonly onLogLine: (step: string, host: string | undefined, line: string, stream: "stdout" | "stderr") => void;
   /** The step's transfers (input data down, artifacts up) as they move. */
@@ -234,7 +236,7 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingSt
           store: ctx.store,
           uris: ctx.uris,
           buildKey: ctx.buildKey,
-          executionKey: ctx.key,
+          resultCheck: (producer) => ctx.sealOf(producer, ctx.key),
           publicKey: step.job.environment[JOB_PUBLIC_KEY_ENV],
         })
       : undefined;
@@ -370,7 +372,9 @@ async function storeWhatRan(step: TrainingStepRun, fn: FunctionJobArguments, pay
     ctx.store.put(keys.code, payloads.code),
     ctx.store.put(keys.metadata, JSON.stringify(signPayload(payloads.code, ctx.key))),
     ctx.store.put(keys.manifest, JSON.stringify(functionManifest(step.job.environment[CONTAINER_ENV.definitionKey] ?? "", fn))),
-    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, payloads.arguments, ctx.key),
+    writePayload(ctx.store, { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name, kind: "arguments" }, payloads.arguments, {
+      hmacKey: ctx.key,
+    }),
   ]);
 }
 
@@ -382,9 +386,9 @@ async function reuseCached(step: TrainingStepRun, ctx: TrainingStepContext, key:
     await copyResult(
       ctx.store,
       { pipeline: ctx.pipelineName, execution: entry.SourcePipelineExecutionId, step: step.name },
-      ctx.keyFor(entry.SourcePipelineExecutionId),
+      ctx.sealOf(step.name, ctx.keyFor(entry.SourcePipelineExecutionId)),
       { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name },
-      ctx.key,
+      ctx.sealOf(step.name, ctx.key),
       { json: step.job.function?.serializeOutputToJson === true },
     );
   } catch {
@@ -548,7 +552,7 @@ async function judge(
   // An image other than stepbox's runner leaves its model and output, not a result: exit 0 is success.
   if (!step.job.function) return finish("Succeeded", "Completed");
   if (!payload) return finish("Failed", "Failed", { kind: "ClientError", message: `step "${step.name}" exited 0 but left no result` });
-  await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.key);
+  await writePayload(ctx.store, { ...at, kind: "results" }, payload, ctx.sealOf(step.name, ctx.key));
   if (step.job.function?.serializeOutputToJson) await writeResultsJson(ctx.store, at, payload);
   return finish("Succeeded", "Completed");
 }
@@ -571,6 +575,6 @@ async function storeStepError(
     throw error;
   }
   if (!payload) return undefined;
-  await writePayload(ctx.store, { ...at, kind: "exception" }, payload, ctx.key);
+  await writePayload(ctx.store, { ...at, kind: "exception" }, payload, ctx.sealOf(at.step, ctx.key));
   return toRemoteErrorInfo(deserialize(payload));
 }

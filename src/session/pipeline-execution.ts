@@ -1,7 +1,8 @@
 import { NotFoundError, StepboxError, StepFailedError, UnknownStepError, ValidationError } from "../errors.js";
 import type { ExecutionEvent } from "../engine/execution-events.js";
 import type { ExecutionRun } from "../engine/execution-run.js";
-import { readPayload } from "../engine/payloads.js";
+import { readPayload, stepSeal } from "../engine/payloads.js";
+import { readDefinition } from "../definition/read-definition.js";
 import { isTerminal, recordedFailure } from "../store/step-state.js";
 import { executionArn } from "../naming/sagemaker-arns.js";
 import { deriveExecutionKey } from "../serialization/signing.js";
@@ -256,7 +257,10 @@ export class PipelineExecution {
     if (step?.StepStatus === "Succeeded") {
       if (this.#run) return this.#run.result(stepName);
       const key = deriveExecutionKey(await this.#session.masterKey(), this.id);
-      return readPayload(this.#session.store, { pipeline: this.pipelineName, execution: this.id, step: stepName, kind: "results" }, key);
+      // A client-signed step's result carries its digest, as a SageMaker job leaves it: the definition it ran says which.
+      const definition = await readExecutionDefinition(this.#session.store, this.pipelineName, this.id);
+      const seal = stepSeal(definition === undefined ? undefined : readDefinition(definition).step(stepName), key);
+      return readPayload(this.#session.store, { pipeline: this.pipelineName, execution: this.id, step: stepName, kind: "results" }, seal);
     }
     if (!step) {
       const ended = await this.#record();

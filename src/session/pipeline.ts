@@ -309,7 +309,10 @@ export class Pipeline<S extends AnySession = LocalPipelineSession> {
   }
 
   async #startInCloud(cloud: PipelineSession, options: StartOptions): Promise<CloudPipelineExecution> {
-    const parameters = resolveParameterValues(this.name, this.parameters, options.parameters);
+    // Checked here as a local start checks them; only those given go, and SageMaker applies the defaults
+    // (or, for a selective execution, the source's values).
+    const given = new Set(Object.keys(options.parameters ?? {}));
+    const parameters = new Map([...resolveParameterValues(this.name, this.parameters, options.parameters)].filter(([name]) => given.has(name)));
     const parallelism = this.#parallelismOf(options, undefined);
     const selective = options.selectiveExecution;
     return startPipelineExecution(cloud, this.name, {

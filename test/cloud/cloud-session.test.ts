@@ -9,7 +9,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloudError, type CloudPipelineExecution, LocalPipelineSession, type Pipeline, PipelineSession, StepFailedError } from "stepbox";
+import { CloudError, type CloudPipelineExecution, LocalPipelineSession, PayloadSignatureError, type Pipeline, PipelineSession, StepFailedError } from "stepbox";
+import { serialize } from "../../src/serialization/codec.js";
 import { startServe, type RunningServe } from "../../src/serve/server.js";
 import { CHANNEL_FOLDER, channelPipeline, failingPipeline, lingeringPipeline, mlPipeline } from "../fixtures/cloud-steps.js";
 import { bareS3Client, startS3Server, useS3Env, type S3TestServer } from "../support/s3-server.js";
@@ -169,6 +170,13 @@ describe("a pipeline given a PipelineSession", () => {
     expect(steps.find((s) => s.StepName === "explode")?.StepStatus).toBe("Failed");
     expect(steps.find((s) => s.StepName === "prepare")?.StepStatus).toBe("Succeeded");
     expect(await retried.result("prepare")).toEqual([1, 2, 3]);
+
+    // A client-signed step's result carries its SHA-256, as a SageMaker job leaves it, not this engine's HMAC:
+    // the session checks that digest, and refuses a result changed behind it.
+    const results = `cloud-failing/${execution.id}/prepare/results`;
+    expect(JSON.parse(String(await engine.store.get(`${results}/metadata.json`)))).toMatchObject({ version: "2023-04-24", sha256_hash: expect.any(String) });
+    await engine.store.put(`${results}/payload.bin`, serialize([6, 6, 6], "result"));
+    await expect(execution.result("prepare")).rejects.toThrow(PayloadSignatureError);
   });
 
   it("stop() stops a running execution, and its step reads Stopped", async () => {
