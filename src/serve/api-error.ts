@@ -19,7 +19,19 @@ export type ApiErrorType =
   /** The body is not a JSON object. */
   | "SerializationException"
   /** serve itself failed; logged with its cause. */
-  | "InternalFailure";
+  | "InternalFailure"
+  /** CloudWatch Logs: the log group or stream the request names does not exist. */
+  | "ResourceNotFoundException"
+  /** CloudWatch Logs: a parameter is missing or out of range. */
+  | "InvalidParameterException"
+  /** Answered only when a test asks for it (`--fault`): AWS throttling the caller. */
+  | "ThrottlingException"
+  /** Answered only when a test asks for it (`--fault`): the caller may not do this. */
+  | "AccessDeniedException"
+  /** Answered only when a test asks for it (`--fault`): a quota is reached. */
+  | "ResourceLimitExceeded"
+  /** Answered only when a test asks for it (`--fault`): the service cannot answer now. */
+  | "ServiceUnavailable";
 
 const STATUS: Readonly<Record<ApiErrorType, number>> = {
   ValidationException: 400,
@@ -29,6 +41,12 @@ const STATUS: Readonly<Record<ApiErrorType, number>> = {
   UnknownOperationException: 400,
   SerializationException: 400,
   InternalFailure: 500,
+  ResourceNotFoundException: 400,
+  InvalidParameterException: 400,
+  ThrottlingException: 400,
+  AccessDeniedException: 400,
+  ResourceLimitExceeded: 400,
+  ServiceUnavailable: 503,
 };
 
 /** An error answered to the client in SageMaker's shape. */

@@ -1,6 +1,7 @@
 /**
  * `stepbox serve`: an HTTP endpoint that speaks SageMaker's API as the AWS SDKs call it (JSON 1.1:
- * `POST /`, `X-Amz-Target: SageMaker.<Operation>`, JSON bodies, timestamps in epoch seconds), over the
+ * `POST /`, `X-Amz-Target: SageMaker.<Operation>` (and CloudWatch Logs' `Logs_20140328.<Operation>` for the
+ * jobs' logs), JSON bodies, timestamps in epoch seconds), over the
  * records of one artifact store. Any SigV4 signature is accepted and none is checked: it listens on
  * the loopback interface unless told otherwise. Every request gets an answer in SageMaker's shapes;
  * a handler that fails unexpectedly is a 500 InternalFailure, logged, never a crash.
@@ -13,6 +14,8 @@ import type { LocalPipelineSession } from "../session/local-pipeline-session.js"
 import { ApiError, toApiError } from "./api-error.js";
 import { LiveExecutions, type ServeContext } from "./context.js";
 import { executionOperations } from "./execution-operations.js";
+import { FaultPlan, type ServeFault } from "./faults.js";
+import { logOperations } from "./log-operations.js";
 import { pipelineOperations } from "./pipeline-operations.js";
 import { trainingJobOperations } from "./training-job-operations.js";
 
@@ -23,6 +26,8 @@ export interface ServeOptions {
   readonly port?: number;
   /** @default "127.0.0.1" */
   readonly host?: string;
+  /** Errors to answer on purpose, for tests of clients (`--fault`); see faults.ts. */
+  readonly faults?: readonly ServeFault[];
 }
 
 export interface RunningServe {
@@ -36,11 +41,15 @@ export interface RunningServe {
 
 type Operation = (body: Record<string, unknown>, ctx: ServeContext) => Promise<Record<string, unknown>>;
 
-const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operation>(
-  Object.entries({ ...pipelineOperations, ...executionOperations, ...trainingJobOperations }),
-);
+/** The operations of each service serve speaks, by the `X-Amz-Target` prefix the SDKs send. */
+const SERVICES: ReadonlyMap<string, ReadonlyMap<string, Operation>> = new Map([
+  ["SageMaker.", new Map<string, Operation>(Object.entries({ ...pipelineOperations, ...executionOperations, ...trainingJobOperations }))],
+  ["Logs_20140328.", new Map<string, Operation>(Object.entries(logOperations))],
+]);
 
-const TARGET_PREFIX = "SageMaker.";
+/** Every operation serve answers, by name. */
+export const SERVE_OPERATIONS: readonly string[] = [...SERVICES.values()].flatMap((ops) => [...ops.keys()]);
+
 const JSON_1_1 = "application/x-amz-json-1.1";
 /** A definition may be 1 MiB, and JSON escapes can double it: anything far past that is not a SageMaker request. */
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -54,8 +63,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     live: new LiveExecutions(),
     answeredTokens: new Map(),
   };
+  const faults = new FaultPlan(options.faults ?? []);
   const server = createServer((request, response) => {
-    void answer(request, response, ctx);
+    void answer(request, response, ctx, faults);
   });
   const host = options.host ?? "127.0.0.1";
   await listen(server, options.port ?? 8080, host);
@@ -98,19 +108,32 @@ async function close(server: Server, ctx: ServeContext): Promise<void> {
   await stopped;
 }
 
-async function answer(request: IncomingMessage, response: ServerResponse, ctx: ServeContext): Promise<void> {
+/** The operation a target names (`SageMaker.CreatePipeline`, `Logs_20140328.GetLogEvents`), and its handler when serve has one. */
+function resolveTarget(target: string | string[] | undefined): { operation: string | undefined; handler: Operation | undefined } {
+  if (typeof target !== "string") return { operation: undefined, handler: undefined };
+  for (const [prefix, operations] of SERVICES) {
+    if (target.startsWith(prefix)) {
+      const operation = target.slice(prefix.length);
+      return { operation, handler: operations.get(operation) };
+    }
+  }
+  return { operation: undefined, handler: undefined };
+}
+
+async function answer(request: IncomingMessage, response: ServerResponse, ctx: ServeContext, faults: FaultPlan): Promise<void> {
   const requestId = randomUUID();
   const started = Date.now();
   const target = request.headers["x-amz-target"];
-  const operation = typeof target === "string" && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined;
+  const { operation, handler } = resolveTarget(target);
   let status = 200;
   try {
-    const handler = operation === undefined ? undefined : OPERATIONS.get(operation);
-    if (request.method !== "POST" || !handler) {
+    if (request.method !== "POST" || !handler || operation === undefined) {
       request.resume();
       throw unknownOperation(request.method, target);
     }
     const body = parseBody(await readBody(request));
+    const fault = faults.take(operation);
+    if (fault) throw fault;
     send(response, 200, requestId, await handler(body, ctx));
   } catch (error) {
     const apiError = toApiError(error);
@@ -126,17 +149,14 @@ async function answer(request: IncomingMessage, response: ServerResponse, ctx: S
 }
 
 function unknownOperation(method: string | undefined, target: string | string[] | undefined): ApiError {
-  const implemented = [...OPERATIONS.keys()].join(", ");
+  const implemented = [...SERVICES].map(([prefix, ops]) => [...ops.keys()].map((op) => `${prefix}${op}`).join(", ")).join(", ");
   if (method !== "POST")
     return new ApiError(
       "UnknownOperationException",
-      `stepbox serve answers POST / with X-Amz-Target: SageMaker.<Operation>, not ${method} (operations: ${implemented})`,
+      `stepbox serve answers POST / with X-Amz-Target: SageMaker.<Operation> or Logs_20140328.<Operation>, not ${method} (operations: ${implemented})`,
     );
   if (target === undefined)
-    return new ApiError(
-      "UnknownOperationException",
-      `the request has no X-Amz-Target header; stepbox serve implements SageMaker.<Operation> for: ${implemented}`,
-    );
+    return new ApiError("UnknownOperationException", `the request has no X-Amz-Target header; stepbox serve implements: ${implemented}`);
   return new ApiError("UnknownOperationException", `${String(target)} is not an operation stepbox serve implements; it implements: ${implemented}`);
 }
 

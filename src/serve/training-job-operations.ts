@@ -13,7 +13,7 @@ import { PATTERNS, RequestMembers } from "./request-members.js";
 
 type Body = Record<string, unknown>;
 
-interface FoundJob {
+export interface FoundJob {
   readonly execution: ExecutionRecord;
   readonly step: StepRecord;
   /** The attempt that ran as this job, when the step record keeps its attempts. */
@@ -31,7 +31,7 @@ function attemptOf(step: StepRecord, jobName: string): FoundJob["attempt"] | nul
  * The step whose record names the job. Job names are `<step>-<execution id>[-<attempt>]` cut to 63
  * characters, so an execution whose id the name holds is looked at first; a cut name falls back to all.
  */
-async function findJob(ctx: ServeContext, jobName: string): Promise<FoundJob | undefined> {
+export async function findJob(ctx: ServeContext, jobName: string): Promise<FoundJob | undefined> {
   for (const pipeline of await ctx.records.listPipelines()) {
     const ids = await ctx.records.listExecutionIds(pipeline);
     const likely = ids.filter((id) => jobName.includes(`-${id}`));

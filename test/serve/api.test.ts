@@ -223,7 +223,7 @@ describe("malformed requests", () => {
       "an operation it does not implement",
       { "x-amz-target": "SageMaker.CreateTrainingJob" },
       "POST",
-      /SageMaker.CreateTrainingJob is not an operation stepbox serve implements; it implements: CreatePipeline/,
+      /SageMaker.CreateTrainingJob is not an operation stepbox serve implements; it implements: SageMaker.CreatePipeline, .*Logs_20140328.GetLogEvents/,
     ],
     ["no X-Amz-Target", {}, "POST", /no X-Amz-Target header/],
     ["a GET", { "x-amz-target": "SageMaker.ListPipelines" }, "GET", /answers POST \//],

@@ -7,6 +7,7 @@ import { openSession, withCommonOptions, type CommonOptions } from "../session.j
 interface ServeCommandOptions extends CommonOptions {
   port: string;
   host: string;
+  fault: string[];
 }
 
 function parsePort(text: string): number {
@@ -40,20 +41,31 @@ export function serveCommand(program: Command): void {
           "Any credentials are accepted and none are checked. SIGINT or SIGTERM stops it, and stops the executions it started.",
       )
       .option("--port <port>", "the port to listen on (0 for any free port)", "8080")
-      .option("--host <host>", "the address to listen on", "127.0.0.1"),
+      .option("--host <host>", "the address to listen on", "127.0.0.1")
+      .option(
+        "--fault <Operation=ErrorCode[:times]>",
+        "for testing clients: answer the next <times> calls of an operation (every call, without a count) with an AWS error: ThrottlingException, AccessDeniedException, ResourceLimitExceeded, ServiceUnavailable, InternalFailure (repeatable)",
+        (value: string, previous: string[]) => [...previous, value],
+        [] as string[],
+      ),
   )
     .addHelpText(
       "after",
-      examples("stepbox serve --port 8080", "AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:8080 aws sagemaker list-pipelines --region us-east-1"),
+      examples(
+        "stepbox serve --port 8080",
+        "AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:8080 aws sagemaker list-pipelines --region us-east-1",
+        "stepbox serve --fault StartPipelineExecution=ThrottlingException:3",
+      ),
     )
     .action(
       action(async (options: ServeCommandOptions) => {
         const port = parsePort(options.port);
+        // Loaded on first use, as the other commands' own modules are: `stepbox --help` needs no HTTP server.
+        const [{ startServe, SERVE_OPERATIONS }, { parseFault }] = await Promise.all([import("../../serve/server.js"), import("../../serve/faults.js")]);
+        const faults = options.fault.map((f) => parseFault(f, SERVE_OPERATIONS));
         const session = openSession(options);
         const signal = interrupted();
-        // Loaded on first use, as the other commands' own modules are: `stepbox --help` needs no HTTP server.
-        const { startServe } = await import("../../serve/server.js");
-        const serve = await startServe({ session, port, host: options.host });
+        const serve = await startServe({ session, port, host: options.host, faults });
         process.stdout.write(
           `stepbox serve: the SageMaker API at ${serve.url} (store: ${session.store.uri})\n` +
             "point the AWS CLI and SDKs at it (any credentials and region do):\n" +
