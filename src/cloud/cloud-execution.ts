@@ -10,6 +10,7 @@ import { parseExecutionArn, parseTrainingJobArn } from "../naming/sagemaker-arns
 import { parseJobMetadata, verifyJobPayloadDigest } from "../serialization/asymmetric-signing.js";
 import { deserialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { isThrottling } from "./aws-calls.js";
+import { type JobLogEvent, trainingJobLogs } from "./training-job-logs.js";
 import type { PipelineSession, SageMakerApi } from "./pipeline-session.js";
 
 /** DescribePipelineExecution's answer, without the SDK's response metadata. */
@@ -158,6 +159,29 @@ export class CloudPipelineExecution {
       originalError: jobArn ? await this.#jobError(jobArn) : undefined,
       durationMs: started !== undefined && ended !== undefined ? ended - started : undefined,
     });
+  }
+
+  /**
+   * The log of a step's training job, from CloudWatch Logs, stream by stream (one per host); with
+   * `follow`, until the step has ended and its last lines are in. A step that has not started has none yet.
+   */
+  async *stepLogs(stepName: string, options: { readonly follow?: boolean } = {}): AsyncGenerator<JobLogEvent> {
+    let jobArn = (await this.listSteps()).find((s) => s.StepName === stepName)?.Metadata?.TrainingJob?.Arn;
+    while (!jobArn && options.follow) {
+      if (ENDED.has((await this.describe()).PipelineExecutionStatus ?? "")) break;
+      await sleep(this.#session.pollIntervalMs);
+      jobArn = (await this.listSteps()).find((s) => s.StepName === stepName)?.Metadata?.TrainingJob?.Arn;
+    }
+    if (!jobArn) return;
+    const ended = async (): Promise<boolean> => {
+      const step = (await this.listSteps()).find((s) => s.StepName === stepName);
+      return STEP_ENDED.has(step?.StepStatus ?? "") || ENDED.has((await this.describe()).PipelineExecutionStatus ?? "");
+    };
+    yield* trainingJobLogs(
+      this.#session,
+      parseTrainingJobArn(jobArn).jobName,
+      options.follow ? { follow: { ended }, pollMs: this.#session.pollIntervalMs } : {},
+    );
   }
 
   /** The step once it has ended, or undefined when the execution ended without it. */

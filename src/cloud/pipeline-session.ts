@@ -4,6 +4,7 @@
  * updates the pipeline with its definition, and starts and follows executions there. `stepbox serve`
  * answers the same calls on this machine (`endpoint`, or `AWS_ENDPOINT_URL_SAGEMAKER`).
  */
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { SageMakerClient, SageMakerClientConfig } from "@aws-sdk/client-sagemaker";
 import { ValidationError } from "../errors.js";
 import type { DefinitionContext } from "../definition/emit-definition.js";
@@ -46,6 +47,11 @@ export interface PipelineSessionOptions {
   endpoint?: string;
   /** The S3 endpoint. @default env.AWS_ENDPOINT_URL_S3, else AWS itself */
   s3Endpoint?: string;
+  /**
+   * The CloudWatch Logs endpoint, where the jobs' logs are read (`stepbox serve` answers those calls too).
+   * @default env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS (read by the AWS SDK), else AWS itself
+   */
+  logsEndpoint?: string;
   /** @default the SDK's standard chain: environment, shared config and SSO profiles, container and instance roles */
   credentials?: SageMakerClientConfig["credentials"];
   /** How many times the SDK tries one call before it reports a fault (throttling, 5xx, network). @default 5 */
@@ -66,6 +72,12 @@ export interface PipelineSessionOptions {
 export interface SageMakerApi {
   readonly sdk: typeof import("@aws-sdk/client-sagemaker");
   readonly client: SageMakerClient;
+}
+
+/** The CloudWatch Logs SDK's commands and a client, loaded on first use. */
+export interface LogsApi {
+  readonly sdk: typeof import("@aws-sdk/client-cloudwatch-logs");
+  readonly client: CloudWatchLogsClient;
 }
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
@@ -99,6 +111,8 @@ export class PipelineSession {
   #masterKey: Buffer | undefined;
   readonly #clientConfig: SageMakerClientConfig;
   #api: Promise<SageMakerApi> | undefined;
+  #logsApi: Promise<LogsApi> | undefined;
+  readonly #logsEndpoint: string | undefined;
 
   constructor(options: PipelineSessionOptions) {
     if (!options || typeof options !== "object") {
@@ -106,7 +120,20 @@ export class PipelineSession {
         hint: 'new PipelineSession({ roleArn: "arn:aws:iam::123456789012:role/pipelines", s3Root: "s3://my-bucket/stepbox" })',
       });
     }
-    const known = ["roleArn", "s3Root", "imageUri", "region", "endpoint", "s3Endpoint", "credentials", "maxAttempts", "secret", "pollIntervalMs", "logger"];
+    const known = [
+      "roleArn",
+      "s3Root",
+      "imageUri",
+      "region",
+      "endpoint",
+      "s3Endpoint",
+      "logsEndpoint",
+      "credentials",
+      "maxAttempts",
+      "secret",
+      "pollIntervalMs",
+      "logger",
+    ];
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new ValidationError(`new PipelineSession(): unknown option "${key}"`, { hint: `the options are: ${known.join(", ")}` });
     }
@@ -150,6 +177,7 @@ export class PipelineSession {
     this.pollIntervalMs = poll;
     this.logger = options.logger ?? createLogger();
     this.#secret = options.secret;
+    this.#logsEndpoint = options.logsEndpoint;
     this.#clientConfig = {
       region,
       maxAttempts,
@@ -173,6 +201,19 @@ export class PipelineSession {
   async call<T>(operation: string, resource: string, run: (api: SageMakerApi) => Promise<T>): Promise<T> {
     const api = await (this.#api ??= import("@aws-sdk/client-sagemaker").then((sdk) => ({ sdk, client: new sdk.SageMakerClient(this.#clientConfig) })));
     return awsCall(`sagemaker:${operation}`, resource, () => run(api));
+  }
+
+  /** One CloudWatch Logs call, as `call()` makes SageMaker's. */
+  async logsCall<T>(operation: string, resource: string, run: (api: LogsApi) => Promise<T>): Promise<T> {
+    const { region, maxAttempts, credentials } = this.#clientConfig;
+    const config = {
+      region,
+      maxAttempts,
+      ...(credentials !== undefined ? { credentials } : {}),
+      ...(this.#logsEndpoint !== undefined ? { endpoint: this.#logsEndpoint } : {}),
+    };
+    const api = await (this.#logsApi ??= import("@aws-sdk/client-cloudwatch-logs").then((sdk) => ({ sdk, client: new sdk.CloudWatchLogsClient(config) })));
+    return awsCall(`logs:${operation}`, resource, () => run(api));
   }
 
   /** The role the pipeline and its jobs run as; deploying needs one. */
@@ -239,6 +280,7 @@ export class PipelineSession {
   /** Closes the clients' connections; the session is not used after. */
   close(): void {
     void this.#api?.then(({ client }) => client.destroy()).catch(() => undefined);
+    void this.#logsApi?.then(({ client }) => client.destroy()).catch(() => undefined);
     this.objects.close();
   }
 }

@@ -35,6 +35,9 @@ const WHOLE_TRAINING_JOB_NAME = new RegExp(`^${TRAINING_JOB_NAME}$`);
 const EXAMPLE_PIPELINE = "churn";
 const EXAMPLE_EXECUTION = "4kq2x8m1c9ab";
 
+/** The CloudWatch Logs group of every training job's logs; each host's stream is `<job-name>/algo-<i>-<epoch>`. */
+export const TRAINING_JOB_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+
 /** Whether SageMaker accepts `name` as a pipeline name. */
 export function isPipelineName(name: string): boolean {
   return WHOLE_PIPELINE_NAME.test(name);

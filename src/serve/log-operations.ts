@@ -9,6 +9,7 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { NotFoundError } from "../errors.js";
+import { TRAINING_JOB_LOG_GROUP } from "../naming/sagemaker-arns.js";
 import { layout } from "../store/layout.js";
 import { ApiError } from "./api-error.js";
 import type { ServeContext } from "./context.js";
@@ -16,7 +17,6 @@ import { type FoundJob, findJob } from "./training-job-operations.js";
 
 type Body = Record<string, unknown>;
 
-export const TRAINING_JOB_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
 const MAX_EVENTS = 10_000;
 const MAX_PAGE_BYTES = 1_048_576;
 /** CloudWatch counts 26 bytes of overhead per event against a page's megabyte. */
