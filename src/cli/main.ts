@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { commandExitCode } from "./action.js";
 import { definitionCommand } from "./commands/definition.js";
+import { deployCommand } from "./commands/deploy.js";
 import { describeCommand } from "./commands/describe.js";
 import { executionsCommand } from "./commands/executions.js";
 import { gcCommand } from "./commands/gc.js";
@@ -48,6 +49,7 @@ function buildProgram(version: string): Command {
     shellCommand,
     gcCommand,
     serveCommand,
+    deployCommand,
   ]) {
     register(program);
   }

@@ -43,7 +43,7 @@ export function cacheColumn(step: PipelineExecutionStep | undefined): string {
   return "";
 }
 
-function stateLine(step: PipelineExecutionStep): string {
+export function stateLine(step: PipelineExecutionStep): string {
   const took = elapsed(step.StartTime, step.EndTime);
   switch (step.StepStatus) {
     case "Succeeded":

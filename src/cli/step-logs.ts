@@ -26,6 +26,11 @@ export async function multiHostSteps(session: LocalPipelineSession, execution: E
     if (error instanceof StepboxError && error.code === "NOT_FOUND") return new Set();
     throw error;
   }
+  return multiHostStepsOf(definition);
+}
+
+/** The steps of a definition that run on more than one host. */
+export function multiHostStepsOf(definition: string): Set<string> {
   const hosts = (s: DefinedStep): unknown =>
     s.type === "Training" ? (s.arguments.ResourceConfig as { InstanceCount?: unknown } | undefined)?.InstanceCount : 1;
   return new Set(

@@ -93,18 +93,29 @@ export async function runToEnd(
   const status = description.PipelineExecutionStatus;
   const steps = await execution.listSteps();
   text.write(`execution ${execution.id} ${status} in ${elapsed(description.CreationTime, description.LastModifiedTime)}\n`);
-  if (status !== "Succeeded") explainFailure(text, execution, description, steps, storeFlag);
+  if (status !== "Succeeded") {
+    explainFailure(text, { ref: execution.id, flags: storeFlag, hasLogs: (s) => (s.Metadata.TrainingJob?.LogStreams?.length ?? 0) > 0 }, description, steps);
+  }
   if (json) process.stdout.write(`${toJson({ ...description, PipelineExecutionSteps: steps })}\n`);
   return status === "Succeeded" ? EXIT.ok : EXIT.failed;
 }
 
+/** How the commands a failed run suggests name its execution. */
+export interface FailureNext {
+  /** The execution as the commands take it: its id, or a cloud execution's ARN. */
+  readonly ref: string;
+  /** Options the commands need too (` --store <uri>`). */
+  readonly flags: string;
+  /** Whether a step ran containers, so that it has logs to look at (a FailStep or a condition has none). */
+  readonly hasLogs: (step: PipelineExecutionStep) => boolean;
+}
+
 /** Each failed or stopped step's reason, and the commands to look further or to retry. */
-function explainFailure(
+export function explainFailure(
   out: NodeJS.WritableStream,
-  execution: PipelineExecution,
-  description: PipelineExecutionDescription,
+  next: FailureNext,
+  description: Pick<PipelineExecutionDescription, "PipelineExecutionStatus" | "FailureReason">,
   steps: readonly PipelineExecutionStep[],
-  storeFlag: string,
 ): void {
   const status = description.PipelineExecutionStatus;
   const failed = steps.filter((s) => s.StepStatus === "Failed" || s.StepStatus === "Stopped").reverse();
@@ -114,11 +125,10 @@ function explainFailure(
     out.write(`step ${step.StepName} ${step.StepStatus}: ${reason.replaceAll("\n", "\n    ")}\n`);
   }
   if (failed.length === 0 && description.FailureReason) out.write(`${description.FailureReason}\n`);
-  // Point at logs only where a step ran containers: a FailStep or a condition has none.
-  const withLogs = failed.find((s) => (s.Metadata.TrainingJob?.LogStreams?.length ?? 0) > 0);
-  const next = [
-    ...(withLogs ? [`see its output with: stepbox logs ${execution.id} ${withLogs.StepName}${storeFlag}`] : []),
-    ...(status === "Failed" ? [`run the failed steps again with: stepbox retry ${execution.id}${storeFlag}`] : []),
+  const withLogs = failed.find(next.hasLogs);
+  const commands = [
+    ...(withLogs ? [`see its output with: stepbox logs ${next.ref} ${withLogs.StepName}${next.flags}`] : []),
+    ...(status === "Failed" ? [`run the failed steps again with: stepbox retry ${next.ref}${next.flags}`] : []),
   ];
-  if (next.length > 0) out.write(`${next.join("; ")}\n`);
+  if (commands.length > 0) out.write(`${commands.join("; ")}\n`);
 }

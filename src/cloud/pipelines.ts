@@ -105,6 +105,20 @@ export async function listPipelineExecutions(session: PipelineSession, name: str
   return summaries;
 }
 
+/** The names of every pipeline in the account and region, every page of ListPipelines. */
+export async function listPipelines(session: PipelineSession): Promise<string[]> {
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await session.call("ListPipelines", "pipelines", ({ sdk, client }) =>
+      client.send(new sdk.ListPipelinesCommand({ SortBy: "Name", SortOrder: "Ascending", ...(token ? { NextToken: token } : {}) })),
+    );
+    names.push(...(page.PipelineSummaries ?? []).flatMap((p) => (p.PipelineName ? [p.PipelineName] : [])));
+    token = page.NextToken;
+  } while (token);
+  return names;
+}
+
 /** The ARN of an execution of the pipeline by its id: the pipeline's ARN (region, account) and the id. */
 export async function executionArnOf(session: PipelineSession, name: string, id: string): Promise<string> {
   const pipeline = await describePipeline(session, name);

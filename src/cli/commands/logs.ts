@@ -2,14 +2,19 @@ import type { Command } from "commander";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { resolveExecution, resolveStep, type ResolvedExecution } from "../resolve.js";
-import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { openSession, withJsonOption } from "../session.js";
+import { openCloudSession, resolveCloudExecution, wantsCloud, withCloudOptions, type CloudOptions } from "../cloud.js";
+import { matchPrefix } from "../resolve.js";
+import { readDefinition } from "../../definition/read-definition.js";
+import type { CloudPipelineExecution } from "../../cloud/cloud-execution.js";
 import { ContainerLogSource } from "../../runtime/docker/running-containers.js";
-import { hostOfStream, multiHostSteps, readStoredStream, storedStreams } from "../step-logs.js";
+import { hostOfStream, multiHostSteps, multiHostStepsOf, readStoredStream, storedStreams } from "../step-logs.js";
 import type { LocalPipelineSession } from "../../session/local-pipeline-session.js";
 import { isTerminal } from "../../store/step-state.js";
 import { executionEnded } from "../../store/records.js";
 
-interface LogsOptions extends ReadOptions {
+interface LogsOptions extends CloudOptions {
+  json?: boolean;
   follow?: boolean;
 }
 
@@ -123,23 +128,35 @@ async function follow(session: LocalPipelineSession, resolved: ResolvedExecution
 }
 
 export function logsCommand(program: Command): void {
-  withJsonOption(
-    program
-      .command("logs")
-      .summary("print (or follow) the steps' output")
-      .description(
-        "Print the output of an execution's steps (one stream per host and attempt), or of one step. " +
-          "A step's logs reach the store when it ends; --follow also shows running steps live, from their containers, and waits until the execution ends. " +
-          "A step that runs on several hosts prefixes each line with its host, as [train/algo-2]. " +
-          "--json prints one {step, stream, line} object a line.",
-      )
-      .argument("<execution>", "the execution id, or a unique prefix of it")
-      .argument("[step]", "only this step (its name, or a unique prefix of it)")
-      .option("-f, --follow", "show running steps' output as it comes, until the execution ends"),
+  withCloudOptions(
+    withJsonOption(
+      program
+        .command("logs")
+        .summary("print (or follow) the steps' output")
+        .description(
+          "Print the output of an execution's steps (one stream per host and attempt), or of one step. " +
+            "A step's logs reach the store when it ends; --follow also shows running steps live, from their containers, and waits until the execution ends. " +
+            "A step that runs on several hosts prefixes each line with its host, as [train/algo-2]. " +
+            "--json prints one {step, stream, line} object a line. " +
+            "With --cloud (or an ARN), the lines come from each step's training job in CloudWatch Logs (/aws/sagemaker/TrainingJobs).",
+        )
+        .argument("<execution>", "the execution id, or a unique prefix of it; with --cloud also <pipeline>/<id>, or its ARN")
+        .argument("[step]", "only this step (its name, or a unique prefix of it)")
+        .option("-f, --follow", "show running steps' output as it comes, until the execution ends"),
+    ),
   )
     .addHelpText("after", examples("stepbox logs 4kq2 train", "stepbox logs 4kq2 --follow"))
     .action(
       action(async (executionQuery: string, stepQuery: string | undefined, options: LogsOptions) => {
+        if (wantsCloud(options, executionQuery)) {
+          const cloud = openCloudSession(options, executionQuery);
+          try {
+            await cloudLogs(await resolveCloudExecution(cloud, options, executionQuery), stepQuery, options);
+            return EXIT.ok;
+          } finally {
+            cloud.close();
+          }
+        }
         const session = openSession(options);
         const resolved = await resolveExecution(session, executionQuery);
         const stepNames = stepQuery !== undefined ? [resolveStep(resolved, stepQuery)] : resolved.record.StepNames;
@@ -156,4 +173,43 @@ export function logsCommand(program: Command): void {
         return EXIT.ok;
       }),
     );
+}
+
+/**
+ * A cloud execution's logs: each step's training job in CloudWatch Logs, a step at a time, or every
+ * step at once, each followed to its end, with --follow.
+ */
+async function cloudLogs(execution: CloudPipelineExecution, stepQuery: string | undefined, options: LogsOptions): Promise<void> {
+  const { PipelineDefinition } = await execution.describeDefinition();
+  const names = readDefinition(PipelineDefinition).steps.map((s) => s.name);
+  const stepNames = stepQuery !== undefined ? [matchPrefix(stepQuery, names, "step", `execution ${execution.id}`)] : names;
+  const multiHost = multiHostStepsOf(PipelineDefinition);
+  const printer = new LogPrinter(options.json === true, stepQuery === undefined, multiHost);
+  const print = async (step: string): Promise<number> => {
+    let printed = 0;
+    let stream: string | undefined;
+    for await (const event of execution.stepLogs(step, { follow: options.follow === true })) {
+      // A host's stream after another's gets a header, as stored streams do (lines followed live interleave instead).
+      if (!options.follow && event.stream !== stream && (stream !== undefined || multiHost.has(step))) printer.header(step, event.stream);
+      stream = event.stream;
+      printer.line(step, hostOfStream(event.stream), event.stream, event.message);
+      printed++;
+    }
+    return printed;
+  };
+  if (options.follow) {
+    await Promise.all(stepNames.map(print));
+    return;
+  }
+  let printed = 0;
+  for (const step of stepNames) printed += await print(step);
+  if (printed === 0 && stepQuery !== undefined) {
+    const ran = (await execution.listSteps()).find((s) => s.StepName === stepNames[0]);
+    const why = !ran
+      ? "it has not run"
+      : !ran.Metadata?.TrainingJob
+        ? "it ran no training job"
+        : "its training job wrote none yet; add --follow to wait for them";
+    process.stderr.write(`step ${stepNames[0]} has no logs in CloudWatch Logs: ${why}\n`);
+  }
 }

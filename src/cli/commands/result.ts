@@ -4,12 +4,15 @@ import { StepboxError, StepFailedError } from "../../errors.js";
 import { action, examples } from "../action.js";
 import { EXIT } from "../errors.js";
 import { formatValue, toJson } from "../output.js";
-import { resolveExecution, resolveStep } from "../resolve.js";
-import { openSession, withJsonOption, type ReadOptions } from "../session.js";
+import { matchPrefix, resolveExecution, resolveStep } from "../resolve.js";
+import { readDefinition } from "../../definition/read-definition.js";
+import { openSession, withJsonOption } from "../session.js";
+import { openCloudSession, resolveCloudExecution, wantsCloud, withCloudOptions, type CloudOptions } from "../cloud.js";
 import { coloursOn } from "../terminal.js";
 import type { PipelineExecution } from "../../session/pipeline-execution.js";
 
-interface ResultOptions extends ReadOptions {
+interface ResultOptions extends CloudOptions {
+  json?: boolean;
   out?: string;
 }
 
@@ -21,31 +24,26 @@ function rawBytes(value: unknown): Buffer | string {
 }
 
 export function resultCommand(program: Command): void {
-  withJsonOption(
-    program
-      .command("result")
-      .summary("print what a step returned")
-      .description(
-        "Print what a step returned, as a readable value (every level expanded); waits while the step runs. " +
-          "--json prints it as JSON (Map as an object, Set as an array, bigint as a string, bytes as base64).",
-      )
-      .argument("<execution>", "the execution id, or a unique prefix of it")
-      .argument("<step>", "the step's name, or a unique prefix of it")
-      .option("--out <file>", "write the raw value to a file instead: bytes and strings as they are, anything else as JSON"),
+  withCloudOptions(
+    withJsonOption(
+      program
+        .command("result")
+        .summary("print what a step returned")
+        .description(
+          "Print what a step returned, as a readable value (every level expanded); waits while the step runs. " +
+            "--json prints it as JSON (Map as an object, Set as an array, bigint as a string, bytes as base64).",
+        )
+        .argument("<execution>", "the execution id, or a unique prefix of it; with --cloud also <pipeline>/<id>, or its ARN")
+        .argument("<step>", "the step's name, or a unique prefix of it")
+        .option("--out <file>", "write the raw value to a file instead: bytes and strings as they are, anything else as JSON"),
+    ),
   )
     .addHelpText("after", examples("stepbox result 4kq2 train", "stepbox result 4kq2 eval --json", "stepbox result 4kq2 export --out model.bin"))
     .action(
       action(async (executionQuery: string, stepQuery: string, options: ResultOptions) => {
-        const session = openSession(options);
-        const resolved = await resolveExecution(session, executionQuery);
-        const stepName = resolveStep(resolved, stepQuery);
-        let value: unknown;
-        try {
-          value = await resolved.execution.result(stepName);
-        } catch (error) {
-          if (!(error instanceof StepFailedError)) throw error;
-          throw new StepboxError("STEP_FAILED", error.detail, { cause: error, hint: await noResultHint(resolved.execution, resolved.id, stepName) });
-        }
+        const value = wantsCloud(options, executionQuery)
+          ? await cloudResult(options, executionQuery, stepQuery)
+          : await localResult(options, executionQuery, stepQuery);
         if (options.out !== undefined) {
           const bytes = rawBytes(value);
           await writeFile(options.out, bytes);
@@ -58,6 +56,43 @@ export function resultCommand(program: Command): void {
         return EXIT.ok;
       }),
     );
+}
+
+async function localResult(options: ResultOptions, executionQuery: string, stepQuery: string): Promise<unknown> {
+  const session = openSession(options);
+  const resolved = await resolveExecution(session, executionQuery);
+  const stepName = resolveStep(resolved, stepQuery);
+  try {
+    return await resolved.execution.result(stepName);
+  } catch (error) {
+    if (!(error instanceof StepFailedError)) throw error;
+    throw new StepboxError("STEP_FAILED", error.detail, { cause: error, hint: await noResultHint(resolved.execution, resolved.id, stepName) });
+  }
+}
+
+/** The result from S3, read as the cloud session's result() reads it; a step without one is the same error as a local one. */
+async function cloudResult(options: ResultOptions, executionQuery: string, stepQuery: string): Promise<unknown> {
+  const cloud = openCloudSession(options, executionQuery);
+  try {
+    const execution = await resolveCloudExecution(cloud, options, executionQuery);
+    const { PipelineDefinition } = await execution.describeDefinition();
+    const stepName = matchPrefix(
+      stepQuery,
+      readDefinition(PipelineDefinition).steps.map((s) => s.name),
+      "step",
+      `execution ${execution.id}`,
+    );
+    try {
+      return await execution.result(stepName);
+    } catch (error) {
+      if (!(error instanceof StepFailedError)) throw error;
+      const ran = (await execution.listSteps()).some((s) => s.StepName === stepName && s.Metadata?.TrainingJob?.Arn);
+      const hint = ran ? `it has no result; see its output with: stepbox logs ${execution.arn} ${stepName}` : `see why with: stepbox describe ${execution.arn}`;
+      throw new StepboxError("STEP_FAILED", error.detail, { cause: error, hint });
+    }
+  } finally {
+    cloud.close();
+  }
 }
 
 /** Where to look next for a step without a result: its logs when it ran containers, else why it did not. */
