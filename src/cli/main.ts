@@ -9,6 +9,7 @@ import { describeCommand } from "./commands/describe.js";
 import { executionsCommand } from "./commands/executions.js";
 import { gcCommand } from "./commands/gc.js";
 import { graphCommand } from "./commands/graph.js";
+import { imageCommand } from "./commands/image.js";
 import { logsCommand } from "./commands/logs.js";
 import { reportCommand } from "./commands/report.js";
 import { resultCommand } from "./commands/result.js";
@@ -48,6 +49,7 @@ function buildProgram(version: string): Command {
     shellCommand,
     gcCommand,
     serveCommand,
+    imageCommand,
   ]) {
     register(program);
   }
