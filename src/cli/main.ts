@@ -33,7 +33,7 @@ function buildProgram(version: string): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
     .showSuggestionAfterError(true)
-    .addHelpText("after", "\nEvery command takes --store <uri> (default: $STEPBOX_HOME, else ./.stepbox); see stepbox <command> --help.\n");
+    .addHelpText("after", "\nEvery command but image push takes --store <uri> (default: $STEPBOX_HOME, else ./.stepbox); see stepbox <command> --help.\n");
   for (const register of [
     runCommand,
     executionsCommand,
