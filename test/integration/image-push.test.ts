@@ -103,6 +103,15 @@ describe("stepbox image push", () => {
     expect(missing.stderr).toMatch(/^error: missing required argument 'repository-uri'\nhint: see stepbox image --help/);
   });
 
+  it("is listed in the help and explains itself with examples", async () => {
+    const top = await cli(store.store, ["--help"]);
+    expect(top.stdout).toMatch(/^  image /m);
+    const help = await cli(store.store, ["image", "push", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: stepbox image push \[options\] <repository-uri>/);
+    expect(help.stdout).toMatch(/\nExamples:\n  \$ stepbox image push 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/stepbox\n/);
+  });
+
   it("exits 1 with the fix when the registry cannot be reached", async () => {
     const run = await cli(store.store, ["image", "push", UNREACHABLE]);
     expect(run.code).toBe(1);
