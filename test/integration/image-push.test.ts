@@ -161,11 +161,14 @@ describe("pushRuntimeImage", () => {
     }
   });
 
-  it("is a RegistryError when the registry cannot be reached", async () => {
+  it("is a RegistryError when the registry cannot be reached, and leaves no tag behind", async () => {
     const error = await pushRuntimeImage({ repository: UNREACHABLE }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryError);
     expect(error).toMatchObject({ code: "REGISTRY", reason: "unreachable", repository: UNREACHABLE });
     expect((error as RegistryError).hint).toMatch(/start the registry at 127\.0\.0\.1:1, or check the host and port/);
+    // The failed push left no name for the image on the engine.
+    const names = (await docker.listImages()).flatMap((image) => image.RepoTags ?? []);
+    expect(names.filter((name) => name.startsWith("127.0.0.1:1/"))).toEqual([]);
   });
 
   describe("to a registry that asks for a login", () => {
@@ -184,7 +187,6 @@ describe("pushRuntimeImage", () => {
 
     it("is refused without one, saying docker login is not used", async () => {
       const error = await pushRuntimeImage({ repository: `${locked.host}/locked`, tag: "anonymous" }).catch((e: unknown) => e);
-      tagged.add(`${locked.host}/locked:anonymous`);
       expect(error).toBeInstanceOf(RegistryError);
       expect(error).toMatchObject({ reason: "refused" });
       expect((error as RegistryError).detail).toMatch(/refused the push to 127\.0\.0\.1:\d+\/locked: .*(auth|credentials)/);

@@ -137,6 +137,26 @@ export async function pushImage(
   } catch (error) {
     throw engineError(`tagging ${args.source} as ${repository.name}:${tag}`, error);
   }
+  try {
+    return await pushTagged(docker, repository, tag, login, args.logger);
+  } catch (error) {
+    // A failed push leaves no name behind: the image keeps its stepbox-runtime tag.
+    await docker
+      .getImage(`${repository.name}:${tag}`)
+      .remove({ noprune: true })
+      .catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Pushes `repository:tag`, already on the engine, and follows the push to its digest. */
+async function pushTagged(
+  docker: Docker,
+  repository: RegistryRepository,
+  tag: string,
+  login: RegistryLogin | undefined,
+  logger: Logger | undefined,
+): Promise<string> {
   let stream: NodeJS.ReadableStream;
   try {
     const authconfig = login ? { username: login.username, password: login.password, serveraddress: login.serveraddress } : undefined;
@@ -144,7 +164,7 @@ export async function pushImage(
   } catch (error) {
     throw engineError(`pushing ${repository.name}:${tag}`, error);
   }
-  return followPush(docker, stream, repository, login, args.logger);
+  return followPush(docker, stream, repository, login, logger);
 }
 
 /**
