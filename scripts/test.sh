@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-boto3.sh
+bash scripts/ensure-registry.sh
 bash scripts/install-deps.sh
 # Lint and format first: a layer rule broken or a file left unformatted fails the run before the slow part.
 npx biome check .

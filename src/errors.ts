@@ -25,7 +25,8 @@ export type StepboxErrorCode =
   | "STEP_OUTPUT"
   | "INVALID_DEFINITION"
   | "EXPRESSION"
-  | "CLOUD";
+  | "CLOUD"
+  | "REGISTRY";
 
 export interface StepboxErrorOptions {
   cause?: unknown;
@@ -356,5 +357,25 @@ export class CloudError extends StepboxError {
     this.resource = args.resource;
     this.awsCode = args.awsCode;
     this.httpStatus = args.httpStatus;
+  }
+}
+
+/**
+ * How a container registry failed a push: it could not be reached (`unreachable`: nothing listens, a
+ * name that does not resolve, TLS asked of a plain-HTTP registry), it refused the push (`refused`: no or
+ * wrong credentials, a repository that does not exist), or it took the image without telling its digest
+ * (`no-digest`).
+ */
+export type RegistryFailure = "unreachable" | "refused" | "no-digest";
+
+/** A container registry could not take the runtime image (`stepbox image push`). */
+export class RegistryError extends StepboxError {
+  /** The repository pushed to, `host[:port]/path`. */
+  readonly repository: string;
+  readonly reason: RegistryFailure;
+  constructor(message: string, options: StepboxErrorOptions & { repository: string; reason: RegistryFailure }) {
+    super("REGISTRY", message, options);
+    this.repository = options.repository;
+    this.reason = options.reason;
   }
 }

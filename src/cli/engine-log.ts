@@ -65,7 +65,8 @@ function render(entry: LogEntry, listener: EngineLogListener, verbose: boolean):
   switch (entry.event) {
     case "image.base.import":
     case "image.base.pull":
-    case "image.build": {
+    case "image.build":
+    case "image.push": {
       const what = `${msg}${entry.tag ? ` ${entry.tag}` : entry.reference ? ` ${entry.reference}` : ""}`;
       listener.message(`${what}...`, "stdout");
       listener.imageActivity(what);
@@ -73,6 +74,7 @@ function render(entry: LogEntry, listener: EngineLogListener, verbose: boolean):
     }
     case "image.base.imported":
     case "image.built":
+    case "image.pushed":
       listener.imageActivity(undefined);
       listener.message(`${msg}${entry.durationMs !== undefined ? ` in ${formatDuration(entry.durationMs)}` : ""}`, "stdout");
       return;

@@ -29,6 +29,7 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   NOT_FOUND: true,
   INVALID_DEFINITION: true,
   CLOUD: false,
+  REGISTRY: false,
   EXPRESSION: true,
   STEP_FAILED: false,
   SERIALIZATION: false,

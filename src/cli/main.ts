@@ -10,6 +10,7 @@ import { describeCommand } from "./commands/describe.js";
 import { executionsCommand } from "./commands/executions.js";
 import { gcCommand } from "./commands/gc.js";
 import { graphCommand } from "./commands/graph.js";
+import { imageCommand } from "./commands/image.js";
 import { logsCommand } from "./commands/logs.js";
 import { reportCommand } from "./commands/report.js";
 import { resultCommand } from "./commands/result.js";
@@ -33,7 +34,7 @@ function buildProgram(version: string): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
     .showSuggestionAfterError(true)
-    .addHelpText("after", "\nEvery command takes --store <uri> (default: $STEPBOX_HOME, else ./.stepbox); see stepbox <command> --help.\n");
+    .addHelpText("after", "\nEvery command but image push takes --store <uri> (default: $STEPBOX_HOME, else ./.stepbox); see stepbox <command> --help.\n");
   for (const register of [
     runCommand,
     executionsCommand,
@@ -49,6 +50,7 @@ function buildProgram(version: string): Command {
     shellCommand,
     gcCommand,
     serveCommand,
+    imageCommand,
     deployCommand,
   ]) {
     register(program);
