@@ -34,7 +34,19 @@ export interface ReusedStep {
 export interface ExecutionServices
   extends Pick<
     TrainingStepContext,
-    "store" | "runtime" | "image" | "imageId" | "key" | "keyFor" | "buildKey" | "uris" | "owner" | "stopGraceSeconds" | "outputLimitBytes" | "logLimitBytes"
+    | "store"
+    | "runtime"
+    | "image"
+    | "imageId"
+    | "key"
+    | "keyFor"
+    | "buildKey"
+    | "uris"
+    | "owner"
+    | "stopGraceSeconds"
+    | "outputLimitBytes"
+    | "logLimitBytes"
+    | "collectTimeoutSeconds"
   > {
   readonly records: RecordStore;
   readonly logger: Logger;

@@ -47,6 +47,8 @@ export interface TrainingStepContext {
   readonly outputLimitBytes: number | undefined;
   /** A cap on the log the store keeps of each host; the runtime's default when undefined. */
   readonly logLimitBytes: number | undefined;
+  /** The most seconds storing what a step left may take; past it the step fails. */
+  readonly collectTimeoutSeconds: number;
   readonly signal: AbortSignal;
   readonly killSignal: AbortSignal;
   /** The step's resources and input channels, checked before the execution started. */
@@ -415,9 +417,11 @@ async function storeArtifacts(step: TrainingStepRun, ctx: TrainingStepContext, o
   });
   metadata.LogStreams = outcome.hosts.map((h) => h.logStream);
   if (outcome.stopped === "OutputLimitExceeded") return;
-  const model = await storeArchive(ctx, step, outcome, "model");
+  // The logs are capped; the archives are what a step can make slow to pack (millions of files).
+  const deadline = Date.now() + ctx.collectTimeoutSeconds * 1000;
+  const model = await storeArchive(ctx, step, outcome, "model", deadline);
   if (model) metadata.ModelArtifacts = { S3ModelArtifacts: model };
-  const data = await storeArchive(ctx, step, outcome, "output");
+  const data = await storeArchive(ctx, step, outcome, "output", deadline);
   if (data) metadata.OutputDataArtifacts = data;
 }
 
@@ -429,23 +433,51 @@ const ARCHIVES = {
 /** The code of an error in what a step left (StepOutputError's, and an archive that cannot be packed). */
 const STEP_OUTPUT = "STEP_OUTPUT";
 
-/** Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left nothing. */
-async function storeArchive(ctx: TrainingStepContext, step: TrainingStepRun, outcome: JobOutcome, kind: keyof typeof ARCHIVES): Promise<string | undefined> {
+/**
+ * Streams the hosts' merged archive of one kind into the store; its URI, or undefined when they left
+ * nothing. Past `deadline` (epoch ms) the packing is given up and the step fails: what it left took
+ * too long to collect.
+ */
+async function storeArchive(
+  ctx: TrainingStepContext,
+  step: TrainingStepRun,
+  outcome: JobOutcome,
+  kind: keyof typeof ARCHIVES,
+  deadline: number,
+): Promise<string | undefined> {
   const { file, folder } = ARCHIVES[kind];
   const archive = await outcome.archive(kind);
   if (!archive) return undefined;
   const key = layout.output(ctx.pipelineName, ctx.executionId, step.name, file);
+  let timedOut = false;
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      archive.destroy(new Error("the time to collect it ran out"));
+    },
+    Math.max(0, deadline - Date.now()),
+  );
   // The archive is packed as it goes up, so its size is known only at the end: no total. A file the
   // runtime cannot pack (a step can chmod 000 what it leaves) errors the stream and fails the upload.
   await trackTransfer(transferReport(ctx), { step: step.name, direction: "upload", what: file }, (count) =>
-    ctx.store.putStream(key, counted(archive, count)).catch((error: unknown) => {
-      archive.destroy();
-      if (error instanceof StepboxError) throw error;
-      throw new StepboxError(STEP_OUTPUT, `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
-        cause: error,
-        hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
-      });
-    }),
+    ctx.store
+      .putStream(key, counted(archive, count))
+      .catch((error: unknown) => {
+        archive.destroy();
+        if (timedOut) {
+          throw new StepboxError(
+            STEP_OUTPUT,
+            `packing what step "${step.name}" left in ${folder} into ${file} took more than the ${ctx.collectTimeoutSeconds} s the engine gives collection, and was given up`,
+            { cause: error, hint: "leave fewer, larger files (an archive of its own, say), or raise the session's collectTimeoutSeconds" },
+          );
+        }
+        if (error instanceof StepboxError) throw error;
+        throw new StepboxError(STEP_OUTPUT, `cannot pack what step "${step.name}" left in ${folder} into ${file}: ${(error as Error).message}`, {
+          cause: error,
+          hint: `leave only files, folders and links in ${folder}: no named pipes, sockets or devices`,
+        });
+      })
+      .finally(() => clearTimeout(timer)),
   );
   return `${ctx.store.uri}/${key}`;
 }

@@ -97,6 +97,7 @@ export async function launchExecution(session: LocalPipelineSession, launch: Lau
     stopGraceSeconds: session.stopGraceSeconds,
     outputLimitBytes: session.outputLimitBytes,
     logLimitBytes: session.logLimitBytes,
+    collectTimeoutSeconds: session.collectTimeoutSeconds,
     preflight,
     parameters: launch.parameters,
     reuse: launch.reusePlan?.reuse ?? new Map<string, ReusedStep>(),

@@ -52,6 +52,13 @@ export interface LocalPipelineSessionOptions {
    * @default 104857600 (100 MiB)
    */
   logLimitBytes?: number;
+  /**
+   * Seconds the engine spends, at most, packing and storing what a step left (its logs, model and
+   * output archives) once its containers exited. A step that leaves more than can be packed in time
+   * (millions of files) fails with a ClientError that says so, instead of holding the execution.
+   * @default 600
+   */
+  collectTimeoutSeconds?: number;
   /** The image the runtime image is built on. @default STEPBOX_BASE_IMAGE, else one made from this machine's node */
   baseImage?: string;
   /** @default a pino logger on stderr at STEPBOX_LOG_LEVEL (default "warn") */
@@ -98,6 +105,7 @@ export class LocalPipelineSession {
   readonly records: RecordStore;
   readonly logger: Logger;
   readonly onLog: (line: StepLogLine) => void;
+  readonly collectTimeoutSeconds: number;
   readonly stopGraceSeconds: number;
   readonly outputLimitBytes: number | undefined;
   readonly logLimitBytes: number | undefined;
@@ -117,6 +125,7 @@ export class LocalPipelineSession {
       "stopGraceSeconds",
       "outputLimitBytes",
       "logLimitBytes",
+      "collectTimeoutSeconds",
       "baseImage",
       "logger",
       "runtime",
@@ -136,6 +145,11 @@ export class LocalPipelineSession {
     if (options.logLimitBytes !== undefined && !(Number.isInteger(options.logLimitBytes) && options.logLimitBytes > 0)) {
       throw new ValidationError(`new LocalPipelineSession(): logLimitBytes must be a whole number of bytes > 0, got ${String(options.logLimitBytes)}`);
     }
+    if (options.collectTimeoutSeconds !== undefined && !(Number.isFinite(options.collectTimeoutSeconds) && options.collectTimeoutSeconds > 0)) {
+      throw new ValidationError(
+        `new LocalPipelineSession(): collectTimeoutSeconds must be a number of seconds > 0, got ${String(options.collectTimeoutSeconds)}`,
+      );
+    }
     if (options.runtime !== undefined) checkGivenRuntime(options);
     this.#options = options;
     this.artifactRoot = options.artifactRoot ?? defaultArtifactRoot();
@@ -146,6 +160,7 @@ export class LocalPipelineSession {
     this.stopGraceSeconds = options.stopGraceSeconds ?? 120;
     this.outputLimitBytes = options.outputLimitBytes;
     this.logLimitBytes = options.logLimitBytes;
+    this.collectTimeoutSeconds = options.collectTimeoutSeconds ?? 600;
     this.handleSignals = options.handleSignals ?? true;
   }
 
