@@ -55,6 +55,11 @@ export function wantsCloud(options: CloudOptions, query: string): boolean {
  */
 export function openCloudSession(options: CloudOptions, arn?: string, extra: Partial<PipelineSessionOptions> = {}): PipelineSession {
   const region = options.region ?? (arn?.startsWith("arn:") ? parseExecutionArn(arn).scope.region : undefined);
+  if (region === undefined && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
+    throw new ValidationError("no AWS region is given", { hint: "give --region (e.g. --region us-east-1), set AWS_REGION, or name the execution by its ARN" });
+  }
+  // The SDK pinned here supports this Node; its notice about later versions is not the user's to act on.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return new PipelineSession({
     ...(region !== undefined ? { region } : {}),
     // stepbox serve answers SageMaker's and CloudWatch Logs' calls on one address.
