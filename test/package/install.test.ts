@@ -3,14 +3,16 @@
  * tarball installed into a fresh project outside the repository, with none of stepbox's
  * devDependencies. There the CLI runs a TypeScript pipeline file whose step imports an ordinary npm
  * library installed in that project, reads the step's result back, and the project's own tsc compiles
- * a strict file (skipLibCheck off) that imports stepbox, stepbox/testing and stepbox/report.
+ * a strict file (skipLibCheck off) that imports stepbox, stepbox/testing and stepbox/report; and the
+ * installed CLI deploys the same file to the installed `stepbox serve` and reads its result back.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { s3Env, startS3Server } from "../support/s3-server.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -34,9 +36,9 @@ interface Finished {
 }
 
 /** Runs a command to its end; a failure carries the command's output. */
-async function run(command: string, args: readonly string[], cwd: string): Promise<Finished> {
+async function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Finished> {
   try {
-    return await promisify(execFile)(command, args, { cwd, env: userEnvironment(), maxBuffer: 64 * 1024 * 1024 });
+    return await promisify(execFile)(command, args, { cwd, env: { ...userEnvironment(), ...env }, maxBuffer: 64 * 1024 * 1024 });
   } catch (error) {
     const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${stdout}\n${stderr}`, { cause: error });
@@ -91,7 +93,7 @@ describe("stepbox installed from its packed tarball into a fresh project", () =>
   let tarballFiles: string[];
   let manifest: Manifest;
 
-  const stepbox = (args: readonly string[]): Promise<Finished> => run("npx", ["--no", "--", "stepbox", ...args], project);
+  const stepbox = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> => run("npx", ["--no", "--", "stepbox", ...args], project, env);
 
   beforeAll(async () => {
     manifest = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as Manifest;
@@ -164,6 +166,44 @@ describe("stepbox installed from its packed tarball into a fresh project", () =>
 
     const result = await stepbox(["result", id!, "pairSums", "--json", "--store", store]);
     expect(JSON.parse(result.stdout)).toEqual([3, 7, 5]);
+  });
+
+  it("deploys the same file to SageMaker (the installed stepbox serve, over an S3 server) and reads its result back with the cloud commands", async () => {
+    await writeFile(join(project, "pipeline.ts"), PIPELINE);
+    const s3 = await startS3Server({ bucket: "stepbox-package" });
+    const env = {
+      ...s3Env(s3),
+      STEPBOX_ROLE_ARN: "arn:aws:iam::123456789012:role/stepbox-pipelines",
+      STEPBOX_S3_ROOT: `s3://${s3.bucket}/cloud`,
+      STEPBOX_IMAGE_URI: `127.0.0.1:5000/stepbox@sha256:${"ef".repeat(32)}`,
+    };
+    const serve = spawn("npx", ["--no", "--", "stepbox", "serve", "--port", "0", "--store", `s3://${s3.bucket}/cloud`], {
+      cwd: project,
+      env: { ...userEnvironment(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        let out = "";
+        serve.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+          out += chunk;
+          const found = /the SageMaker API at (http:\/\/\S+)/.exec(out);
+          if (found) resolveUrl(found[1]!);
+        });
+        serve.once("exit", (code) => reject(new Error(`stepbox serve exited ${code}: ${out}`)));
+      });
+      const deployed = await stepbox(["deploy", "pipeline.ts", "--follow", "--endpoint", url], env);
+      const arn = /^started execution [a-z0-9]+: (arn:\S+)$/m.exec(deployed.stdout)?.[1];
+      expect(arn, deployed.stdout).toBeDefined();
+      expect(deployed.stdout).toMatch(/ Succeeded in /);
+      const result = await stepbox(["result", arn!, "pairSums", "--json", "--endpoint", url], env);
+      expect(JSON.parse(result.stdout)).toEqual([3, 7, 5]);
+    } finally {
+      const exited = new Promise((resolveExit) => serve.once("exit", resolveExit));
+      serve.kill("SIGTERM");
+      await exited;
+      await s3.close();
+    }
   });
 
   it("compiles a strict TypeScript file that imports stepbox, stepbox/testing and stepbox/report, with skipLibCheck off", async () => {

@@ -41,6 +41,7 @@ describe("stepbox serve", () => {
     expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(serve.stdout()).toContain(`the SageMaker API at ${endpoint} (store: file://`);
     expect(serve.stdout()).toContain("aws sagemaker list-pipelines");
+    expect(serve.stdout()).toContain(`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=${endpoint}`);
   });
 
   it("answers the AWS SDK for JavaScript over the store, where a session's upsert() is found", async () => {

@@ -68,8 +68,8 @@ export function serveCommand(program: Command): void {
         const serve = await startServe({ session, port, host: options.host, faults });
         process.stdout.write(
           `stepbox serve: the SageMaker API at ${serve.url} (store: ${session.store.uri})\n` +
-            "point the AWS CLI and SDKs at it (any credentials and region do):\n" +
-            `  export AWS_ENDPOINT_URL_SAGEMAKER=${serve.url}\n` +
+            "point the AWS CLI and SDKs at it (any credentials and region do; it answers CloudWatch Logs' calls for its jobs too):\n" +
+            `  export AWS_ENDPOINT_URL_SAGEMAKER=${serve.url} AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=${serve.url}\n` +
             "  aws sagemaker list-pipelines\n" +
             "Ctrl-C stops it\n",
         );
