@@ -19,6 +19,8 @@ import type { S3ConnectionOptions } from "../store/s3-client.js";
 import { awsCall } from "./aws-calls.js";
 import { CloudPipelineExecution } from "./cloud-execution.js";
 import { S3Objects } from "./s3-objects.js";
+import { lastPushedImage } from "./pushed-image.js";
+import { stepboxPackageSync } from "../runtime/package-manifest.js";
 
 export interface PipelineSessionOptions {
   /**
@@ -35,7 +37,7 @@ export interface PipelineSessionOptions {
   /**
    * The runtime image every function step runs in, as pushed by `stepbox image push` (a digest reference
    * is best: the definition then names exactly what runs). A step's own `imageUri` option wins.
-   * @default env.STEPBOX_IMAGE_URI
+   * @default env.STEPBOX_IMAGE_URI, else the image `stepbox image push` pushed last from this machine (when this version of stepbox pushed it)
    */
   imageUri?: string;
   /** @default env.AWS_REGION, else env.AWS_DEFAULT_REGION */
@@ -254,21 +256,33 @@ export class PipelineSession {
 
   /** What a definition of the pipeline says of where and as whom it runs. */
   definitionContext(pipelineName: string): DefinitionContext {
-    if (this.imageUri === undefined) {
-      throw new ValidationError(`pipeline "${pipelineName}": the cloud session has no runtime image to name in its definition`, {
-        hint: "push it with `stepbox image push <repository-uri>` and pass what it prints as imageUri (or set STEPBOX_IMAGE_URI)",
-      });
-    }
     return {
       root: this.s3Root,
       pipelineName,
-      imageUri: this.imageUri,
+      imageUri: this.#runtimeImage(pipelineName),
       region: this.region,
       roleArn: this.roleArn,
       jobPublicKey: this.jobSigningKey(pipelineName).publicKeyPem,
       stepImageUris: true,
       channelUri: (step, channel, uri) => (isLocalChannel(uri) ? `${this.s3Root}/${uploadedChannelKey(pipelineName, step, channel)}` : uri),
     };
+  }
+
+  /**
+   * The image the definition names: `imageUri`, else STEPBOX_IMAGE_URI, else the one `stepbox image push`
+   * pushed last from this machine, when this version of stepbox pushed it.
+   */
+  #runtimeImage(pipelineName: string): string {
+    if (this.imageUri !== undefined) return this.imageUri;
+    const pushed = lastPushedImage();
+    const version = stepboxPackageSync().version;
+    if (pushed?.stepboxVersion === version) return pushed.reference;
+    throw new ValidationError(`pipeline "${pipelineName}": the cloud session has no runtime image to name in its definition`, {
+      hint:
+        pushed === undefined
+          ? "push it with `stepbox image push <repository-uri>` (then it is used), or pass an image as imageUri (or set STEPBOX_IMAGE_URI)"
+          : `the image pushed last, ${pushed.reference}, holds stepbox ${pushed.stepboxVersion}'s runner, not ${version}'s: push again with \`stepbox image push <repository-uri>\``,
+    });
   }
 
   /** An execution by its ARN, as DescribePipelineExecution and the others see it. */

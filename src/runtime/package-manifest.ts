@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StepboxError } from "../errors.js";
@@ -12,23 +12,31 @@ export interface StepboxPackage {
   readonly version: string;
 }
 
-let found: Promise<StepboxPackage> | undefined;
+let found: StepboxPackage | undefined;
 
 /** stepbox's own package.json, found above this module: from src/runtime/ and dist/src/runtime/ alike. */
-export function stepboxPackage(): Promise<StepboxPackage> {
-  found ??= (async () => {
-    for (let dir = dirname(THIS_FILE); ; dir = dirname(dir)) {
-      const manifest = await readFile(join(dir, "package.json"), "utf8").then(
-        (text) => JSON.parse(text) as { name?: unknown; version?: unknown },
-        () => undefined,
-      );
-      if (manifest?.name === "stepbox") return { root: dir, version: String(manifest.version) };
-      if (dirname(dir) === dir) {
-        throw new StepboxError("NOT_FOUND", `cannot find stepbox's package.json above ${THIS_FILE}`, {
-          hint: "reinstall stepbox; the package is incomplete",
-        });
-      }
+export async function stepboxPackage(): Promise<StepboxPackage> {
+  return stepboxPackageSync();
+}
+
+/** `stepboxPackage` for callers that cannot wait; a few small files read once per process. */
+export function stepboxPackageSync(): StepboxPackage {
+  if (found) return found;
+  for (let dir = dirname(THIS_FILE); ; dir = dirname(dir)) {
+    let manifest: { name?: unknown; version?: unknown } | undefined;
+    try {
+      manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+    } catch {
+      manifest = undefined;
     }
-  })();
-  return found;
+    if (manifest?.name === "stepbox") {
+      found = { root: dir, version: String(manifest.version) };
+      return found;
+    }
+    if (dirname(dir) === dir) {
+      throw new StepboxError("NOT_FOUND", `cannot find stepbox's package.json above ${THIS_FILE}`, {
+        hint: "reinstall stepbox; the package is incomplete",
+      });
+    }
+  }
 }

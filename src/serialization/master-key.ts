@@ -26,12 +26,17 @@ export interface MasterKeyOptions {
   keyFile?: string;
 }
 
-/** Where the key file lives unless told otherwise, following the XDG base directory spec. */
-function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+/** stepbox's folder of this user's settings, following the XDG base directory spec: $XDG_CONFIG_HOME/stepbox, else ~/.config/stepbox. */
+export function stepboxConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   const configHome = env.XDG_CONFIG_HOME;
   // The spec says to ignore an empty or relative XDG_CONFIG_HOME.
   const base = configHome && isAbsolute(configHome) ? configHome : join(homedir(), ".config");
-  return join(base, "stepbox", "secret");
+  return join(base, "stepbox");
+}
+
+/** Where the key file lives unless told otherwise. */
+function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stepboxConfigDir(env), "secret");
 }
 
 const sha256 = (value: string | Buffer): Buffer => createHash("sha256").update(value).digest();

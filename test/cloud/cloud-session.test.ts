@@ -5,7 +5,8 @@
  * functions and arguments the session uploaded and signed, and the session reads everything back
  * through SageMaker's API and S3.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -235,15 +236,23 @@ describe("errors of a cloud session", () => {
     elsewhere.close();
   });
 
-  it("a session without a runtime image says how to push one", () => {
-    const saved = process.env.STEPBOX_IMAGE_URI;
+  it("a session without a runtime image, and no push remembered on this machine, says how to push one", async () => {
+    const saved = { image: process.env.STEPBOX_IMAGE_URI, config: process.env.XDG_CONFIG_HOME };
     delete process.env.STEPBOX_IMAGE_URI;
+    // A settings folder where nothing was ever pushed from.
+    const config = await mkdtemp(join(tmpdir(), "stepbox-no-push-"));
+    process.env.XDG_CONFIG_HOME = config;
     const bare = cloudSession({ imageUri: undefined });
     try {
-      expect(() => failingPipeline("no-image", bare).definition()).toThrow(/stepbox image push/);
+      expect(() => failingPipeline("no-image", bare).definition()).toThrow(
+        expect.objectContaining({ message: expect.stringMatching(/no runtime image/), hint: expect.stringMatching(/stepbox image push/) }),
+      );
     } finally {
-      if (saved !== undefined) process.env.STEPBOX_IMAGE_URI = saved;
+      if (saved.image !== undefined) process.env.STEPBOX_IMAGE_URI = saved.image;
+      if (saved.config === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved.config;
       bare.close();
+      await rm(config, { recursive: true, force: true });
     }
   });
 

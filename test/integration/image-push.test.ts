@@ -5,6 +5,9 @@
  * is built, and a registry that cannot be reached or asks for a login is a RegistryError. An ECR login
  * comes from the real AWS SDK calling a local GetAuthorizationToken server.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PipelineSession } from "stepbox";
@@ -24,12 +27,15 @@ const NO_ENGINE = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
 
 let registry: TestRegistry;
 let store: Awaited<ReturnType<typeof tempStore>>;
+/** The pushes' settings folder (XDG_CONFIG_HOME), where the last push is remembered: not this user's own. */
+let config: string;
 const docker = new Docker();
 /** The repository:tag names the pushes left on the engine, removed after. */
 const tagged = new Set<string>();
 
 beforeAll(async () => {
   [registry, store] = await Promise.all([startRegistry(), tempStore(), buildCli()]).then(([r, s]) => [r, s] as const);
+  config = await mkdtemp(join(tmpdir(), "stepbox-image-config-"));
 }, 300_000);
 
 afterAll(async () => {
@@ -40,11 +46,12 @@ afterAll(async () => {
       .catch(() => undefined);
   await registry?.close();
   await store?.cleanup();
+  if (config !== undefined) await rm(config, { recursive: true, force: true });
 });
 
 /** `stepbox image push ...args`, its stdout's one line read as `<repo>@<digest>`. */
 async function cliPush(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ repository: string; digest: string; stderr: string }> {
-  const run = await cli(store.store, ["image", "push", ...args], undefined, env);
+  const run = await cli(store.store, ["image", "push", ...args], undefined, { XDG_CONFIG_HOME: config, ...env });
   expect(run.stderr).not.toMatch(/^error:/m);
   expect(run.code).toBe(0);
   const lines = run.stdout.split("\n");
@@ -68,6 +75,37 @@ describe("stepbox image push", () => {
     tagged.add(`${registry.host}/stepbox-cli:${tag}`);
     expect(await registry.manifestDigest("stepbox-cli", tag!)).toBe(pushed.digest);
     defaultDigest = pushed.digest;
+  });
+
+  it("remembers the push: a cloud session on this machine without imageUri names it, unless another stepbox version pushed it", async () => {
+    const saved = { config: process.env.XDG_CONFIG_HOME, image: process.env.STEPBOX_IMAGE_URI };
+    process.env.XDG_CONFIG_HOME = config;
+    delete process.env.STEPBOX_IMAGE_URI;
+    const session = new PipelineSession({
+      roleArn: "arn:aws:iam::123456789012:role/stepbox-pipelines",
+      s3Root: "s3://stepbox-image-push/cloud",
+      region: "us-east-1",
+    });
+    const file = join(config, "stepbox", "pushed-image.json");
+    try {
+      const definition = JSON.parse(failingPipeline("remembered-image", session).definition());
+      expect(definition.Steps[0].Arguments.AlgorithmSpecification.TrainingImage).toBe(`${registry.host}/stepbox-cli@${defaultDigest}`);
+
+      const remembered = JSON.parse(await readFile(file, "utf8"));
+      await writeFile(file, JSON.stringify({ ...remembered, stepboxVersion: "0.0.1-other" }));
+      expect(() => failingPipeline("stale-image", session).definition()).toThrow(/no runtime image/);
+      expect(() => failingPipeline("stale-image", session).definition()).toThrow(
+        expect.objectContaining({ hint: expect.stringMatching(/holds stepbox 0\.0\.1-other's runner/) }),
+      );
+      await writeFile(file, "{ not json");
+      expect(() => failingPipeline("damaged-image", session).definition()).toThrow(/pushed-image\.json is not a record of a pushed image/);
+      await writeFile(file, JSON.stringify(remembered));
+    } finally {
+      session.close();
+      if (saved.config === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved.config;
+      if (saved.image !== undefined) process.env.STEPBOX_IMAGE_URI = saved.image;
+    }
   });
 
   it("takes --tag, and the same image has the same digest under it", async () => {

@@ -36,7 +36,10 @@ export function deployCommand(program: Command): void {
         .option("--export <name>", "the export to deploy, when the file exports several pipelines")
         .option("--role <arn>", "the IAM role the pipeline and its jobs run as (default: $STEPBOX_ROLE_ARN)")
         .option("--s3-root <uri>", "s3://bucket[/prefix] where functions, arguments and results go (default: $STEPBOX_S3_ROOT)")
-        .option("--image <uri>", "the runtime image the steps run in, as `stepbox image push` printed it (default: $STEPBOX_IMAGE_URI)")
+        .option(
+          "--image <uri>",
+          "the runtime image the steps run in, as `stepbox image push` printed it (default: $STEPBOX_IMAGE_URI, else the image pushed last from this machine)",
+        )
         .option("--start", "start an execution once the pipeline is deployed")
         .option("--follow", "start an execution and show its progress until it ends")
         .option("--param <name=value>", "with --start: a value for one of the pipeline's parameters (repeat for more)", collect, [])
@@ -49,7 +52,7 @@ export function deployCommand(program: Command): void {
     .addHelpText(
       "after",
       examples(
-        "stepbox deploy pipelines/churn.ts --role arn:aws:iam::123456789012:role/pipelines --s3-root s3://my-bucket/stepbox --image $IMAGE",
+        "stepbox deploy pipelines/churn.ts --role arn:aws:iam::123456789012:role/pipelines --s3-root s3://my-bucket/stepbox --start",
         "stepbox deploy pipelines/churn.ts --follow --param epochs=20",
       ),
     )

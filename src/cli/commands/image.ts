@@ -56,6 +56,13 @@ export function imageCommand(program: Command): void {
           login = await ecrLogin(ecr);
         }
         const pushed = await pushRuntimeImage({ repository, tag, baseImage: options.baseImage, login, logger });
+        // What cloud sessions on this machine name from now on, unless told another image.
+        const [{ rememberPushedImage, pushedImageFile }, { stepboxPackage }] = await Promise.all([
+          import("../../cloud/pushed-image.js"),
+          import("../../runtime/package-manifest.js"),
+        ]);
+        await rememberPushedImage({ reference: pushed.reference, stepboxVersion: (await stepboxPackage()).version, pushedAt: new Date().toISOString() });
+        process.stderr.write(`cloud sessions and stepbox deploy on this machine now use it (remembered in ${pushedImageFile()})\n`);
         process.stdout.write(`${pushed.reference}\n`);
         return EXIT.ok;
       }),
