@@ -78,9 +78,10 @@ export async function unmountVolume(mountPoint: string): Promise<void> {
 export interface VolumeUsage {
   readonly usedBytes: number;
   /**
-   * Whether it has no room left for the step: no free inode, or free space under 1% of its size (at
-   * most 16 MiB). A write that failed with ENOSPC leaves it so; a step that stopped short of that did
-   * not run out of its volume.
+   * Whether it has no room left for the step: no free inode, or free space under 1 MiB plus 1% of its
+   * size (at most 16 MiB more). ext4 refuses a write a few hundred KiB short of full (it keeps room for
+   * the metadata of data not yet on disk), so a write that failed with ENOSPC leaves it so; a step that
+   * stopped well short of that did not run out of its volume.
    */
   readonly full: boolean;
 }
@@ -97,7 +98,7 @@ export async function volumeUsage(mountPoint: string): Promise<VolumeUsage> {
     });
   }
   const size = s.blocks * s.bsize;
-  const room = Math.min(size / 100, 16 * 1024 * 1024);
+  const room = 1024 * 1024 + Math.min(size / 100, 16 * 1024 * 1024);
   return { usedBytes: (s.blocks - s.bfree) * s.bsize, full: s.ffree === 0 || s.bavail * s.bsize < room };
 }
 
