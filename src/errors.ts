@@ -26,7 +26,8 @@ export type StepboxErrorCode =
   | "INVALID_DEFINITION"
   | "EXPRESSION"
   | "CLOUD"
-  | "REGISTRY";
+  | "REGISTRY"
+  | "OUTPUT_FILESYSTEM";
 
 export interface StepboxErrorOptions {
   cause?: unknown;
@@ -336,6 +337,20 @@ export class StepOutputError extends StepboxError {
       hint: "write plain files under /opt/ml/output: no links, pipes or devices",
     });
     this.path = path;
+  }
+}
+
+/**
+ * A command that makes, mounts or unmounts the filesystem that holds a step's writable /opt/ml folders
+ * (mkfs.ext4, mount, umount) failed or ran past its time. `command` is the program, `path` what it worked on.
+ */
+export class OutputFilesystemError extends StepboxError {
+  readonly command: string;
+  readonly path: string;
+  constructor(message: string, options: StepboxErrorOptions & { command: string; path: string }) {
+    super("OUTPUT_FILESYSTEM", message, options);
+    this.command = options.command;
+    this.path = options.path;
   }
 }
 

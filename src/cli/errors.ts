@@ -39,6 +39,7 @@ const USER_ERROR_CODES: Record<StepboxErrorCode, boolean> = {
   CONTAINER_ENGINE: false,
   STORE: false,
   STEP_OUTPUT: false,
+  OUTPUT_FILESYSTEM: false,
 };
 
 /** Whether the error is about what the user typed or pointed at, rather than a fault. */

@@ -7,7 +7,17 @@ import { signPayload } from "../serialization/signing.js";
 import { trainingJobArn, trainingJobName } from "../naming/sagemaker-arns.js";
 import type { Logger } from "../logging/logger.js";
 import type { FunctionJobArguments } from "../definition/function-job.js";
-import type { FunctionPayloads, InputChannel, JobOutcome, JobPlan, JobRecord, JobSpec, PreparedJob, StepRuntime } from "../runtime/step-runtime.js";
+import {
+  hostOutputLimitBytes,
+  type FunctionPayloads,
+  type InputChannel,
+  type JobOutcome,
+  type JobPlan,
+  type JobRecord,
+  type JobSpec,
+  type PreparedJob,
+  type StepRuntime,
+} from "../runtime/step-runtime.js";
 import type { ArtifactStore } from "../store/artifact-store.js";
 import { writeJobRecord } from "../store/job-records.js";
 import { layout } from "../store/layout.js";
@@ -77,7 +87,17 @@ export interface TrainingStepContext {
 
 type PlanContext = Pick<
   TrainingStepContext,
-  "pipelineName" | "executionId" | "executionArn" | "image" | "store" | "owner" | "resources" | "checkpointsDir" | "attempt" | "logLimitBytes"
+  | "pipelineName"
+  | "executionId"
+  | "executionArn"
+  | "image"
+  | "store"
+  | "owner"
+  | "resources"
+  | "checkpointsDir"
+  | "attempt"
+  | "logLimitBytes"
+  | "outputLimitBytes"
 >;
 
 export interface TrainingStepOutcome {
@@ -116,6 +136,8 @@ function jobPlan(job: TrainingJob, ctx: PlanContext, channels: ReadonlyArray<Pic
     instanceCount: job.instanceCount,
     checkpointsDir: ctx.checkpointsDir,
     channels,
+    // The smaller of the step's volume and the session's cap.
+    outputLimitBytes: Math.min(job.volumeSizeInGB * 1024 ** 3, ctx.outputLimitBytes ?? Infinity),
     ...(ctx.logLimitBytes !== undefined ? { logLimitBytes: ctx.logLimitBytes } : {}),
   };
 }
@@ -273,8 +295,6 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingSt
   stored.catch(() => undefined);
 
   const o = step.job;
-  const volumeBytes = o.volumeSizeInGB * 1024 ** 3;
-  const outputLimitBytes = Math.min(volumeBytes, ctx.outputLimitBytes ?? Infinity);
   job.secondary("Downloading", "Downloading input data");
   let staged: Awaited<ReturnType<typeof stageChannels>>;
   const downloadBytes = snapshots.reduce((sum, s) => sum + s.downloadBytes, 0);
@@ -302,7 +322,6 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingSt
     channels: staged.channels,
     maxRuntimeSeconds: o.maxRuntimeSeconds,
     stopGraceSeconds: ctx.stopGraceSeconds,
-    outputLimitBytes,
     onLogLine: (host, line, stream) => ctx.onLogLine(step.name, o.instanceCount > 1 ? host : undefined, line, stream),
     signal: ctx.signal,
     killSignal: ctx.killSignal,
@@ -320,7 +339,7 @@ export async function executeTrainingStep(step: TrainingStepRun, ctx: TrainingSt
         job.secondary("Uploading", "Uploading generated training model");
         try {
           await storeArtifacts(step, ctx, ended, job.metadata);
-          return await judge(step, ctx, ended, outputLimitBytes, finish);
+          return await judge(step, ctx, ended, spec, finish);
         } catch (error) {
           // What the step left cannot be read as data or packed as an archive: the step's fault, a
           // ClientError that no platform retry policy retries.
@@ -489,13 +508,7 @@ function transferReport(ctx: TrainingStepContext): TransferReport {
 
 type Finish = (status: TrainingStepOutcome["status"], secondary: string, failure?: StepFailure, error?: RemoteErrorInfo) => TrainingStepOutcome;
 
-async function judge(
-  step: TrainingStepRun,
-  ctx: TrainingStepContext,
-  outcome: JobOutcome,
-  outputLimitBytes: number,
-  finish: Finish,
-): Promise<TrainingStepOutcome> {
+async function judge(step: TrainingStepRun, ctx: TrainingStepContext, outcome: JobOutcome, job: JobSpec, finish: Finish): Promise<TrainingStepOutcome> {
   const at = { pipeline: ctx.pipelineName, execution: ctx.executionId, step: step.name };
   const primary = outcome.hosts[0]!;
   const failedHost = outcome.hosts.find((h) => h.host === outcome.firstFailedHost) ?? primary;
@@ -522,7 +535,7 @@ async function judge(
         "Failed",
         {
           kind: "OutputLimitExceeded",
-          message: `step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
+          message: `step "${step.name}" wrote ${(outcome.outputBytes / MiB).toFixed(0)} MiB under /opt/ml (model, output, checkpoints), more than its limit of ${(job.outputLimitBytes / MiB).toFixed(0)} MiB, and was killed; raise volumeSize if it needs more`,
           exceptionType: SageMakerJobExceptionType.RESOURCE_LIMIT,
         },
         error,
@@ -553,6 +566,22 @@ async function judge(
         exitCode: oom.exitCode,
         oomKilled: true,
         ...(several ? { host: oom.host } : {}),
+        exceptionType: SageMakerJobExceptionType.RESOURCE_LIMIT,
+      },
+      error,
+    );
+  }
+  // The kernel refused its writes past the limit: whatever the step made of ENOSPC, that is why it failed.
+  const full = [failedHost, ...outcome.hosts].find((h) => h.outOfSpace && h.exitCode !== 0);
+  if (full) {
+    return finish(
+      "Failed",
+      "Failed",
+      {
+        kind: "OutputLimitExceeded",
+        message: `step "${step.name}"${several ? ` on ${full.host}` : ""} filled its ${(hostOutputLimitBytes(job) / MiB).toFixed(0)} MiB volume under /opt/ml (model, output, checkpoints) and failed with no space left on it (exit code ${full.exitCode}); raise volumeSize if it needs more`,
+        exitCode: full.exitCode,
+        ...(several ? { host: full.host } : {}),
         exceptionType: SageMakerJobExceptionType.RESOURCE_LIMIT,
       },
       error,

@@ -67,12 +67,23 @@ export interface JobPlan {
   readonly owner: string;
   readonly channels: ReadonlyArray<Pick<InputChannel, "name" | "hostPath">>;
   /**
+   * What the job may write (model, output, checkpoints) on all hosts together; each host gets an even
+   * share (`hostOutputLimitBytes`). Part of the plan, as a host's volume and /tmp are sized when its
+   * container is created.
+   */
+  readonly outputLimitBytes: number;
+  /**
    * A cap on the log kept of each host (`JobOutcome.log`): past it, lines are counted, not kept, and
    * a last line says how much was dropped; `onLogLine` still gets every line. Part of the plan, as a
    * container's output is captured from its creation.
    * @default the runtime's own (100 MiB for local Docker)
    */
   readonly logLimitBytes?: number;
+}
+
+/** What one host of a job may write under /opt/ml: the job's output limit shared evenly among its hosts. */
+export function hostOutputLimitBytes(plan: Pick<JobPlan, "outputLimitBytes" | "instanceCount">): number {
+  return Math.floor(plan.outputLimitBytes / plan.instanceCount);
 }
 
 /** A step function's inputs, staged into /opt/ml for stepbox's runner, each with its digest. */
@@ -94,8 +105,6 @@ export interface JobSpec extends Omit<JobPlan, "channels"> {
   readonly maxRuntimeSeconds: number;
   /** Seconds between SIGTERM and SIGKILL when the job is stopped. */
   readonly stopGraceSeconds: number;
-  /** What the job may write (model, output, checkpoints) on all hosts together. */
-  readonly outputLimitBytes: number;
   /** Every line the containers print, as it comes. */
   readonly onLogLine: (host: string, line: string, stream: LogStreamName) => void;
   /** Aborting it stops the containers (SIGTERM, then SIGKILL after the grace period). */
@@ -149,6 +158,12 @@ export interface HostExit {
   readonly host: string;
   readonly exitCode: number;
   readonly oomKilled: boolean;
+  /**
+   * Whether its /opt/ml volume (model, output, checkpoints) was full when it ended: the kernel refused
+   * its writes past `hostOutputLimitBytes` (ENOSPC). Always false where the runtime holds the limit by
+   * watching and stopping the job instead (`stopped: "OutputLimitExceeded"`).
+   */
+  readonly outOfSpace: boolean;
   /** CloudWatch-like log stream name, `<job>/algo-<i>-<epoch>`. */
   readonly logStream: string;
   readonly lastLogLines: readonly string[];

@@ -1,6 +1,7 @@
 import { lstat, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { unmountInside } from "./output-volume.js";
 import { isAlive } from "./owner-process.js";
 import { HOST_TAG, parseTempName, type TempKind } from "./temp-paths.js";
 
@@ -19,7 +20,8 @@ export interface TempSweep {
 
 /**
  * Removes what stepbox processes of this host that were killed (SIGKILL, out of memory, power) left in
- * the temp folder: steps' work folders, checkpoints, s3:// channel downloads, shells' and image builds' folders, and upload spool files.
+ * the temp folder: steps' work folders, checkpoints, s3:// channel downloads, shells' and image builds' folders, and upload spool files;
+ * the volumes of steps still mounted in a work folder are unmounted first.
  * It removes only entries whose name is exactly one of temp-paths.ts's, whose pid no longer runs here and
  * is not this process's, and that this user owns; a pid that was reused since keeps its files until the
  * process that has it now ends.
@@ -37,6 +39,8 @@ export async function sweepTempPaths(dir: string = tmpdir()): Promise<TempSweep>
       // Another user's entry is theirs to sweep; one of another type than its name says (a link) is not ours.
       if (uid !== undefined && stats.uid !== uid) continue;
       if (owner.kind === "upload" ? !stats.isFile() : !stats.isDirectory()) continue;
+      // A step's volume the killed process left mounted goes first: removing the folder would reach into it.
+      if (owner.kind !== "upload") await unmountInside(left.path);
       await rm(left.path, { recursive: true, force: true });
       removed.push(left);
     } catch (error) {

@@ -43,7 +43,8 @@ export interface LocalPipelineSessionOptions {
   stopGraceSeconds?: number;
   /**
    * A cap, in bytes, on what any step may write under /opt/ml (model, output, checkpoints), below
-   * its `volumeSize` (which caps each step at that many GiB, as the training job's volume does).
+   * its `volumeSize` (which caps each step at that many GiB, as the training job's volume does). Its
+   * hosts share it evenly; each host's /tmp gets the same share, at most half its memory limit.
    */
   outputLimitBytes?: number;
   /**

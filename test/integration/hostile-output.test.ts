@@ -1,16 +1,17 @@
 /**
  * What a step leaves where the engine reads its outcome is hostile input: a named pipe where the
  * failure reason or the result should be, or a link in place of a folder on the way, fails that step
- * at once with a reason naming the path; it never hangs the engine or makes it read elsewhere.
+ * at once with a reason naming the path; it never hangs the engine or makes it read elsewhere. What it
+ * writes is bounded: under /opt/ml by its output limit, in /tmp by the size of the tmpfs.
  */
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalPipelineSession, Pipeline } from "stepbox";
-import { linksResultsFolder, waitsForHost } from "../fixtures/hostile-steps.js";
-import { leftoverContainers, testSession, workFolders } from "../support/session.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LocalPipelineSession, Pipeline, type StepLogLine } from "stepbox";
+import { fillsTmp, linksResultsFolder, waitsForHost, writesSmallFiles, type WriteReport } from "../fixtures/hostile-steps.js";
+import { hostOutputFolder, leftoverContainers, testSession } from "../support/session.js";
+import { kernelHoldsLimits, stepboxLoopDevices, stepboxMounts } from "../support/volumes.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 
@@ -22,12 +23,17 @@ afterAll(async () => {
   await ctx.cleanup();
 });
 
+// Whatever a step did, its volume is unmounted and its loop device detached once its execution ends.
+afterEach(() => {
+  expect(stepboxMounts()).toEqual([]);
+  expect(stepboxLoopDevices()).toEqual([]);
+});
+
 /**
  * Runs `waitsForHost(code)`; once the step says it is ready, puts a named pipe at `relativePath`
  * under its /opt/ml/output (as a step with mkfifo in its image could), then lets it exit.
  */
 async function pipeLeftAt(name: string, relativePath: string, code: number) {
-  const before = new Set(await workFolders());
   let ready!: () => void;
   const isReady = new Promise<void>((resolve) => (ready = resolve));
   const session = new LocalPipelineSession({
@@ -38,9 +44,7 @@ async function pipeLeftAt(name: string, relativePath: string, code: number) {
   });
   const execution = await new Pipeline({ name, steps: [waitsForHost(code)], session }).start();
   await isReady;
-  const work = (await workFolders()).filter((folder) => !before.has(folder));
-  expect(work).toHaveLength(1);
-  const output = join(tmpdir(), work[0]!, "algo-1", "output");
+  const output = await hostOutputFolder(execution.id, "waitsForHost");
   execFileSync("mkdir", ["-p", join(output, relativePath, "..")]);
   execFileSync("mkfifo", [join(output, relativePath)]);
   await writeFile(join(output, "go"), "");
@@ -72,5 +76,49 @@ describe("what a step leaves in /opt/ml/output", () => {
     const [step] = await execution.listSteps();
     expect(step?.FailureReason).toBe("ClientError: /opt/ml/output/stepbox is a symbolic link; the engine reads only regular files there");
     expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+});
+
+const MiB = 1024 * 1024;
+
+/** A session whose steps may write 20 MiB, that keeps their output lines. */
+function cappedSession(lines: StepLogLine[]): LocalPipelineSession {
+  return new LocalPipelineSession({
+    artifactRoot: ctx.root,
+    secret: "test-secret",
+    stopGraceSeconds: 2,
+    outputLimitBytes: 20 * MiB,
+    onLog: (line) => lines.push(line),
+  });
+}
+
+describe("what a step writes", () => {
+  it("many small files under /opt/ml stop at the output limit: the kernel refuses them, however fast they come", async () => {
+    const lines: StepLogLine[] = [];
+    const execution = await new Pipeline({ name: "small-files", steps: [writesSmallFiles(200_000)], session: cappedSession(lines) }).start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
+    const [step] = await execution.listSteps();
+    const report = lines.map((l) => l.line).find((line) => line.startsWith("{"));
+    const written = JSON.parse(report!) as WriteReport;
+    if (await kernelHoldsLimits()) {
+      // The volume is the limit: what the step managed to write fits in it, and its last write got ENOSPC.
+      expect(written.error).toBe("ENOSPC");
+      expect(written.bytes).toBeLessThanOrEqual(20 * MiB);
+      expect(step?.FailureReason).toMatch(
+        /^OutputLimitExceeded: step "writesSmallFiles" filled its 20 MiB volume under \/opt\/ml \(model, output, checkpoints\) and failed with no space left on it \(exit code \d+\); raise volumeSize if it needs more$/,
+      );
+    } else {
+      expect(step?.FailureReason).toMatch(/^OutputLimitExceeded: step "writesSmallFiles" wrote \d+ MiB under \/opt\/ml .* more than its limit of 20 MiB/);
+    }
+    expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("a huge file in /tmp gets ENOSPC at the size of the tmpfs, the output limit", async () => {
+    const execution = await new Pipeline({ name: "fills-tmp", steps: [fillsTmp(1024)], session: cappedSession([]) }).start();
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    const written = (await execution.result("fillsTmp")) as WriteReport;
+    expect(written.error).toBe("ENOSPC");
+    expect(written.bytes).toBeGreaterThan(0);
+    expect(written.bytes).toBeLessThanOrEqual(20 * MiB);
   });
 });

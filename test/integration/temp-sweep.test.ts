@@ -10,9 +10,11 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalPipelineSession } from "stepbox";
+import { makeVolumeImage, mountVolume, unmountVolume } from "../../src/runtime/output-volume.js";
 import { HOST_TAG, parseTempName, tempFolderPrefix } from "../../src/runtime/temp-paths.js";
 import { exited, startLongRun } from "../support/processes.js";
 import { leftoverContainers, testSession } from "../support/session.js";
+import { kernelHoldsLimits, stepboxLoopDevices, stepboxMounts } from "../support/volumes.js";
 
 let ctx: Awaited<ReturnType<typeof testSession>>;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -120,6 +122,35 @@ describe("the temp sweep at session start", () => {
     expect(await exists(killed.paths.channel)).toBe(false);
   });
 
+  it.runIf(process.getuid?.() === 0)("unmounts the volume a killed process left mounted in its work folder, and keeps a live process's mounted", async () => {
+    const killed = await leaveTempPaths();
+    const live = await leaveTempPaths();
+    // The layout the engine makes: the image beside, the volume mounted on a host's writable folder.
+    const mountOn = async (work: string): Promise<string> => {
+      const point = join(work, "algo-1", "writable");
+      await mkdir(point, { recursive: true });
+      await makeVolumeImage(join(work, "algo-1.ext4"), 4 * 1024 * 1024, { uid: 1000, gid: 1000 });
+      await mountVolume(join(work, "algo-1.ext4"), point);
+      await writeFile(join(point, "model.bin"), "half-written");
+      return point;
+    };
+    const deadPoint = await mountOn(killed.paths.work);
+    const livePoint = await mountOn(live.paths.work);
+    cleanups.push(() => unmountVolume(livePoint).catch(() => undefined));
+    const deadPid = killed.child.pid!;
+    expect(stepboxMounts(deadPid)).toEqual([deadPoint]);
+    killed.child.kill("SIGKILL");
+    await exited(killed.child);
+
+    await new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", logger: keptLogger().logger }).runtime();
+
+    expect(stepboxMounts(deadPid)).toEqual([]);
+    expect(stepboxLoopDevices(deadPid)).toEqual([]);
+    expect(await exists(killed.paths.work)).toBe(false);
+    expect(stepboxMounts(live.child.pid!)).toEqual([livePoint]);
+    expect(await exists(join(livePoint, "model.bin"))).toBe(true);
+  });
+
   it("removes the work and checkpoints folders of an engine SIGKILLed mid-step, with its container", async () => {
     const home = join(ctx.root, "killed-mid-step");
     await mkdir(home, { recursive: true });
@@ -132,6 +163,8 @@ describe("the temp sweep at session start", () => {
     const left = await tempPathsOf(child.pid!);
     expect(left.map((name) => parseTempName(name)?.kind).sort()).toEqual(["checkpoints", "work"]);
     expect(left).toContain(`stepbox-${child.pid}-${HOST_TAG}-checkpoints-${id}`);
+    // Where the kernel holds the output limit, the step's volume is mounted in its work folder.
+    expect(stepboxMounts(child.pid!)).toHaveLength((await kernelHoldsLimits()) ? 1 : 0);
     child.kill("SIGKILL");
     await exited(child);
     expect(await tempPathsOf(child.pid!)).toEqual(left);
@@ -140,5 +173,7 @@ describe("the temp sweep at session start", () => {
 
     expect(await leftoverContainers(id)).toEqual([]);
     expect(await tempPathsOf(child.pid!)).toEqual([]);
+    expect(stepboxMounts(child.pid!)).toEqual([]);
+    expect(stepboxLoopDevices(child.pid!)).toEqual([]);
   });
 });

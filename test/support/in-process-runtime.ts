@@ -300,6 +300,7 @@ function outcomeOf(
       host,
       exitCode: run?.exitCode ?? EXIT.killed,
       oomKilled: false,
+      outOfSpace: false,
       logStream: `${job.jobName}/${host}-${Math.floor(startedAt.getTime() / 1000)}`,
       lastLogLines: (run?.lines ?? []).slice(-TAIL_LINES),
     };

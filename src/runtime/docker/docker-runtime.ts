@@ -1,6 +1,8 @@
 import { stat } from "node:fs/promises";
 import type Docker from "dockerode";
-import type { JobOutcome, JobPlan, JobSpec, PreparedJob, StepRuntime, StopReason } from "../step-runtime.js";
+import type { Logger } from "../../logging/logger.js";
+import { volumeUsage } from "../output-volume.js";
+import { hostOutputLimitBytes, type JobOutcome, type JobPlan, type JobSpec, type PreparedJob, type StepRuntime, type StopReason } from "../step-runtime.js";
 import { engineError } from "./docker-engine.js";
 import { DockerJobOutcome, type EndedHost } from "./docker-job-outcome.js";
 import { watchEngine } from "./engine-watch.js";
@@ -46,16 +48,19 @@ class WarmContainers implements PreparedJob {
  */
 export class DockerRuntime implements StepRuntime {
   readonly #docker: Docker;
+  /** Where a host that gets no volume of its own, and unmounts that fail, are told. */
+  readonly #logger: Logger;
   /** Removals (of finished or discarded containers) still under way. */
   readonly #removals = new Set<{ readonly executionId: string; readonly stepName: string; readonly done: Promise<void> }>();
 
-  constructor(docker: Docker) {
+  constructor(docker: Docker, logger: Logger) {
     this.#docker = docker;
+    this.#logger = logger;
   }
 
   prepare(plan: JobPlan): PreparedJob {
     // A creation that fails is not this step's failure yet: `run` creates again, and reports that.
-    const made = StepContainers.create(this.#docker, plan).catch(() => undefined);
+    const made = StepContainers.create(this.#docker, plan, this.#logger).catch(() => undefined);
     return new WarmContainers(planKey(plan), made, (removed) => this.#inBackground(plan, removed));
   }
 
@@ -107,7 +112,7 @@ export class DockerRuntime implements StepRuntime {
     prepared?.discard();
     // An earlier attempt's (or the discarded) containers have the same names: they must be gone first.
     await this.#settled((r) => r.executionId === job.executionId && r.stepName === job.stepName);
-    return StepContainers.create(this.#docker, job);
+    return StepContainers.create(this.#docker, job, this.#logger);
   }
 
   #inBackground(step: Pick<JobPlan, "executionId" | "stepName">, removal: Promise<void>): void {
@@ -147,12 +152,17 @@ export class DockerRuntime implements StepRuntime {
     const onKill = (): void => stopAll("Stopped", 0);
     job.signal.addEventListener("abort", onAbort);
     job.killSignal.addEventListener("abort", onKill);
-    // A step that writes past its cap is killed at once: waiting would let it fill the disk.
-    const sizeWatch = watchOutputSize(
-      setups.flatMap((s) => s.writable),
-      job.outputLimitBytes,
-      () => stopAll("OutputLimitExceeded", 0),
-    );
+    // A host on a volume of its own gets ENOSPC from the kernel at its limit. The others are watched,
+    // and a step that writes past their cap is killed at once: waiting would let it fill the disk.
+    const watched = setups.filter((s) => s.volume === undefined);
+    const sizeWatch =
+      watched.length === 0
+        ? undefined
+        : watchOutputSize(
+            watched.flatMap((s) => s.writable),
+            hostOutputLimitBytes(job) * watched.length,
+            () => stopAll("OutputLimitExceeded", 0),
+          );
 
     const startedAt = new Date();
     const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
@@ -185,7 +195,9 @@ export class DockerRuntime implements StepRuntime {
         ),
       ]);
       await Promise.all(logs.map((l) => l.done));
-      const outputBytes = await sizeWatch.stop();
+      const watchedBytes = (await sizeWatch?.stop()) ?? 0;
+      const volumes = await Promise.all(setups.map((s) => (s.volume === undefined ? undefined : volumeUsage(s.volume))));
+      const outputBytes = volumes.reduce((sum, v) => sum + (v?.usedBytes ?? 0), watchedBytes);
       if (stopped === undefined && !signalledHere) stopped = await this.#stoppedOutside(containers, exits, outside);
       const hosts: EndedHost[] = [];
       for (const [i, c] of containers.entries()) {
@@ -205,6 +217,7 @@ export class DockerRuntime implements StepRuntime {
             host: setup.host,
             exitCode: state.ExitCode ?? exits[i] ?? -1,
             oomKilled: state.OOMKilled === true,
+            outOfSpace: volumes[i]?.full === true,
             logStream: `${job.jobName}/${setup.host}-${Math.floor(startedAt.getTime() / 1000)}`,
             lastLogLines: logs[i]!.tail,
           },
@@ -219,7 +232,7 @@ export class DockerRuntime implements StepRuntime {
       clearTimeout(timer);
       job.signal.removeEventListener("abort", onAbort);
       job.killSignal.removeEventListener("abort", onKill);
-      await sizeWatch.stop();
+      await sizeWatch?.stop();
     }
   }
 

@@ -8,7 +8,7 @@ import { sweepOrphans, type OrphanedExecution } from "./orphan-sweep.js";
 export interface DockerRuntimeOptions {
   /** The image the runtime image is built on. @default STEPBOX_BASE_IMAGE, else one made from this machine's node */
   readonly baseImage?: string | undefined;
-  /** Told when the runtime image is built, imported or pulled. */
+  /** Told when the runtime image is built, imported or pulled, and when a step's output limit cannot be held by the kernel. */
   readonly logger: Logger;
 }
 
@@ -31,7 +31,7 @@ export async function startDockerRuntime(options: DockerRuntimeOptions): Promise
   const docker = await connectDocker();
   // Independent round trips to the engine: neither waits for the other.
   const [orphans, image] = await Promise.all([sweepOrphans(docker), runtimeImageOnce(docker, options.baseImage, options.logger)]);
-  return { runtime: new DockerRuntime(docker), image: image.tag, imageId: image.id, orphans };
+  return { runtime: new DockerRuntime(docker, options.logger), image: image.tag, imageId: image.id, orphans };
 }
 
 /** The runtime image of each engine and base, once a process has found or built it. */

@@ -8,7 +8,10 @@ import { engineError } from "./docker-engine.js";
 import { createHostNetwork, hostNetworkOptions, type HostNetwork } from "./host-network.js";
 import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
 import { LABEL, managedLabels } from "./labels.js";
-import type { JobPlan, LogStreamName } from "../step-runtime.js";
+import { OutputFilesystemError } from "../../errors.js";
+import type { Logger } from "../../logging/logger.js";
+import { unmountInside, volumeSupport } from "../output-volume.js";
+import { hostOutputLimitBytes, type JobPlan, type LogStreamName } from "../step-runtime.js";
 import { tempFolderPrefix } from "../temp-paths.js";
 
 type LogSink = (host: string, line: string, stream: LogStreamName) => void;
@@ -34,6 +37,8 @@ export type ContainerSpec = Pick<
   | "network"
   | "storeUri"
   | "owner"
+  | "outputLimitBytes"
+  | "instanceCount"
 >;
 
 /** The hosts of a job, as SageMaker names them: algo-1..N. */
@@ -59,7 +64,7 @@ export function planKey(plan: JobPlan): string {
     memoryBytes,
     network,
   } = plan;
-  const { storeUri, owner, instanceCount, checkpointsDir, logLimitBytes } = plan;
+  const { storeUri, owner, instanceCount, checkpointsDir, logLimitBytes, outputLimitBytes } = plan;
   const channels = plan.channels.map(({ name, hostPath }) => ({ name, hostPath }));
   return JSON.stringify({
     pipelineName,
@@ -81,7 +86,18 @@ export function planKey(plan: JobPlan): string {
     checkpointsDir,
     channels,
     logLimitBytes,
+    outputLimitBytes,
   });
+}
+
+/**
+ * The size of a container's /tmp, a tmpfs: its host's share of the output limit, and at most half its
+ * memory limit (the kernel's own default for a tmpfs is half the RAM). tmpfs pages are memory the
+ * container's limit counts, so a step that fills /tmp gets ENOSPC while it still has memory left to
+ * handle it, rather than being killed for memory, and it can never take the host's RAM.
+ */
+export function tmpBytes(job: Pick<ContainerSpec, "outputLimitBytes" | "instanceCount" | "memoryBytes">): number {
+  return Math.min(hostOutputLimitBytes(job), Math.floor(job.memoryBytes / 2));
 }
 
 /**
@@ -122,7 +138,7 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
       Init: true,
       Binds: [...setup.binds, ...(joined?.binds ?? [])],
       ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev" },
+      Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${tmpBytes(job)}` },
       NetworkMode: network ? network.network.id : job.network ? "bridge" : "none",
       ...(joined ? { ExtraHosts: joined.extraHosts } : {}),
       CapDrop: ["ALL"],
@@ -154,32 +170,38 @@ export class StepContainers {
   readonly setups: readonly HostSetup[];
   readonly #docker: Docker;
   readonly #stepName: string;
+  readonly #logger: Logger;
   #network: HostNetwork | undefined;
   #containers: Docker.Container[] = [];
   #logs: CapturedLogs[] = [];
   #onLine: LogSink | undefined;
   #containersRemoved: Promise<void> | undefined;
 
-  private constructor(docker: Docker, stepName: string, workDir: string, hosts: readonly string[], setups: readonly HostSetup[]) {
+  private constructor(docker: Docker, stepName: string, workDir: string, hosts: readonly string[], setups: readonly HostSetup[], logger: Logger) {
     this.#docker = docker;
+    this.#logger = logger;
     this.#stepName = stepName;
     this.workDir = workDir;
     this.hosts = hosts;
     this.setups = setups;
   }
 
-  /** Makes the work folder, the network and every host's container, and attaches to their output. */
-  static async create(docker: Docker, plan: JobPlan): Promise<StepContainers> {
+  /**
+   * Makes the work folder, each host's volume where this process can make volumes, the network and
+   * every host's container, and attaches to their output.
+   */
+  static async create(docker: Docker, plan: JobPlan, logger: Logger): Promise<StepContainers> {
     const workDir = await mkdtemp(join(tmpdir(), tempFolderPrefix("work")));
     let made: StepContainers | undefined;
     try {
       const hosts = jobHosts(plan.instanceCount);
-      const setups = await Promise.all(hosts.map((host) => layoutHost(plan, workDir, host)));
-      made = new StepContainers(docker, plan.stepName, workDir, hosts, setups);
+      const volumeBytes = await hostVolumeBytes(plan, logger);
+      const setups = await Promise.all(hosts.map((host) => layoutHostVolume(plan, workDir, host, volumeBytes, logger)));
+      made = new StepContainers(docker, plan.stepName, workDir, hosts, setups, logger);
       await made.#create(plan);
       return made;
     } catch (error) {
-      await (made?.removeAll() ?? rm(workDir, { recursive: true, force: true }).catch(() => undefined));
+      await (made?.removeAll() ?? removeWorkFolder(workDir, logger));
       throw error;
     }
   }
@@ -240,12 +262,60 @@ export class StepContainers {
     })());
   }
 
-  /** Removes the containers and the work folder. Never throws. */
+  /** Removes the containers, unmounts the hosts' volumes and removes the work folder. Never throws. */
   async removeAll(): Promise<void> {
     await this.removeContainers();
-    // A work folder that cannot be removed (a step can lock a folder it wrote) must not turn the
-    // step's outcome into an error: it carries this process's pid, so the temp sweep of a later
-    // session removes it.
-    await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);
+    await removeWorkFolder(this.workDir, this.#logger);
+  }
+}
+
+/**
+ * Unmounts the volumes in a work folder and removes it. Never throws. A work folder that cannot be
+ * removed (a step can lock a folder it wrote), or whose volumes cannot be unmounted (removing it then
+ * would reach into them), must not turn the step's outcome into an error: it carries this process's
+ * pid, so the temp sweep of a later session unmounts and removes it.
+ */
+async function removeWorkFolder(workDir: string, logger: Logger): Promise<void> {
+  try {
+    await unmountInside(workDir);
+  } catch (error) {
+    logger.warn(
+      { event: "output-volume.unmount-failed", err: error, path: workDir },
+      `could not unmount the volumes in ${workDir}; it is left to the temp sweep`,
+    );
+    return;
+  }
+  await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Whether the process that cannot make volumes has said so in the engine log. */
+let toldNoVolumes = false;
+
+/** The size of each host's volume, or undefined where this process cannot make volumes (the runtime then watches the output). */
+async function hostVolumeBytes(plan: JobPlan, logger: Logger): Promise<number | undefined> {
+  const support = await volumeSupport();
+  if (support.supported) return hostOutputLimitBytes(plan);
+  if (!support.expected && !toldNoVolumes) {
+    toldNoVolumes = true;
+    logger.warn(
+      { event: "output-volume.unsupported", reason: support.reason },
+      `steps' output limits are watched, not held by the kernel: no volume could be made (${support.reason})`,
+    );
+  }
+  return undefined;
+}
+
+/** Lays out a host on its own volume; where the volume cannot be made, says so and lays it out without one. */
+async function layoutHostVolume(plan: JobPlan, workDir: string, host: string, volumeBytes: number | undefined, logger: Logger): Promise<HostSetup> {
+  if (volumeBytes === undefined) return layoutHost(plan, workDir, host);
+  try {
+    return await layoutHost(plan, workDir, host, volumeBytes);
+  } catch (error) {
+    if (!(error instanceof OutputFilesystemError)) throw error;
+    logger.warn(
+      { event: "output-volume.fallback", err: error, step: plan.stepName, host },
+      `step "${plan.stepName}" (${host}) gets no volume of its own: ${error.detail}; its output limit is watched instead`,
+    );
+    return layoutHost(plan, workDir, host);
   }
 }
