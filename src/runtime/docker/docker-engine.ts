@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
 import { ContainerEngineError } from "../../errors.js";
 
@@ -29,6 +30,25 @@ export async function connectDocker(): Promise<Docker> {
 export function isEngineUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return code === "ECONNREFUSED" || code === "ENOENT" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT";
+}
+
+/**
+ * Waits for an engine that went away (dockerd restarting, as an upgrade or `systemctl restart docker`
+ * does) to answer again: pings with backoff until it answers, `withinMs` pass or `signal` aborts.
+ * Resolves whether it answers.
+ */
+export async function engineReturns(docker: Docker, withinMs: number, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      await docker.ping();
+      return true;
+    } catch (error) {
+      if (!isEngineUnreachable(error)) return true;
+    }
+    if (signal.aborted || Date.now() + delay > deadline) return false;
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 /** Wraps a dockerode failure at the runtime boundary, so nothing above looks at HTTP status codes. */
