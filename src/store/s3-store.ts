@@ -23,7 +23,7 @@ const META_SIZE = "stepbox-size";
  * How every spool file's name starts: `stepbox-<pid>-<host tag>-upload-`, the form runtime/temp-paths.ts
  * gives stepbox's temp paths, so that a session started after this process was killed removes the spool
  * files it left in the temp folder. The store may import no other layer, hence this copy;
- * test/integration/temp-sweep.test.ts checks that the sweep knows it.
+ * test/runtime/temp-sweep.test.ts checks that the sweep knows it.
  */
 const SPOOL_PREFIX = `stepbox-${process.pid}-${createHash("sha256").update(hostname()).digest("hex").slice(0, 8)}-upload-`;
 

@@ -1,7 +1,7 @@
 /**
  * What the runner reads from a function step's ContainerArguments, and how it resolves the pipeline
  * references in its arguments. The upstream results come from a store of objects in memory standing
- * in for S3 (the S3 path itself is tested for real in test/integration/runner-cloud-job.test.ts).
+ * in for S3 (the S3 path itself is tested for real in test/definition/runner-cloud-job.test.ts).
  */
 import { describe, expect, it } from "vitest";
 import {
