@@ -1,22 +1,13 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { CycleError, DuplicateStepNameError, IntegrityError, LocalPipelineSession, Pipeline, StepFailedError, UnknownStepError, getStep, step } from "stepbox";
 import { add, constant, explode, gated, metrics, printer, returnsFunction, rich, summarize } from "../fixtures/steps.js";
-import { hostOutputFolder, leftoverContainers, ReadyLines, testSession } from "../support/session.js";
-
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+import { hostOutputFolder, leftoverContainers, ReadyLines } from "../support/session.js";
 
 describe("a pipeline run", () => {
-  it("chains steps through DelayedReturns and answers describe, listSteps and result", async () => {
+  it("chains steps through DelayedReturns and answers describe, listSteps and result", async ({ ctx }) => {
     const two = constant(2);
     const sum = add(two, 3);
     const pipeline = new Pipeline({ name: "chain", steps: [sum], session: ctx.session });
@@ -40,7 +31,7 @@ describe("a pipeline run", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("runs independent steps of a diamond at the same time", async () => {
+  it("runs independent steps of a diamond at the same time", async ({ ctx }) => {
     const lines = new ReadyLines();
     const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", stopGraceSeconds: 2, onLog: lines.onLog });
     const a = constant(1);
@@ -60,7 +51,7 @@ describe("a pipeline run", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("fails the execution when a step throws, keeps the error, and starts nothing downstream", async () => {
+  it("fails the execution when a step throws, keeps the error, and starts nothing downstream", async ({ ctx }) => {
     const a = constant(1);
     const b = explode("loss is NaN");
     getStep(b).addDependsOn([a]);
@@ -88,7 +79,7 @@ describe("a pipeline run", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("names its steps from the pipeline alone, however often the process built it and others", async () => {
+  it("names its steps from the pipeline alone, however often the process built it and others", async ({ ctx }) => {
     // This file's tests called constant() and add() many times before: the names do not count them.
     const build = (): Pipeline => new Pipeline({ name: "rebuilt", steps: [add(constant(20), constant(22))], session: ctx.session });
     const definition = build().definition();
@@ -99,7 +90,7 @@ describe("a pipeline run", () => {
     expect(await execution.result("constant-2")).toBe(22);
   });
 
-  it("fails a step whose argument selects what its upstream's output lacks, before its container, with one prefix", async () => {
+  it("fails a step whose argument selects what its upstream's output lacks, before its container, with one prefix", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "missing-key", steps: [add(constant(1).get("missing") as never, 1)], session: ctx.session }).start();
     const error = (await execution.result("add").catch((e: unknown) => e)) as StepFailedError;
     expect(error).toBeInstanceOf(StepFailedError);
@@ -109,14 +100,14 @@ describe("a pipeline run", () => {
     expect((await execution.wait()).FailureReason).toMatch(/^Step 'add' failed with message: ClientError: the output/);
   });
 
-  it("replaces DelayedReturns nested in objects and arrays", async () => {
+  it("replaces DelayedReturns nested in objects and arrays", async ({ ctx }) => {
     const m = metrics();
     const s = summarize({ metrics: m.get("metrics"), extra: [m.get("n"), 1] } as never);
     const execution = await new Pipeline({ name: "nested", steps: [s], session: ctx.session }).start();
     expect(await execution.result("summarize")).toBe("acc=0.93 extra=7,1");
   });
 
-  it("round-trips Date, Map, BigInt, Buffer and friends through a container", async () => {
+  it("round-trips Date, Map, BigInt, Buffer and friends through a container", async ({ ctx }) => {
     const when = new Date("2026-01-02T03:04:05.000Z");
     const r = rich({ when, table: new Map([["a", 1]]), big: 2n ** 70n, bytes: Buffer.from([1, 2]) });
     const execution = await new Pipeline({ name: "rich", steps: [r], session: ctx.session }).start();
@@ -131,7 +122,7 @@ describe("a pipeline run", () => {
     expect("nothing" in value && value.nothing === undefined).toBe(true);
   });
 
-  it("streams each container's output with the step name and keeps it in the store", async () => {
+  it("streams each container's output with the step name and keeps it in the store", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "logs", steps: [printer(3)], session: ctx.session }).start();
     await execution.wait();
     const mine = ctx.lines.filter((l) => l.step === "printer");
@@ -144,14 +135,14 @@ describe("a pipeline run", () => {
     expect(kept).toContain("line 3");
   });
 
-  it("fails a step whose result cannot be serialized, naming the path", async () => {
+  it("fails a step whose result cannot be serialized, naming the path", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "unserializable", steps: [returnsFunction()], session: ctx.session }).start();
     const error = (await execution.result("returnsFunction").catch((e: unknown) => e)) as StepFailedError;
     expect(error).toBeInstanceOf(StepFailedError);
     expect(error.failureReason).toMatch(/result\.model\.predict/);
   });
 
-  it("refuses a result whose payload was altered in the store", async () => {
+  it("refuses a result whose payload was altered in the store", async ({ ctx }) => {
     const output = constant({ secret: "value" });
     const pipeline = new Pipeline({ name: "tamper", steps: [output], session: ctx.session });
     const execution = await pipeline.start();
@@ -171,7 +162,7 @@ describe("a pipeline run", () => {
     await expect(recorded.result(getStep(output).name)).rejects.toBeInstanceOf(IntegrityError);
   });
 
-  it("reads executions and results from another session on the same store", async () => {
+  it("reads executions and results from another session on the same store", async ({ ctx }) => {
     const output = constant("hello");
     const pipeline = new Pipeline({ name: "shared", steps: [output], session: ctx.session });
     const execution = await pipeline.start();
@@ -188,7 +179,7 @@ describe("a pipeline run", () => {
 });
 
 describe("checks before anything runs", () => {
-  it("refuses a cycle, naming its steps, with no execution and no container", async () => {
+  it("refuses a cycle, naming its steps, with no execution and no container", async ({ ctx }) => {
     const a = constant(1);
     const b = add(a, 1);
     getStep(a).addDependsOn([b]);
@@ -203,7 +194,7 @@ describe("checks before anything runs", () => {
     expect(await leftoverContainers()).toEqual(before);
   });
 
-  it("refuses two different steps with the same name", async () => {
+  it("refuses two different steps with the same name", async ({ ctx }) => {
     const first = step(function score() {
       return 1;
     });

@@ -3,28 +3,19 @@
  * pack within the session's collectTimeoutSeconds fails with a ClientError that says so, instead of
  * holding its execution; with time enough, the same step succeeds and its model archive holds every file.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline, ValidationError } from "stepbox";
 import { leavesManyFiles } from "../fixtures/many-files-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers } from "../support/session.js";
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
-
-function sessionWithCollectTimeout(collectTimeoutSeconds: number): LocalPipelineSession {
-  return new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 2, collectTimeoutSeconds });
+function sessionWithCollectTimeout(root: string, collectTimeoutSeconds: number): LocalPipelineSession {
+  return new LocalPipelineSession({ artifactRoot: root, secret: "test-secret", onLog: () => {}, stopGraceSeconds: 2, collectTimeoutSeconds });
 }
 
 describe("the time to collect a step's outputs", () => {
-  it("runs out: the step fails as a ClientError naming the folder and the limit, and leaves no container", async () => {
-    const session = sessionWithCollectTimeout(0.001);
+  it("runs out: the step fails as a ClientError naming the folder and the limit, and leaves no container", async ({ ctx }) => {
+    const session = sessionWithCollectTimeout(ctx.root, 0.001);
     const execution = await new Pipeline({ name: "too-many-files", steps: [leavesManyFiles(5000)], session }).start();
     const described = await execution.wait();
     expect(described.PipelineExecutionStatus).toBe("Failed");
@@ -36,7 +27,7 @@ describe("the time to collect a step's outputs", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("is enough by default: the same step succeeds", async () => {
+  it("is enough by default: the same step succeeds", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "many-files", steps: [leavesManyFiles(5000)], session: ctx.session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
     const [step] = await execution.listSteps();

@@ -7,21 +7,17 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { ConditionGreaterThanOrEqualTo, ConditionStep, Pipeline, getStep } from "stepbox";
 import { LABEL } from "../../src/runtime/docker/labels.js";
 import { LOOKAHEAD_GATE, failsAtOnce, heldOpen, neverStarts, ownContainer, quick } from "../fixtures/lookahead-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers } from "../support/session.js";
 
 const docker = new Docker();
-let ctx: Awaited<ReturnType<typeof testSession>>;
 
-beforeAll(async () => {
-  ctx = await testSession();
-});
 afterAll(async () => {
   await rm(LOOKAHEAD_GATE, { recursive: true, force: true });
-  await ctx.cleanup();
 });
 beforeEach(async () => {
   await rm(LOOKAHEAD_GATE, { recursive: true, force: true });
@@ -80,7 +76,7 @@ async function lifecycle(watch: { events: ContainerEvent[] }, execution: string,
 }
 
 describe("containers made ahead", () => {
-  it("creates the next step's container, sandboxed, while its upstream runs, and runs the step in it", async () => {
+  it("creates the next step's container, sandboxed, while its upstream runs, and runs the step in it", async ({ ctx }) => {
     const held = heldOpen();
     const next = ownContainer(held);
     const execution = await new Pipeline({ name: "ahead-sandbox", steps: [next], session: ctx.session }).start();
@@ -99,7 +95,8 @@ describe("containers made ahead", () => {
     expect(made.HostConfig.Init).toBe(true);
     expect(made.HostConfig.Memory).toBeGreaterThan(0);
     expect(made.HostConfig.MemorySwap).toBe(made.HostConfig.Memory);
-    expect(made.HostConfig.Tmpfs).toEqual({ "/tmp": "rw,nosuid,nodev" });
+    // /tmp is sized: the step's output limit, at most half its memory (the tmpfs's pages count as memory).
+    expect(made.HostConfig.Tmpfs).toEqual({ "/tmp": `rw,nosuid,nodev,size=${Math.floor(made.HostConfig.Memory! / 2)}` });
     const expectedUser = process.getuid!() === 0 ? "1000:1000" : `${process.getuid!()}:${process.getgid!()}`;
     expect(made.Config.User).toBe(expectedUser);
     // No host folder but the step's /opt/ml and its channels (none here) is mounted.
@@ -114,7 +111,7 @@ describe("containers made ahead", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("removes the container made ahead for a branch not taken, never started", async () => {
+  it("removes the container made ahead for a branch not taken, never started", async ({ ctx }) => {
     const watch = await watchEvents();
     try {
       const value = quick();
@@ -140,7 +137,7 @@ describe("containers made ahead", () => {
     }
   });
 
-  it("removes the container made ahead for a step after one that fails, never started", async () => {
+  it("removes the container made ahead for a step after one that fails, never started", async ({ ctx }) => {
     const watch = await watchEvents();
     try {
       const after = neverStarts(failsAtOnce());
@@ -155,7 +152,7 @@ describe("containers made ahead", () => {
     }
   });
 
-  it("removes the container made ahead when the execution is stopped", async () => {
+  it("removes the container made ahead when the execution is stopped", async ({ ctx }) => {
     const after = neverStarts(heldOpen());
     const execution = await new Pipeline({ name: "ahead-stop", steps: [after], session: ctx.session }).start();
     const info = await stepContainer(execution.id, getStep(after).name);

@@ -12,24 +12,18 @@ import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline } from "stepbox";
 import { exitsOnTerm } from "../fixtures/outside-stop-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers } from "../support/session.js";
 
 const run = promisify(execFile);
 const ensureDocker = fileURLToPath(new URL("../../scripts/ensure-docker.sh", import.meta.url));
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
 afterAll(async () => {
   // Whatever happened, the next test file finds an engine that answers.
   execFileSync("bash", [ensureDocker], { stdio: "inherit" });
-  await ctx.cleanup();
 });
 
 /** Stops this machine's dockerd (SIGTERM, as systemd does), waits for it to end, and starts it again. */
@@ -42,7 +36,7 @@ async function restartDockerd(): Promise<void> {
 }
 
 describe("the Docker engine restarting mid-step", () => {
-  it("fails the attempt as an internal error naming the engine, and a JOB_INTERNAL_ERROR policy retries it on the restarted engine", async () => {
+  it("fails the attempt as an internal error naming the engine, and a JOB_INTERNAL_ERROR policy retries it on the restarted engine", async ({ ctx }) => {
     let attempts = 0;
     let restarted: Promise<void> | undefined;
     const session = new LocalPipelineSession({

@@ -8,24 +8,21 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Pipeline, type DelayedReturn, type StepFunction } from "stepbox";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
+import { Pipeline, type DelayedReturn, type StepFunction, type LocalPipelineSession } from "stepbox";
 import { whatItSees } from "../fixtures/host-path-steps.js";
-import { testSession } from "../support/session.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const FIXTURE = join(ROOT, "test", "fixtures", "host-path-steps.ts");
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
 let monorepo: string;
 
 beforeAll(async () => {
-  ctx = await testSession();
   monorepo = await mkdtemp(join(tmpdir(), "stepbox-monorepo-"));
 });
 
 afterAll(async () => {
-  await ctx.cleanup();
   await rm(monorepo, { recursive: true, force: true });
 });
 
@@ -37,15 +34,15 @@ async function writeProject(files: Record<string, string>): Promise<void> {
   }
 }
 
-async function run(name: string, steps: DelayedReturn[]) {
-  const execution = await new Pipeline({ name, steps, session: ctx.session }).start();
+async function run(session: LocalPipelineSession, name: string, steps: DelayedReturn[]) {
+  const execution = await new Pipeline({ name, steps, session }).start();
   const described = await execution.wait();
   return { execution, described };
 }
 
 describe("a step's container", () => {
-  it("holds no host path of its module: not in its environment, config files, bundle, job record or manifest", async () => {
-    const { execution, described } = await run("host-paths", [whatItSees()]);
+  it("holds no host path of its module: not in its environment, config files, bundle, job record or manifest", async ({ ctx }) => {
+    const { execution, described } = await run(ctx.session, "host-paths", [whatItSees()]);
     expect(described.PipelineExecutionStatus).toBe("Succeeded");
     const seen = (await execution.result("whatItSees")) as { env: Record<string, string>; config: Record<string, string>; bundle: string };
 
@@ -73,7 +70,7 @@ describe("a step's container", () => {
     expect(found).toEqual([]);
   });
 
-  it("finds its definition when another package's module with the same path and function name was loaded first", async () => {
+  it("finds its definition when another package's module with the same path and function name was loaded first", async ({ ctx }) => {
     const work = (who: string) => `import { step } from "stepbox";\nexport const work = step(function work() { return "${who}"; });\n`;
     await writeProject({
       "package.json": JSON.stringify({ name: "mono", type: "module", private: true }),
@@ -90,7 +87,7 @@ describe("a step's container", () => {
     expect(keys.map((k) => k.replace(/@[0-9a-f]{16}#/, "@#"))).toEqual(["src/steps.ts@#work#1", "src/steps.ts@#work#1"]);
     expect(keys[0]).not.toBe(keys[1]);
 
-    const { execution, described } = await run("same-names", [b.work()]);
+    const { execution, described } = await run(ctx.session, "same-names", [b.work()]);
     expect(described.PipelineExecutionStatus).toBe("Succeeded");
     expect(await execution.result("work")).toBe("from b");
   });

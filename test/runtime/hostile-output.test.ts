@@ -7,21 +7,12 @@
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline, type StepLogLine } from "stepbox";
 import { fillsTmp, linksResultsFolder, waitsForHost, writesSmallFiles, type WriteReport } from "../fixtures/hostile-steps.js";
-import { hostOutputFolder, leftoverContainers, testSession } from "../support/session.js";
+import { hostOutputFolder, leftoverContainers } from "../support/session.js";
 import { kernelHoldsLimits, stepboxLoopDevices, stepboxMounts } from "../support/volumes.js";
-
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
 
 // Whatever a step did, its volume is unmounted and its loop device detached once its execution ends.
 afterEach(() => {
@@ -33,11 +24,11 @@ afterEach(() => {
  * Runs `waitsForHost(code)`; once the step says it is ready, puts a named pipe at `relativePath`
  * under its /opt/ml/output (as a step with mkfifo in its image could), then lets it exit.
  */
-async function pipeLeftAt(name: string, relativePath: string, code: number) {
+async function pipeLeftAt(root: string, name: string, relativePath: string, code: number) {
   let ready!: () => void;
   const isReady = new Promise<void>((resolve) => (ready = resolve));
   const session = new LocalPipelineSession({
-    artifactRoot: ctx.root,
+    artifactRoot: root,
     secret: "test-secret",
     stopGraceSeconds: 2,
     onLog: ({ line }) => line === "ready" && ready(),
@@ -55,8 +46,8 @@ async function pipeLeftAt(name: string, relativePath: string, code: number) {
 }
 
 describe("what a step leaves in /opt/ml/output", () => {
-  it("a named pipe at the failure file fails the step at once, naming the file, instead of hanging the engine", async () => {
-    const { description, step } = await pipeLeftAt("pipe-failure", "failure", 3);
+  it("a named pipe at the failure file fails the step at once, naming the file, instead of hanging the engine", async ({ ctx }) => {
+    const { description, step } = await pipeLeftAt(ctx.root, "pipe-failure", "failure", 3);
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toBe(
       "ClientError: /opt/ml/output/failure is not a regular file (a named pipe, a socket, a device or a folder); the engine reads only regular files there",
@@ -64,13 +55,13 @@ describe("what a step leaves in /opt/ml/output", () => {
     expect(description.PipelineExecutionStatus).toBe("Failed");
   });
 
-  it("a named pipe in place of the result fails the step at once, naming the file", async () => {
-    const { step } = await pipeLeftAt("pipe-result", "stepbox/results/payload.bin", 0);
+  it("a named pipe in place of the result fails the step at once, naming the file", async ({ ctx }) => {
+    const { step } = await pipeLeftAt(ctx.root, "pipe-result", "stepbox/results/payload.bin", 0);
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^ClientError: \/opt\/ml\/output\/stepbox\/results\/payload\.bin is not a regular file/);
   });
 
-  it("a link in place of a folder on the way to the result is refused, not followed", async () => {
+  it("a link in place of a folder on the way to the result is refused, not followed", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "link-folder", steps: [linksResultsFolder()], session: ctx.session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
     const [step] = await execution.listSteps();
@@ -82,9 +73,9 @@ describe("what a step leaves in /opt/ml/output", () => {
 const MiB = 1024 * 1024;
 
 /** A session whose steps may write 20 MiB, that keeps their output lines. */
-function cappedSession(lines: StepLogLine[]): LocalPipelineSession {
+function cappedSession(root: string, lines: StepLogLine[]): LocalPipelineSession {
   return new LocalPipelineSession({
-    artifactRoot: ctx.root,
+    artifactRoot: root,
     secret: "test-secret",
     stopGraceSeconds: 2,
     outputLimitBytes: 20 * MiB,
@@ -93,9 +84,9 @@ function cappedSession(lines: StepLogLine[]): LocalPipelineSession {
 }
 
 describe("what a step writes", () => {
-  it("many small files under /opt/ml stop at the output limit: the kernel refuses them, however fast they come", async () => {
+  it("many small files under /opt/ml stop at the output limit: the kernel refuses them, however fast they come", async ({ ctx }) => {
     const lines: StepLogLine[] = [];
-    const execution = await new Pipeline({ name: "small-files", steps: [writesSmallFiles(200_000)], session: cappedSession(lines) }).start();
+    const execution = await new Pipeline({ name: "small-files", steps: [writesSmallFiles(200_000)], session: cappedSession(ctx.root, lines) }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
     const [step] = await execution.listSteps();
     const report = lines.map((l) => l.line).find((line) => line.startsWith("{"));
@@ -113,8 +104,8 @@ describe("what a step writes", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("a huge file in /tmp gets ENOSPC at the size of the tmpfs, the output limit", async () => {
-    const execution = await new Pipeline({ name: "fills-tmp", steps: [fillsTmp(1024)], session: cappedSession([]) }).start();
+  it("a huge file in /tmp gets ENOSPC at the size of the tmpfs, the output limit", async ({ ctx }) => {
+    const execution = await new Pipeline({ name: "fills-tmp", steps: [fillsTmp(1024)], session: cappedSession(ctx.root, []) }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
     const written = (await execution.result("fillsTmp")) as WriteReport;
     expect(written.error).toBe("ENOSPC");

@@ -3,23 +3,14 @@
  * exits first, as SageMaker's do; a name that no host has fails at once instead of after the 10 s an
  * internal network's DNS takes to give up on resolvers it cannot reach.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { Pipeline } from "stepbox";
 import { peerLookups } from "../fixtures/multi-host-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
-
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+import { leftoverContainers } from "../support/session.js";
 
 describe("names on a multi-host step", () => {
-  it("algo-2 resolves algo-1 after algo-1 has exited, and an unknown name fails at once", async () => {
+  it("algo-2 resolves algo-1 after algo-1 has exited, and an unknown name fails at once", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "peer-names", steps: [peerLookups()], session: ctx.session }).start();
     const description = await execution.wait();
     expect(description.PipelineExecutionStatus).toBe("Succeeded");

@@ -5,23 +5,14 @@
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline } from "stepbox";
 import { gated } from "../fixtures/steps.js";
-import { hostOutputFolder, leftoverContainers, ReadyLines, testSession, workFolders } from "../support/session.js";
-
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+import { hostOutputFolder, leftoverContainers, ReadyLines, workFolders } from "../support/session.js";
 
 describe("the output archives", () => {
-  it("fail the step, not the engine, when the model folder holds what tar cannot pack (a FIFO)", async () => {
+  it("fail the step, not the engine, when the model folder holds what tar cannot pack (a FIFO)", async ({ ctx }) => {
     const lines = new ReadyLines();
     const session = new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", stopGraceSeconds: 2, onLog: lines.onLog });
     const before = new Set(await workFolders());

@@ -5,25 +5,16 @@
  * JOB_INTERNAL_ERROR retry policies retry, never the step's AlgorithmError.
  */
 import { execFileSync } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline } from "stepbox";
 import { exitsOnTerm, selfTerminates } from "../fixtures/outside-stop-steps.js";
-import { leftoverContainers, testSession } from "../support/session.js";
-
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
+import { leftoverContainers } from "../support/session.js";
 
 /** A session that calls `onReady` when the step prints "ready", that is, once its container runs. */
-function sessionWaitingFor(onReady: () => void): LocalPipelineSession {
+function sessionWaitingFor(root: string, onReady: () => void): LocalPipelineSession {
   return new LocalPipelineSession({
-    artifactRoot: ctx.root,
+    artifactRoot: root,
     secret: "test-secret",
     stopGraceSeconds: 2,
     onLog: ({ line }) => line === "ready" && onReady(),
@@ -31,9 +22,9 @@ function sessionWaitingFor(onReady: () => void): LocalPipelineSession {
 }
 
 describe("a container stopped from outside stepbox", () => {
-  it("fails the step as an internal error naming the engine, and a JOB_INTERNAL_ERROR policy retries it", async () => {
+  it("fails the step as an internal error naming the engine, and a JOB_INTERNAL_ERROR policy retries it", async ({ ctx }) => {
     let attempts = 0;
-    const session = sessionWaitingFor(() => {
+    const session = sessionWaitingFor(ctx.root, () => {
       attempts++;
       // Only the first attempt is stopped from outside; the retry runs to its end.
       if (attempts > 1) return;
@@ -53,7 +44,7 @@ describe("a container stopped from outside stepbox", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("still blames the step for a signal it sends itself", async () => {
+  it("still blames the step for a signal it sends itself", async ({ ctx }) => {
     const execution = await new Pipeline({ name: "self-terminates", steps: [selfTerminates()], session: ctx.session }).start();
     await execution.wait();
     const [s] = await execution.listSteps();

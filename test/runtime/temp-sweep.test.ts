@@ -8,27 +8,19 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession } from "stepbox";
 import { makeVolumeImage, mountVolume, unmountVolume } from "../../src/runtime/output-volume.js";
 import { HOST_TAG, parseTempName, tempFolderPrefix } from "../../src/runtime/temp-paths.js";
 import { exited, startLongRun } from "../support/processes.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers } from "../support/session.js";
 import { kernelHoldsLimits, stepboxLoopDevices, stepboxMounts } from "../support/volumes.js";
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
 const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
 });
 
 interface LeftPaths {
@@ -83,7 +75,7 @@ async function tempPathsOf(pid: number): Promise<string[]> {
 }
 
 describe("the temp sweep at session start", () => {
-  it("removes what a killed process left, keeps a live process's, its own, another host's and look-alikes", async () => {
+  it("removes what a killed process left, keeps a live process's, its own, another host's and look-alikes", async ({ ctx }) => {
     const killed = await leaveTempPaths();
     const live = await leaveTempPaths();
     const deadPid = killed.child.pid!;
@@ -110,7 +102,7 @@ describe("the temp sweep at session start", () => {
     expect((swept?.paths as Array<{ path: string }> | undefined)?.map((p) => p.path)).toEqual(expect.arrayContaining(Object.values(killed.paths)));
   });
 
-  it.runIf(process.getuid?.() === 0)("keeps a killed process's leftovers that belong to another user", async () => {
+  it.runIf(process.getuid?.() === 0)("keeps a killed process's leftovers that belong to another user", async ({ ctx }) => {
     const killed = await leaveTempPaths();
     await chown(killed.paths.work, 4242, 4242);
     killed.child.kill("SIGKILL");
@@ -122,36 +114,39 @@ describe("the temp sweep at session start", () => {
     expect(await exists(killed.paths.channel)).toBe(false);
   });
 
-  it.runIf(process.getuid?.() === 0)("unmounts the volume a killed process left mounted in its work folder, and keeps a live process's mounted", async () => {
-    const killed = await leaveTempPaths();
-    const live = await leaveTempPaths();
-    // The layout the engine makes: the image beside, the volume mounted on a host's writable folder.
-    const mountOn = async (work: string): Promise<string> => {
-      const point = join(work, "algo-1", "writable");
-      await mkdir(point, { recursive: true });
-      await makeVolumeImage(join(work, "algo-1.ext4"), 4 * 1024 * 1024, { uid: 1000, gid: 1000 });
-      await mountVolume(join(work, "algo-1.ext4"), point);
-      await writeFile(join(point, "model.bin"), "half-written");
-      return point;
-    };
-    const deadPoint = await mountOn(killed.paths.work);
-    const livePoint = await mountOn(live.paths.work);
-    cleanups.push(() => unmountVolume(livePoint).catch(() => undefined));
-    const deadPid = killed.child.pid!;
-    expect(stepboxMounts(deadPid)).toEqual([deadPoint]);
-    killed.child.kill("SIGKILL");
-    await exited(killed.child);
+  it.runIf(process.getuid?.() === 0)(
+    "unmounts the volume a killed process left mounted in its work folder, and keeps a live process's mounted",
+    async ({ ctx }) => {
+      const killed = await leaveTempPaths();
+      const live = await leaveTempPaths();
+      // The layout the engine makes: the image beside, the volume mounted on a host's writable folder.
+      const mountOn = async (work: string): Promise<string> => {
+        const point = join(work, "algo-1", "writable");
+        await mkdir(point, { recursive: true });
+        await makeVolumeImage(join(work, "algo-1.ext4"), 4 * 1024 * 1024, { uid: 1000, gid: 1000 });
+        await mountVolume(join(work, "algo-1.ext4"), point);
+        await writeFile(join(point, "model.bin"), "half-written");
+        return point;
+      };
+      const deadPoint = await mountOn(killed.paths.work);
+      const livePoint = await mountOn(live.paths.work);
+      cleanups.push(() => unmountVolume(livePoint).catch(() => undefined));
+      const deadPid = killed.child.pid!;
+      expect(stepboxMounts(deadPid)).toEqual([deadPoint]);
+      killed.child.kill("SIGKILL");
+      await exited(killed.child);
 
-    await new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", logger: keptLogger().logger }).runtime();
+      await new LocalPipelineSession({ artifactRoot: ctx.root, secret: "test-secret", logger: keptLogger().logger }).runtime();
 
-    expect(stepboxMounts(deadPid)).toEqual([]);
-    expect(stepboxLoopDevices(deadPid)).toEqual([]);
-    expect(await exists(killed.paths.work)).toBe(false);
-    expect(stepboxMounts(live.child.pid!)).toEqual([livePoint]);
-    expect(await exists(join(livePoint, "model.bin"))).toBe(true);
-  });
+      expect(stepboxMounts(deadPid)).toEqual([]);
+      expect(stepboxLoopDevices(deadPid)).toEqual([]);
+      expect(await exists(killed.paths.work)).toBe(false);
+      expect(stepboxMounts(live.child.pid!)).toEqual([livePoint]);
+      expect(await exists(join(livePoint, "model.bin"))).toBe(true);
+    },
+  );
 
-  it("removes the work and checkpoints folders of an engine SIGKILLed mid-step, with its container", async () => {
+  it("removes the work and checkpoints folders of an engine SIGKILLed mid-step, with its container", async ({ ctx }) => {
     const home = join(ctx.root, "killed-mid-step");
     await mkdir(home, { recursive: true });
     const { child, executionId } = startLongRun(home);

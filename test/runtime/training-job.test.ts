@@ -7,7 +7,8 @@ import { pipeline as streamPipeline } from "node:stream/promises";
 import tar from "tar-fs";
 import { connect, createServer, type Socket } from "node:net";
 import Docker from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline, ValidationError, type DelayedReturn } from "stepbox";
 import {
   bigWriter,
@@ -28,19 +29,9 @@ import {
   writesModel,
 } from "../fixtures/training-steps.js";
 import { endedBy, exited, startLongRun } from "../support/processes.js";
-import { leftoverContainers, ReadyLines, testSession } from "../support/session.js";
+import { leftoverContainers, ReadyLines } from "../support/session.js";
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
-
-afterAll(async () => {
-  await ctx.cleanup();
-});
-
-async function runOne(name: string, output: DelayedReturn, session: LocalPipelineSession = ctx.session) {
+async function runOne(session: LocalPipelineSession, name: string, output: DelayedReturn) {
   const execution = await new Pipeline({ name, steps: [output], session }).start();
   const described = await execution.wait();
   const [stepInfo] = await execution.listSteps();
@@ -85,15 +76,15 @@ async function containerEvents(executionId: string, since: number): Promise<Arra
 }
 
 describe("the training-job contract", () => {
-  it("fails a step that runs out of memory with a reason that says so", async () => {
-    const { step } = await runOne("oom", hog(1024));
+  it("fails a step that runs out of memory with a reason that says so", async ({ ctx }) => {
+    const { step } = await runOne(ctx.session, "oom", hog(1024));
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^OutOfMemory: .*0\.25 GiB \(instance type ml\.t3\.medium\)/);
   });
 
-  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job in a new container after its interval", async () => {
+  it("retries a step that ran out of memory under a RESOURCE_LIMIT policy, as a new job in a new container after its interval", async ({ ctx }) => {
     const since = Math.floor(Date.now() / 1000);
-    const { step, execution } = await runOne("oom-retried", hogsOnce(1024));
+    const { step, execution } = await runOne(ctx.session, "oom-retried", hogsOnce(1024));
     // No container is reused: the engine's own events show one created, and removed, per attempt.
     const events = await containerEvents(execution.id, since);
     const created = events.filter((e) => e.Action === "create").map((e) => e.Actor.ID);
@@ -116,8 +107,8 @@ describe("the training-job contract", () => {
     expect(new Set(attempts.flatMap((a) => a.LogStreams)).size).toBe(2);
   });
 
-  it("stops a step at maxRuntimeInSeconds, records MaxRuntimeExceeded and keeps its artifacts", async () => {
-    const { step, execution } = await runOne("max-runtime", sleeper(300));
+  it("stops a step at maxRuntimeInSeconds, records MaxRuntimeExceeded and keeps its artifacts", async ({ ctx }) => {
+    const { step, execution } = await runOne(ctx.session, "max-runtime", sleeper(300));
     expect(step.StepStatus).toBe("Stopped");
     expect(step.FailureReason).toMatch(/^MaxRuntimeExceeded/);
     const job = step.Metadata.TrainingJob!;
@@ -131,7 +122,7 @@ describe("the training-job contract", () => {
     expect(described.FailureReason).toMatch(/^Step 'sleeper' failed with message: MaxRuntimeExceeded/);
   });
 
-  it("stops a running execution: Stopping, then every step Stopped, and nothing new starts", async () => {
+  it("stops a running execution: Stopping, then every step Stopped, and nothing new starts", async ({ ctx }) => {
     const first = napper(300);
     const second = napper(first as never);
     const execution = await new Pipeline({ name: "stopping", steps: [second], session: ctx.session }).start();
@@ -149,20 +140,20 @@ describe("the training-job contract", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("takes FailureReason from /opt/ml/output/failure", async () => {
-    const { step } = await runOne("failure-file", failureFile());
+  it("takes FailureReason from /opt/ml/output/failure", async ({ ctx }) => {
+    const { step } = await runOne(ctx.session, "failure-file", failureFile());
     expect(step.FailureReason).toBe("DataError: the training set has no rows");
   });
 
-  it("reports an exit code without a failure file with the log's last lines", async () => {
-    const { step } = await runOne("exit-code", exitCode(7));
+  it("reports an exit code without a failure file with the log's last lines", async ({ ctx }) => {
+    const { step } = await runOne(ctx.session, "exit-code", exitCode(7));
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toMatch(/^AlgorithmError: exit code 7/);
     expect(step.FailureReason).toContain("about to exit");
   });
 
-  it("archives /opt/ml/model and /opt/ml/output/data and writes the config files", async () => {
-    const { step, execution } = await runOne("model", writesModel());
+  it("archives /opt/ml/model and /opt/ml/output/data and writes the config files", async ({ ctx }) => {
+    const { step, execution } = await runOne(ctx.session, "model", writesModel());
     expect(step.StepStatus).toBe("Succeeded");
     const job = step.Metadata.TrainingJob!;
     expect(job.ModelArtifacts?.S3ModelArtifacts).toMatch(/model\/.+\/writesModel\/output\/model\.tar\.gz$/);
@@ -186,8 +177,8 @@ describe("the training-job contract", () => {
     expect(seen.uid).not.toBe(0);
   });
 
-  it("shows a file:// input channel read-only under /opt/ml/input/data", async () => {
-    const { step, execution } = await runOne("channels", readsChannel());
+  it("shows a file:// input channel read-only under /opt/ml/input/data", async ({ ctx }) => {
+    const { step, execution } = await runOne(ctx.session, "channels", readsChannel());
     expect(step.StepStatus).toBe("Succeeded");
     const seen = (await execution.result("readsChannel")) as Record<string, unknown>;
     expect(seen.files).toEqual(["rows.csv"]);
@@ -196,15 +187,15 @@ describe("the training-job contract", () => {
     expect(seen.config).toEqual({ train: { TrainingInputMode: "File", S3DistributionType: "FullyReplicated", RecordWrapperType: "None" } });
   });
 
-  it("refuses a channel that is not an existing folder before anything runs", async () => {
+  it("refuses a channel that is not an existing folder before anything runs", async ({ ctx }) => {
     const pipeline = new Pipeline({ name: "bad-channel", steps: [missingChannel()], session: ctx.session });
     await expect(pipeline.start()).rejects.toThrow(ValidationError);
     await expect(pipeline.start()).rejects.toThrow(/input channel "train": \/no\/such\/folder is not an existing folder/);
     expect((await pipeline.listExecutions()).PipelineExecutionSummaries).toEqual([]);
   });
 
-  it("runs a two-host step whose hosts reach each other by name", async () => {
-    const { step, execution } = await runOne("cluster", cluster());
+  it("runs a two-host step whose hosts reach each other by name", async ({ ctx }) => {
+    const { step, execution } = await runOne(ctx.session, "cluster", cluster());
     expect(step.StepStatus).toBe("Succeeded");
     expect(await execution.result("cluster")).toEqual({ host: "algo-1", reached: ["algo-2"] });
     expect(step.Metadata.TrainingJob!.LogStreams).toEqual([
@@ -213,9 +204,9 @@ describe("the training-job contract", () => {
     ]);
   });
 
-  it("fails a two-host step when algo-2 fails, and stops algo-1", async () => {
+  it("fails a two-host step when algo-2 fails, and stops algo-1", async ({ ctx }) => {
     const started = Date.now();
-    const { step } = await runOne("cluster-failure", failsOnAlgo2());
+    const { step } = await runOne(ctx.session, "cluster-failure", failsOnAlgo2());
     expect(step.StepStatus).toBe("Failed");
     expect(step.FailureReason).toContain("algo-2 lost its shard");
     // algo-1 would sleep a minute; it was stopped instead (grace period 2 s in tests).
@@ -224,13 +215,13 @@ describe("the training-job contract", () => {
 });
 
 describe("the sandbox", () => {
-  it("has no network by default", async () => {
-    const { execution } = await runOne("no-network", tryNetwork());
+  it("has no network by default", async ({ ctx }) => {
+    const { execution } = await runOne(ctx.session, "no-network", tryNetwork());
     expect(await execution.result("tryNetwork")).toMatch(/^blocked: E/);
   });
 
-  it("cannot write outside /opt/ml and /tmp", async () => {
-    const { execution } = await runOne("read-only", writeOutside());
+  it("cannot write outside /opt/ml and /tmp", async ({ ctx }) => {
+    const { execution } = await runOne(ctx.session, "read-only", writeOutside());
     expect(await execution.result("writeOutside")).toEqual({
       "/etc/evil": "EROFS",
       "/usr/local/bin/evil": "EROFS",
@@ -241,16 +232,16 @@ describe("the sandbox", () => {
     });
   });
 
-  it("contains a fork bomb with the pids limit", async () => {
-    const { execution, step } = await runOne("fork-bomb", forkBomb());
+  it("contains a fork bomb with the pids limit", async ({ ctx }) => {
+    const { execution, step } = await runOne(ctx.session, "fork-bomb", forkBomb());
     expect(step.StepStatus).toBe("Succeeded");
     const { spawned, refused } = (await execution.result("forkBomb")) as { spawned: number; refused: string };
     expect(refused).toBe("EAGAIN");
     expect(spawned).toBeLessThan(512);
   });
 
-  it("archives links as links and never follows them", async () => {
-    const { step, execution } = await runOne("links", linksOut());
+  it("archives links as links and never follows them", async ({ ctx }) => {
+    const { step, execution } = await runOne(ctx.session, "links", linksOut());
     expect(step.StepStatus).toBe("Succeeded");
     const model = await archiveEntries(join(ctx.root, "links", execution.id, "linksOut", "output", "model.tar.gz"));
     expect(model.get("passwd")).toEqual({ type: "symlink", linkname: "/etc/passwd" });
@@ -258,7 +249,7 @@ describe("the sandbox", () => {
     expect([...model.values()].some((e) => e.content?.includes("root:"))).toBe(false);
   });
 
-  it("fails a step whose output passes its limit instead of filling the disk", async () => {
+  it("fails a step whose output passes its limit instead of filling the disk", async ({ ctx }) => {
     const capped = new LocalPipelineSession({
       artifactRoot: ctx.root,
       secret: "test-secret",
@@ -266,7 +257,7 @@ describe("the sandbox", () => {
       stopGraceSeconds: 2,
       outputLimitBytes: 8 * 1024 * 1024,
     });
-    const { step } = await runOne("oversized", bigWriter(64), capped);
+    const { step } = await runOne(capped, "oversized", bigWriter(64));
     expect(step.StepStatus).toBe("Failed");
     // The kernel refuses the writes past a volume of 8 MiB when the engine is root; else the watcher kills the step.
     expect(step.FailureReason).toMatch(/^OutputLimitExceeded: .*(filled its 8 MiB volume|more than its limit of 8 MiB)/);
@@ -274,7 +265,7 @@ describe("the sandbox", () => {
 });
 
 describe("the lifecycle", () => {
-  it("sweeps the containers of a killed engine process and marks its execution Failed", async () => {
+  it("sweeps the containers of a killed engine process and marks its execution Failed", async ({ ctx }) => {
     const home = join(ctx.root, "orphans");
     await mkdir(home, { recursive: true });
     const { child, executionId } = startLongRun(home);
@@ -293,7 +284,7 @@ describe("the lifecycle", () => {
     expect((await session.records.readStep("long-run", id, "napper"))?.StepStatus).toBe("Failed");
   });
 
-  it("fails the running step with a reason naming the engine when the engine goes away", async () => {
+  it("fails the running step with a reason naming the engine when the engine goes away", async ({ ctx }) => {
     // A proxy in front of the real engine stands in for it: cutting the proxy is the engine vanishing.
     const socket = join(ctx.root, "engine.sock");
     const connections = new Set<Socket>();
@@ -336,7 +327,7 @@ describe("the lifecycle", () => {
     }
   });
 
-  it("stops an execution that another process runs, through the store", async () => {
+  it("stops an execution that another process runs, through the store", async ({ ctx }) => {
     const home = join(ctx.root, "remote-stop");
     await mkdir(home, { recursive: true });
     const { child, executionId } = startLongRun(home);
@@ -350,7 +341,7 @@ describe("the lifecycle", () => {
     expect(await leftoverContainers(id)).toEqual([]);
   });
 
-  it("stops its containers on SIGINT, then lets the signal end the process (a library never calls process.exit)", async () => {
+  it("stops its containers on SIGINT, then lets the signal end the process (a library never calls process.exit)", async ({ ctx }) => {
     const home = join(ctx.root, "interrupted");
     await mkdir(home, { recursive: true });
     const { child, executionId } = startLongRun(home);
@@ -362,7 +353,7 @@ describe("the lifecycle", () => {
     expect((await session.records.readExecution("long-run", id)).PipelineExecutionStatus).toBe("Stopped");
   });
 
-  it("kills its containers at once on a second SIGINT, without waiting out the grace period", async () => {
+  it("kills its containers at once on a second SIGINT, without waiting out the grace period", async ({ ctx }) => {
     const home = join(ctx.root, "interrupted-twice");
     await mkdir(home, { recursive: true });
     // The step ignores SIGTERM and the grace period is 600 s: only the second signal ends it in time.

@@ -6,27 +6,22 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { LocalPipelineSession, Pipeline } from "stepbox";
 import { RecordStore } from "../../src/store/records.js";
 import { napper } from "../fixtures/training-steps.js";
 import { exited, startLongRun } from "../support/processes.js";
-import { leftoverContainers, testSession } from "../support/session.js";
+import { leftoverContainers } from "../support/session.js";
 
-let ctx: Awaited<ReturnType<typeof testSession>>;
 let child: ChildProcess | undefined;
-
-beforeAll(async () => {
-  ctx = await testSession();
-});
 
 afterAll(async () => {
   child?.kill("SIGKILL");
-  await ctx.cleanup();
 });
 
 describe("an execution whose engine was killed", () => {
-  it("reads as Failed, with the reason, to a session that never starts Docker", async () => {
+  it("reads as Failed, with the reason, to a session that never starts Docker", async ({ ctx }) => {
     const home = join(ctx.root, "killed-engine");
     await mkdir(home, { recursive: true });
     const { child: engine, executionId } = startLongRun(home);

@@ -1,24 +1,15 @@
 import { createHash } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect } from "vitest";
 import { S3Store } from "../../src/store/s3-store.js";
-import { startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { it } from "../support/fixtures.js";
 import { patternBytes } from "./store-contract.js";
 
 const MiB = 1024 * 1024;
 const SIZE = 1024 * MiB;
 /** Generous: the store's own need is its multipart parts in flight, about partSize × (queueSize + 1) = 40 MiB. */
 const RSS_BOUND = 400 * MiB;
-
-let s3: S3TestServer;
-
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
-afterAll(async () => {
-  await s3?.close();
-});
 
 /**
  * `size` bytes made on demand from one 1 MiB block, each chunk stamped with its offset so that a
@@ -58,7 +49,7 @@ function sampleRss(everyMs = 20): { stop: () => number } {
   };
 }
 
-it("puts a 1 GiB stream in and reads it back, byte-exact by SHA-256, with bounded memory", async () => {
+it("puts a 1 GiB stream in and reads it back, byte-exact by SHA-256, with bounded memory", async ({ s3 }) => {
   const store = new S3Store({
     bucket: s3.bucket,
     prefix: "large",
