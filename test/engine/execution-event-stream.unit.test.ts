@@ -3,22 +3,15 @@
  * steps run in this process by the in-process runtime: a live run's stream, and the stream another
  * reader gets by watching the records of an execution it does not run.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { type ExecutionEvent, Pipeline } from "stepbox";
 import { gate, gated } from "../fixtures/event-steps.js";
 import { add, flakyRetried } from "../fixtures/scheduler-steps.js";
 import { inProcessSession } from "../support/in-process-runtime.js";
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "stepbox-events-"));
-});
-afterAll(() => rm(root, { recursive: true, force: true }));
-
-const inProcess = () => inProcessSession(root);
+const inProcess = (root: string) => inProcessSession(root);
 
 async function readAll(events: AsyncIterable<ExecutionEvent>): Promise<ExecutionEvent[]> {
   const seen: ExecutionEvent[] = [];
@@ -43,8 +36,8 @@ function brief(e: ExecutionEvent): string {
 }
 
 describe("a live execution's events", () => {
-  it("tell each step's states in order, its lines and transfers, and end with the execution's end", async () => {
-    const { session, lines } = inProcess();
+  it("tell each step's states in order, its lines and transfers, and end with the execution's end", async ({ tempDir: root }) => {
+    const { session, lines } = inProcess(root);
     const first = add(1, 2);
     const second = add(first, 10);
     const execution = await new Pipeline({ name: "events-chain", steps: [second], session }).start();
@@ -78,8 +71,8 @@ describe("a live execution's events", () => {
     expect((await session.records.readExecution("events-chain", execution.id)).PipelineExecutionStatus).toBe("Succeeded");
   });
 
-  it("tell a retry between the failed attempt and the next one", async () => {
-    const { session } = inProcess();
+  it("tell a retry between the failed attempt and the next one", async ({ tempDir: root }) => {
+    const { session } = inProcess(root);
     const execution = await new Pipeline({ name: "events-retry", steps: [flakyRetried(join(root, "events-flaky"), 2)], session }).start();
     const shown = (await readAll(execution.events())).filter((e) => e.type !== "log" && e.type !== "transfer").map(brief);
     expect(shown).toEqual([
@@ -93,8 +86,8 @@ describe("a live execution's events", () => {
     ]);
   });
 
-  it("are there in full for a caller that starts reading after the run ended", async () => {
-    const { session } = inProcess();
+  it("are there in full for a caller that starts reading after the run ended", async ({ tempDir: root }) => {
+    const { session } = inProcess(root);
     const execution = await new Pipeline({ name: "events-late", steps: [add(2, 2)], session }).start();
     await execution.wait();
     const shown = (await readAll(execution.events())).map(brief);
@@ -104,8 +97,8 @@ describe("a live execution's events", () => {
 });
 
 describe("a recorded execution's events", () => {
-  it("follow the records of a run this session does not hold, from the states they are in to the end", async () => {
-    const runner = inProcess();
+  it("follow the records of a run this session does not hold, from the states they are in to the end", async ({ tempDir: root }) => {
+    const runner = inProcess(root);
     const name = `events-watched-${Date.now()}`;
     const execution = await new Pipeline({ name: "events-watched", steps: [gated(name)], session: runner.session }).start();
     // Another session on the same store: it knows the execution only from its records.
@@ -129,8 +122,8 @@ describe("a recorded execution's events", () => {
     expect(end?.type === "step" && end.at.getTime()).toBe(new Date((await watched.listSteps())[0]!.EndTime!).getTime());
   });
 
-  it("of an ended execution are its steps' last states, then its end", async () => {
-    const { session } = inProcess();
+  it("of an ended execution are its steps' last states, then its end", async ({ tempDir: root }) => {
+    const { session } = inProcess(root);
     const execution = await new Pipeline({ name: "events-ended", steps: [add(add(1, 1), 1)], session }).start();
     await execution.wait();
     const reader = inProcessSession(root).session;

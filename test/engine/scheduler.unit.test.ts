@@ -3,10 +3,9 @@
  * ExecutionRun and function-step executor, with the steps run in this process by the in-process
  * runtime (a second implementation of the runtime port) instead of in Docker containers.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { ConditionGreaterThanOrEqualTo, ConditionStep, FailStep, LocalPipelineSession, Pipeline, StepFailedError, ValidationError, getStep } from "stepbox";
 import { readJobRecord } from "../../src/store/job-records.js";
 import {
@@ -26,14 +25,8 @@ import {
 } from "../fixtures/scheduler-steps.js";
 import { InProcessRuntime, inProcessSession } from "../support/in-process-runtime.js";
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "stepbox-scheduler-"));
-});
-afterAll(() => rm(root, { recursive: true, force: true }));
-
 /** A session of its own on the shared temp store, with a fresh in-process runtime. */
-const inProcess = (runtime?: InProcessRuntime) => inProcessSession(root, runtime);
+const inProcess = (root: string, runtime?: InProcessRuntime) => inProcessSession(root, runtime);
 
 const stepNamesRun = (runtime: InProcessRuntime): string[] => runtime.jobs.map((j) => j.stepName);
 
@@ -49,14 +42,14 @@ describe("a session given a runtime", () => {
     expect(() => new LocalPipelineSession({ runtime: new InProcessRuntime(), baseImage: "node:20" })).toThrow(/leave out either baseImage or runtime/);
   });
 
-  it("starts without Docker: no engine, no runtime image", async () => {
-    const { session, runtime } = inProcess();
+  it("starts without Docker: no engine, no runtime image", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const started = await session.runtime();
     expect(started).toMatchObject({ stepRuntime: runtime, image: "in-process", imageId: "in-process" });
   });
 
-  it("runs a step on it, records its job without any key, and stores its logs", async () => {
-    const { session, runtime, lines } = inProcess();
+  it("runs a step on it, records its job without any key, and stores its logs", async ({ tempDir: root }) => {
+    const { session, runtime, lines } = inProcess(root);
     const sum = add(2, 3);
     const execution = await new Pipeline({ name: "given-runtime", steps: [sum], session }).start();
     expect(await execution.result(getStep(sum).name)).toBe(5);
@@ -74,8 +67,8 @@ describe("a session given a runtime", () => {
 });
 
 describe("scheduling", () => {
-  it("runs independent steps together and honours the parallelism limit", async () => {
-    const { session, runtime } = inProcess();
+  it("runs independent steps together and honours the parallelism limit", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     // Each step waits until a second one runs beside it: run one at a time, they would never finish.
     const group = `pairs-${Date.now()}`;
     const outputs = [meet(group, 2), meet(group, 2), meet(group, 2), meet(group, 2)];
@@ -85,8 +78,8 @@ describe("scheduling", () => {
     expect(runtime.peakRunning).toBe(2);
   });
 
-  it("starts a step only after the steps it depends on, with their outputs", async () => {
-    const { session, runtime } = inProcess();
+  it("starts a step only after the steps it depends on, with their outputs", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const first = add(1, 2);
     const second = add(first, 10);
     const third = add(second, first);
@@ -101,8 +94,8 @@ describe("scheduling", () => {
 });
 
 describe("retries", () => {
-  it("retries a step's own error per its policy, waiting the backoff between attempts", async () => {
-    const { session } = inProcess();
+  it("retries a step's own error per its policy, waiting the backoff between attempts", async ({ tempDir: root }) => {
+    const { session } = inProcess(root);
     const output = flakyRetried(join(root, "flaky-counter"), 3);
     const execution = await new Pipeline({ name: "flaky", steps: [output], session }).start();
     expect(await execution.result("flaky")).toBe(3);
@@ -119,8 +112,8 @@ describe("retries", () => {
     expect(gap(2)).toBeGreaterThanOrEqual(99);
   });
 
-  it("gives up after maxAttempts with the last attempt's reason", async () => {
-    const { session, runtime } = inProcess();
+  it("gives up after maxAttempts with the last attempt's reason", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const output = flakyRetried(join(root, "exhausted-counter"), 10);
     const execution = await new Pipeline({ name: "exhausted", steps: [output], session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
@@ -130,8 +123,8 @@ describe("retries", () => {
     expect(runtime.jobs.map((j) => j.jobName)).toEqual([`flaky-${execution.id}`, `flaky-${execution.id}-2`, `flaky-${execution.id}-3`]);
   });
 
-  it("does not retry an error its policies do not name", async () => {
-    const { session, runtime } = inProcess();
+  it("does not retry an error its policies do not name", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const output = flakyOtherPolicy(join(root, "other-counter"), 2);
     const execution = await new Pipeline({ name: "not-retried", steps: [output], session }).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
@@ -140,19 +133,19 @@ describe("retries", () => {
 });
 
 describe("capacity errors", () => {
-  const pipelineOn = (runtime: InProcessRuntime, name: string): Pipeline =>
+  const pipelineOn = (root: string, runtime: InProcessRuntime, name: string): Pipeline =>
     new Pipeline({ name, steps: [capacityRetried()], session: inProcessSession(root, runtime).session });
 
-  it("retries a job the runtime refused, under a policy for CAPACITY_ERROR", async () => {
+  it("retries a job the runtime refused, under a policy for CAPACITY_ERROR", async ({ tempDir: root }) => {
     const runtime = new InProcessRuntime({ refuse: 2 });
-    const execution = await pipelineOn(runtime, "capacity").start();
+    const execution = await pipelineOn(root, runtime, "capacity").start();
     expect(await execution.result("roomy")).toBe("ran");
     const [s] = await execution.listSteps();
     expect(s!.Attempts!.map((a) => a.StepStatus)).toEqual(["Failed", "Failed", "Succeeded"]);
     expect(s!.Attempts![0]!.FailureReason).toMatch(/^InternalServerError: the in-process runtime refused to start job roomy-/);
   });
 
-  it("waits the policy's backoff between attempts, each attempt a job of its own name", async () => {
+  it("waits the policy's backoff between attempts, each attempt a job of its own name", async ({ tempDir: root }) => {
     const runtime = new InProcessRuntime({ refuse: 2 });
     const session = inProcessSession(root, runtime).session;
     const execution = await new Pipeline({ name: "capacity-backoff", steps: [capacityBackoff()], session }).start();
@@ -172,7 +165,7 @@ describe("capacity errors", () => {
     expect(gap(2)).toBeGreaterThanOrEqual(300);
   });
 
-  it("stops retrying once expireAfterMins would pass before the next attempt", async () => {
+  it("stops retrying once expireAfterMins would pass before the next attempt", async ({ tempDir: root }) => {
     const runtime = new InProcessRuntime({ refuse: 100 });
     const session = inProcessSession(root, runtime).session;
     const execution = await new Pipeline({ name: "capacity-expiring", steps: [capacityExpiring()], session }).start();
@@ -183,9 +176,9 @@ describe("capacity errors", () => {
     expect(runtime.jobs).toHaveLength(0);
   });
 
-  it("gives up once the policy's attempts are used", async () => {
+  it("gives up once the policy's attempts are used", async ({ tempDir: root }) => {
     const runtime = new InProcessRuntime({ refuse: 3 });
-    const execution = await pipelineOn(runtime, "no-capacity").start();
+    const execution = await pipelineOn(root, runtime, "no-capacity").start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
     expect(runtime.jobs).toHaveLength(0);
     const [s] = await execution.listSteps();
@@ -194,8 +187,8 @@ describe("capacity errors", () => {
 });
 
 describe("caching", () => {
-  it("takes a second run's result from the first, without running the step", async () => {
-    const { session, runtime } = inProcess();
+  it("takes a second run's result from the first, without running the step", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const pipeline = new Pipeline({ name: "cached", steps: [cached(21)], session });
     const first = await pipeline.start();
     const original = (await first.result("cached")) as { value: number; nonce: number };
@@ -222,8 +215,8 @@ describe("conditions and fail steps", () => {
     return new Pipeline({ name: `condition-${String(accuracy).replace(".", "-")}`, steps: [check], session });
   };
 
-  it("runs the if branch and never the else branch", async () => {
-    const { session, runtime } = inProcess();
+  it("runs the if branch and never the else branch", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const execution = await build(session, 0.95).start();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
     expect(stepNamesRun(runtime)).toEqual(["score", "register"]);
@@ -233,8 +226,8 @@ describe("conditions and fail steps", () => {
     await expect(execution.result("alert")).rejects.toThrow(/step "alert" never ran: the execution ended/);
   });
 
-  it("runs the else branch, whose FailStep fails the execution with its message", async () => {
-    const { session, runtime } = inProcess();
+  it("runs the else branch, whose FailStep fails the execution with its message", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const execution = await build(session, 0.5).start();
     const described = await execution.wait();
     expect(described.PipelineExecutionStatus).toBe("Failed");
@@ -247,8 +240,8 @@ describe("conditions and fail steps", () => {
 });
 
 describe("failure propagation", () => {
-  it("never starts what depends on a failed step, and fails the execution with its reason", async () => {
-    const { session, runtime } = inProcess();
+  it("never starts what depends on a failed step, and fails the execution with its reason", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const broken = boom("the data is bad");
     const after = add(broken as never, 1);
     const execution = await new Pipeline({ name: "failing", steps: [after], session }).start();
@@ -268,16 +261,16 @@ describe("failure propagation", () => {
 
 describe("retry and selective execution", () => {
   /** add, then a step that fails its first run, then add-2 on its output. */
-  const build = (session: LocalPipelineSession, name: string) => {
+  const build = (root: string, session: LocalPipelineSession, name: string) => {
     const first = add(1, 2);
     const flaky = flakyOtherPolicy(join(root, `${name}-counter`), 2);
     getStep(flaky).addDependsOn([first]);
     return new Pipeline({ name, steps: [add(flaky, 1)], session });
   };
 
-  it("retries a failed execution: takes what succeeded, runs the rest", async () => {
-    const { session, runtime } = inProcess();
-    const pipeline = build(session, "retried");
+  it("retries a failed execution: takes what succeeded, runs the rest", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
+    const pipeline = build(root, session, "retried");
     const failed = await pipeline.start();
     expect((await failed.wait()).PipelineExecutionStatus).toBe("Failed");
     const retry = await pipeline.retryExecution(failed.id);
@@ -292,9 +285,9 @@ describe("retry and selective execution", () => {
     expect(steps.get("add")!.SelectiveExecutionResult).toEqual({ SourcePipelineExecutionArn: (await failed.describe()).PipelineExecutionArn });
   });
 
-  it("refuses a selective execution whose selected steps need a result the source lacks, naming the step to add", async () => {
-    const { session, runtime } = inProcess();
-    const pipeline = build(session, "selective");
+  it("refuses a selective execution whose selected steps need a result the source lacks, naming the step to add", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
+    const pipeline = build(root, session, "selective");
     const failed = await pipeline.start();
     await failed.wait();
     await expect(pipeline.start({ selectiveExecution: { sourceExecutionId: failed.id, steps: ["add-2"] } })).rejects.toThrow(
@@ -307,8 +300,8 @@ describe("retry and selective execution", () => {
 });
 
 describe("stop()", () => {
-  it("stops the running step, starts nothing after it, and ends the execution Stopped", async () => {
-    const { session, runtime } = inProcess();
+  it("stops the running step, starts nothing after it, and ends the execution Stopped", async ({ tempDir: root }) => {
+    const { session, runtime } = inProcess(root);
     const hung = hang();
     const after = add(hung as never, 1);
     const execution = await new Pipeline({ name: "stopped", steps: [after], session }).start();

@@ -4,28 +4,20 @@
  * is made from them in one place. Steps that never ran read as NotRun (or Pending while the
  * execution runs), the same to every reader.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { Pipeline, StepFailedError, getStep } from "stepbox";
 import { failureReason } from "../../src/store/records.js";
 import { displayStatus, recordedFailure, stepState } from "../../src/store/step-state.js";
 import { boom, capacityRetried } from "../fixtures/scheduler-steps.js";
 import { InProcessRuntime, inProcessSession } from "../support/in-process-runtime.js";
 
-let root: string;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "stepbox-failure-"));
-});
-afterAll(() => rm(root, { recursive: true, force: true }));
-
-const session = (runtime?: InProcessRuntime) => inProcessSession(root, runtime).session;
+const session = (root: string, runtime?: InProcessRuntime) => inProcessSession(root, runtime).session;
 
 describe("a failed step", () => {
-  it("keeps its failure as data in the record, made into FailureReason once, and StepFailedError carries it", async () => {
+  it("keeps its failure as data in the record, made into FailureReason once, and StepFailedError carries it", async ({ tempDir: root }) => {
     const failing = boom("the data is empty");
-    const execution = await new Pipeline({ name: "failure-data", steps: [failing], session: session() }).start();
+    const execution = await new Pipeline({ name: "failure-data", steps: [failing], session: session(root) }).start();
     const error = await execution.result(getStep(failing).name).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StepFailedError);
     const failed = error as StepFailedError;
@@ -39,9 +31,9 @@ describe("a failed step", () => {
     expect(failed.originalError?.message).toBe("the data is empty");
   });
 
-  it("of the platform carries the job exception type that retry policies match, on every attempt", async () => {
+  it("of the platform carries the job exception type that retry policies match, on every attempt", async ({ tempDir: root }) => {
     const runtime = new InProcessRuntime({ refuse: 5 });
-    const execution = await new Pipeline({ name: "failure-capacity", steps: [capacityRetried()], session: session(runtime) }).start();
+    const execution = await new Pipeline({ name: "failure-capacity", steps: [capacityRetried()], session: session(root, runtime) }).start();
     await execution.wait();
     const [record] = await execution.listSteps();
     expect(record!.Failure).toMatchObject({ kind: "InternalServerError", exceptionType: "SageMaker.CAPACITY_ERROR" });

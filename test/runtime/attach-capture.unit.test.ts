@@ -3,12 +3,12 @@
  * demultiplexer: the log file holds every byte that arrived before the stream ended, the last line
  * included, whether the stream ends cleanly or breaks.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { captureAttached, DEFAULT_LOG_LIMITS } from "../../src/runtime/docker/container-logs.js";
 
 /** One frame of Docker's multiplexed stream: stream type 1 (stdout) or 2 (stderr), then the payload's length. */
@@ -22,16 +22,6 @@ function frame(stream: 1 | 2, text: string): Buffer {
 
 // No engine is asked anything: the modem is only the demultiplexer.
 const modem = new Docker({ socketPath: "/nonexistent" }).modem;
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "stepbox-test-attach-"));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 /** The bytes of N numbered lines on stdout, a stderr line among them, and a last line with no newline, in frames cut across chunks. */
 function output(lines: number): { chunks: Buffer[]; expected: string[] } {
   const expected: string[] = [];
@@ -54,7 +44,7 @@ function output(lines: number): { chunks: Buffer[]; expected: string[] } {
 }
 
 describe("captureAttached", () => {
-  it("stores every line, the unterminated last one included, when the stream ends and closes at once", async () => {
+  it("stores every line, the unterminated last one included, when the stream ends and closes at once", async ({ tempDir: dir }) => {
     for (let run = 0; run < 20; run++) {
       const raw = new PassThrough();
       const file = join(dir, `clean-${run}.log`);
@@ -72,7 +62,7 @@ describe("captureAttached", () => {
     }
   });
 
-  it("keeps what arrived, and says the rest is missing, when the stream breaks before its end", async () => {
+  it("keeps what arrived, and says the rest is missing, when the stream breaks before its end", async ({ tempDir: dir }) => {
     const raw = new PassThrough();
     const file = join(dir, "broken.log");
     const logs = captureAttached(raw, modem, file, () => undefined, DEFAULT_LOG_LIMITS);

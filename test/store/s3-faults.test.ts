@@ -5,30 +5,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect } from "vitest";
+import { it } from "../support/fixtures.js";
 import { IntegrityError, NotFoundError, StoreError } from "../../src/errors.js";
 import { S3Store, type S3StoreOptions } from "../../src/store/s3-store.js";
-import { bareS3Client, startS3Server, type S3TestServer } from "../support/s3-server.js";
+import { bareS3Client, type S3TestServer } from "../support/s3-server.js";
 import { chunked, patternBytes, readAll, sha256 } from "./store-contract.js";
 
 const MiB = 1024 * 1024;
 
-let s3: S3TestServer;
 let count = 0;
 const cleanups: Array<() => Promise<void>> = [];
 
-beforeAll(async () => {
-  s3 = await startS3Server();
-});
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-afterAll(async () => {
-  await s3?.close();
-});
 
 /** A store in a fresh prefix of the test bucket; `overrides` change how it reaches S3. */
-function storeWith(overrides: Partial<S3StoreOptions> = {}): S3Store {
+function storeWith(s3: S3TestServer, overrides: Partial<S3StoreOptions> = {}): S3Store {
   return new S3Store({
     bucket: s3.bucket,
     prefix: `faults-${++count}`,
@@ -41,8 +35,8 @@ function storeWith(overrides: Partial<S3StoreOptions> = {}): S3Store {
 }
 
 /** The same prefix as `store`, reached directly (not through a proxy), to see what really landed. */
-function directView(store: S3Store): S3Store {
-  return storeWith({ prefix: store.prefix });
+function directView(s3: S3TestServer, store: S3Store): S3Store {
+  return storeWith(s3, { prefix: store.prefix });
 }
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
@@ -89,7 +83,7 @@ interface FaultRule {
  * A TCP proxy on 127.0.0.1 in front of s3rver that breaks the connections a rule picks. Smaller
  * requests (create, abort, list) pass, as they would on a network that fails under load.
  */
-async function startFaultyProxy(rule: FaultRule): Promise<FaultyProxy> {
+async function startFaultyProxy(s3: S3TestServer, rule: FaultRule): Promise<FaultyProxy> {
   const target = new URL(s3.endpoint);
   const sockets = new Set<Socket>();
   let faults = 0;
@@ -153,8 +147,8 @@ async function spoolFolder(): Promise<string> {
 }
 
 describe("S3Store faults: each ends in a StoreError that names the bucket, the key and the fix", () => {
-  it("a bucket that does not exist: every operation says so and how to create it, without retrying", async () => {
-    const store = storeWith({ bucket: "stepbox-no-such-bucket", prefix: "runs" });
+  it("a bucket that does not exist: every operation says so and how to create it, without retrying", async ({ s3 }) => {
+    const store = storeWith(s3, { bucket: "stepbox-no-such-bucket", prefix: "runs" });
     const key = "p/e/train/step.json";
     const calls: Array<[string, string, () => Promise<unknown>]> = [
       ["put", key, () => store.put(key, "{}")],
@@ -181,8 +175,8 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
     }
   });
 
-  it("bad credentials: refused with a pointer to the credential settings, and nothing is written", async () => {
-    const store = storeWith({ credentials: { accessKeyId: "NOT-A-KEY", secretAccessKey: "whatever" } });
+  it("bad credentials: refused with a pointer to the credential settings, and nothing is written", async ({ s3 }) => {
+    const store = storeWith(s3, { credentials: { accessKeyId: "NOT-A-KEY", secretAccessKey: "whatever" } });
     const key = "p/e/train/results/payload.bin";
     const calls: Array<[string, () => Promise<unknown>]> = [
       ["put", () => store.put(key, "x")],
@@ -198,13 +192,13 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
       expect(error.message, name).toContain("hint: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
       expect(attempts(error), name).toBe(1);
     }
-    expect(await directView(store).list("")).toEqual([]);
+    expect(await directView(s3, store).list("")).toEqual([]);
     expect(await s3.pendingUploads()).toEqual([]);
   });
 
-  it("an unreachable endpoint: retried by the SDK, then reported with the endpoint and what to check", async () => {
+  it("an unreachable endpoint: retried by the SDK, then reported with the endpoint and what to check", async ({ s3 }) => {
     const endpoint = `http://127.0.0.1:${await unusedPort()}`;
-    const store = storeWith({ endpoint, maxAttempts: 3 });
+    const store = storeWith(s3, { endpoint, maxAttempts: 3 });
     const key = "p/e/execution.json";
     const calls: Array<[string, string, () => Promise<unknown>]> = [
       ["put", key, () => store.put(key, "{}")],
@@ -221,22 +215,22 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
     }
   });
 
-  it("a connection cut once in the middle of a multipart upload: the SDK retries the part and the object lands whole", async () => {
-    const proxy = await startFaultyProxy({ upstreamBytes: 2 * MiB, times: 1 });
-    const store = storeWith({ endpoint: proxy.endpoint, partSizeBytes: 5 * MiB });
+  it("a connection cut once in the middle of a multipart upload: the SDK retries the part and the object lands whole", async ({ s3 }) => {
+    const proxy = await startFaultyProxy(s3, { upstreamBytes: 2 * MiB, times: 1 });
+    const store = storeWith(s3, { endpoint: proxy.endpoint, partSizeBytes: 5 * MiB });
     const body = patternBytes(23 * MiB + 321, 21);
     expect(await store.putStream("p/e/train/output/model.tar.gz", chunked(body))).toEqual({ bytes: body.length });
     expect(proxy.faults).toBe(1);
-    const back = await directView(store).get("p/e/train/output/model.tar.gz");
+    const back = await directView(s3, store).get("p/e/train/output/model.tar.gz");
     expect(sha256(back)).toBe(sha256(body));
     expect(await s3.pendingUploads()).toEqual([]);
   });
 
-  it("a network that keeps failing mid-upload: a StoreError after the retries, the multipart upload aborted, the previous object intact", async () => {
-    const proxy = await startFaultyProxy({ upstreamBytes: 1 * MiB });
+  it("a network that keeps failing mid-upload: a StoreError after the retries, the multipart upload aborted, the previous object intact", async ({ s3 }) => {
+    const proxy = await startFaultyProxy(s3, { upstreamBytes: 1 * MiB });
     const spoolDir = await spoolFolder();
-    const store = storeWith({ endpoint: proxy.endpoint, partSizeBytes: 5 * MiB, queueSize: 2, maxAttempts: 3, spoolDir });
-    const direct = directView(store);
+    const store = storeWith(s3, { endpoint: proxy.endpoint, partSizeBytes: 5 * MiB, queueSize: 2, maxAttempts: 3, spoolDir });
+    const direct = directView(s3, store);
     const key = "p/e/train/output/model.tar.gz";
     const previous = patternBytes(2 * MiB, 30);
     await direct.put(key, previous);
@@ -259,10 +253,10 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
     expect(await readdir(spoolDir)).toEqual([]);
   });
 
-  it("a single PUT cut mid-body: a StoreError after the retries, and the previous object intact", async () => {
-    const proxy = await startFaultyProxy({ upstreamBytes: 256 * 1024 });
-    const store = storeWith({ endpoint: proxy.endpoint });
-    const direct = directView(store);
+  it("a single PUT cut mid-body: a StoreError after the retries, and the previous object intact", async ({ s3 }) => {
+    const proxy = await startFaultyProxy(s3, { upstreamBytes: 256 * 1024 });
+    const store = storeWith(s3, { endpoint: proxy.endpoint });
+    const direct = directView(s3, store);
     await direct.put("p/e/train/results/payload.bin", "previous result");
     for (const write of [
       () => store.put("p/e/train/results/payload.bin", patternBytes(3 * MiB, 40)),
@@ -277,9 +271,9 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
     expect(await direct.list("")).toEqual(["p/e/train/results/payload.bin"]);
   });
 
-  it("a connection that stalls mid-upload: given up after idleTimeoutMs, retried, then a StoreError, and nothing left", async () => {
-    const proxy = await startFaultyProxy({ upstreamBytes: 1 * MiB, fault: "stall" });
-    const store = storeWith({ endpoint: proxy.endpoint, partSizeBytes: 5 * MiB, queueSize: 1, maxAttempts: 2, idleTimeoutMs: 500 });
+  it("a connection that stalls mid-upload: given up after idleTimeoutMs, retried, then a StoreError, and nothing left", async ({ s3 }) => {
+    const proxy = await startFaultyProxy(s3, { upstreamBytes: 1 * MiB, fault: "stall" });
+    const store = storeWith(s3, { endpoint: proxy.endpoint, partSizeBytes: 5 * MiB, queueSize: 1, maxAttempts: 2, idleTimeoutMs: 500 });
     const key = "p/e/train/output/model.tar.gz";
     const started = performance.now();
     const error = await failure(store.putStream(key, chunked(patternBytes(12 * MiB, 45))));
@@ -289,21 +283,21 @@ describe("S3Store faults: each ends in a StoreError that names the bucket, the k
     expect(error.message).toContain("the multipart upload was aborted");
     expect(proxy.faults).toBe(2);
     expect(performance.now() - started).toBeLessThan(10_000);
-    expect(await directView(store).exists(key)).toBe(false);
+    expect(await directView(s3, store).exists(key)).toBe(false);
     expect(await s3.pendingUploads()).toEqual([]);
   });
 });
 
 describe("S3Store integrity: an object changed behind the store's back is refused, never handed out", () => {
   /** A client with no stepbox in between, as another tool with write access to the bucket would use. */
-  function bareClient(): S3Client {
+  function bareClient(s3: S3TestServer): S3Client {
     const client = bareS3Client(s3);
     cleanups.push(async () => client.destroy());
     return client;
   }
 
   /** Replaces the object's bytes and keeps the size and SHA-256 that stepbox wrote in its metadata. */
-  async function replaceBytes(client: S3Client, objectKey: string, bytes: Buffer, metadata = true): Promise<void> {
+  async function replaceBytes(s3: S3TestServer, client: S3Client, objectKey: string, bytes: Buffer, metadata = true): Promise<void> {
     const current = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: objectKey }));
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: objectKey, Body: bytes, ...(metadata ? { Metadata: current.Metadata } : {}) }));
   }
@@ -326,11 +320,11 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
   ];
 
   for (const [name, tamper, reason] of tamperings) {
-    it(`${name} through S3: get() and getStream() fail with an IntegrityError that names the object`, async () => {
-      const store = storeWith();
+    it(`${name} through S3: get() and getStream() fail with an IntegrityError that names the object`, async ({ s3 }) => {
+      const store = storeWith(s3);
       const original = patternBytes(300_000, 50);
       await store.put("p/e/train/results/payload.bin", original);
-      await replaceBytes(bareClient(), `${store.prefix}/p/e/train/results/payload.bin`, tamper(original));
+      await replaceBytes(s3, bareClient(s3), `${store.prefix}/p/e/train/results/payload.bin`, tamper(original));
       const where = `s3://${s3.bucket}/${store.prefix}/p/e/train/results/payload.bin`;
       for (const read of [() => store.get("p/e/train/results/payload.bin"), () => downloadToFile(store, "p/e/train/results/payload.bin")]) {
         const error = await failure(read());
@@ -343,17 +337,17 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
     });
   }
 
-  it("an object another tool wrote (no stepbox size and SHA-256) is refused", async () => {
-    const store = storeWith();
+  it("an object another tool wrote (no stepbox size and SHA-256) is refused", async ({ s3 }) => {
+    const store = storeWith(s3);
     await store.put("p/e/train/step.json", "{}");
-    await replaceBytes(bareClient(), `${store.prefix}/p/e/train/step.json`, Buffer.from("{}"), false);
+    await replaceBytes(s3, bareClient(s3), `${store.prefix}/p/e/train/step.json`, Buffer.from("{}"), false);
     const error = await failure(store.get("p/e/train/step.json"));
     expect(error).toBeInstanceOf(IntegrityError);
     expect(error.message).toContain(`s3://${s3.bucket}/${store.prefix}/p/e/train/step.json (it has no stepbox size and SHA-256 metadata`);
   });
 
-  it("a large object damaged in the server's storage: the stream fails at its end instead of ending", async () => {
-    const store = storeWith();
+  it("a large object damaged in the server's storage: the stream fails at its end instead of ending", async ({ s3 }) => {
+    const store = storeWith(s3);
     const body = patternBytes(12 * MiB + 5, 60);
     await store.putStream("p/e/train/output/model.tar.gz", chunked(body));
     const file = await open(s3.objectPath(`${store.prefix}/p/e/train/output/model.tar.gz`), "r+");
@@ -375,12 +369,12 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
     await expect(downloadToFile(store, "p/e/train/output/model.tar.gz")).rejects.toBeInstanceOf(IntegrityError);
   });
 
-  it("a download cut mid-body fails with a StoreError naming the object, never a short clean end", async () => {
-    const store = storeWith();
+  it("a download cut mid-body fails with a StoreError naming the object, never a short clean end", async ({ s3 }) => {
+    const store = storeWith(s3);
     const body = patternBytes(6 * MiB, 70);
     await store.put("p/e/train/output/output.tar.gz", body);
-    const proxy = await startFaultyProxy({ downstreamBytes: 2 * MiB, times: 1 });
-    const viaProxy = storeWith({ endpoint: proxy.endpoint, prefix: store.prefix });
+    const proxy = await startFaultyProxy(s3, { downstreamBytes: 2 * MiB, times: 1 });
+    const viaProxy = storeWith(s3, { endpoint: proxy.endpoint, prefix: store.prefix });
     const error = await failure(readAll(await viaProxy.getStream("p/e/train/output/output.tar.gz")));
     expect(proxy.faults).toBe(1);
     expect(error).toBeInstanceOf(StoreError);
@@ -390,11 +384,11 @@ describe("S3Store integrity: an object changed behind the store's back is refuse
     expect(sha256(await viaProxy.get("p/e/train/output/output.tar.gz"))).toBe(sha256(body));
   });
 
-  it("a download that stalls mid-body fails with a StoreError after idleTimeoutMs instead of hanging", async () => {
-    const store = storeWith();
+  it("a download that stalls mid-body fails with a StoreError after idleTimeoutMs instead of hanging", async ({ s3 }) => {
+    const store = storeWith(s3);
     await store.put("p/e/train/output/output.tar.gz", patternBytes(6 * MiB, 71));
-    const proxy = await startFaultyProxy({ downstreamBytes: 2 * MiB, fault: "stall" });
-    const viaProxy = storeWith({ endpoint: proxy.endpoint, prefix: store.prefix, idleTimeoutMs: 500 });
+    const proxy = await startFaultyProxy(s3, { downstreamBytes: 2 * MiB, fault: "stall" });
+    const viaProxy = storeWith(s3, { endpoint: proxy.endpoint, prefix: store.prefix, idleTimeoutMs: 500 });
     const error = await failure(readAll(await viaProxy.getStream("p/e/train/output/output.tar.gz")));
     expect(proxy.faults).toBe(1);
     expect(error).toBeInstanceOf(StoreError);

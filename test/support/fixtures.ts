@@ -9,6 +9,9 @@
  *   await new Pipeline({ name: "p", steps: [train()], session: ctx.session }).start();
  * });
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test as base } from "vitest";
 import { startS3Server } from "./s3-server.js";
 import { testSession } from "./session.js";
@@ -25,4 +28,10 @@ export const it = base
     const s3 = await startS3Server();
     onCleanup(() => s3.close());
     return s3;
+  })
+  /** A fresh folder under the system's temporary folder, removed with what it holds. */
+  .extend("tempDir", { scope: "file" }, async ({}, { onCleanup }) => {
+    const dir = await mkdtemp(join(tmpdir(), "stepbox-test-"));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    return dir;
   });
