@@ -32,6 +32,9 @@ export function isEngineUnreachable(error: unknown): boolean {
   return code === "ECONNREFUSED" || code === "ENOENT" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT";
 }
 
+/** How long stepbox waits for a Docker engine that went away (restarting) to answer again, before it gives up on it. */
+export const ENGINE_RETURN_MS = 60_000;
+
 /**
  * Waits for an engine that went away (dockerd restarting, as an upgrade or `systemctl restart docker`
  * does) to answer again: pings with backoff until it answers, `withinMs` pass or `signal` aborts.

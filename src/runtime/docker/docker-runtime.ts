@@ -4,16 +4,13 @@ import { ContainerEngineError } from "../../errors.js";
 import type { Logger } from "../../logging/logger.js";
 import { volumeUsage } from "../output-volume.js";
 import { hostOutputLimitBytes, type JobOutcome, type JobPlan, type JobSpec, type PreparedJob, type StepRuntime, type StopReason } from "../step-runtime.js";
-import { engineError, engineReturns } from "./docker-engine.js";
+import { ENGINE_RETURN_MS, engineError, engineReturns } from "./docker-engine.js";
 import { DockerJobOutcome, type EndedHost } from "./docker-job-outcome.js";
 import { watchEngine } from "./engine-watch.js";
 import { hostLogFile } from "./host-opt-ml.js";
 import { watchOutputSize } from "./output-limit.js";
 import { OutsideStops } from "./outside-stops.js";
 import { StepContainers, planKey } from "./step-containers.js";
-
-/** How long a step about to start waits for a Docker engine that went away (restarting) to answer again. */
-const ENGINE_RETURN_MS = 60_000;
 
 /** Containers a `prepare` is creating; `run` takes them when its job has the same plan. */
 class WarmContainers implements PreparedJob {
