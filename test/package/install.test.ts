@@ -177,7 +177,9 @@ describe("stepbox installed from its packed tarball into a fresh project", () =>
       STEPBOX_S3_ROOT: `s3://${s3.bucket}/cloud`,
       STEPBOX_IMAGE_URI: `127.0.0.1:5000/stepbox@sha256:${"ef".repeat(32)}`,
     };
-    const serve = spawn("npx", ["--no", "--", "stepbox", "serve", "--port", "0", "--store", `s3://${s3.bucket}/cloud`], {
+    // The installed bin itself, as npx runs it: npx would stand between the test and serve, and
+    // SIGTERM to npx does not reach the server it started.
+    const serve = spawn(join(project, "node_modules", ".bin", "stepbox"), ["serve", "--port", "0", "--store", `s3://${s3.bucket}/cloud`], {
       cwd: project,
       env: { ...userEnvironment(), ...env },
       stdio: ["ignore", "pipe", "pipe"],
