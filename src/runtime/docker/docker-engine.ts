@@ -33,15 +33,36 @@ export function isEngineUnreachable(error: unknown): boolean {
 }
 
 /** How long stepbox waits for a Docker engine that went away (restarting) to answer again, before it gives up on it. */
-export const ENGINE_RETURN_MS = 60_000;
+const ENGINE_RETURN_MS = 60_000;
+
+/** Whether a failure means the engine went away: dockerode's own, or one engineError already wrapped. */
+function engineWentAway(error: unknown): boolean {
+  return isEngineUnreachable(error) || (error instanceof ContainerEngineError && error.reason === "lost");
+}
 
 /**
- * Waits for an engine that went away (dockerd restarting, as an upgrade or `systemctl restart docker`
- * does) to answer again: pings with backoff until it answers, `withinMs` pass or `signal` aborts.
- * Resolves whether it answers.
+ * Runs an engine call; when it fails because the engine went away (dockerd restarting, as an upgrade or
+ * `systemctl restart docker` does), calls `onWait`, pings with backoff until the engine answers again
+ * (at most ENGINE_RETURN_MS, or until `signal` aborts) and runs the call once more. Rejects with the
+ * first failure when the engine does not come back, and with the second call's when that one fails.
  */
-export async function engineReturns(docker: Docker, withinMs: number, signal: AbortSignal): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
+export async function whenEngineReturns<T>(
+  docker: Docker,
+  call: () => Promise<T>,
+  options: { signal?: AbortSignal; onWait?: (withinSeconds: number) => void } = {},
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!engineWentAway(error)) throw error;
+    options.onWait?.(ENGINE_RETURN_MS / 1000);
+    if (!(await engineAnswersAgain(docker, options.signal))) throw error;
+    return call();
+  }
+}
+
+async function engineAnswersAgain(docker: Docker, signal: AbortSignal | undefined): Promise<boolean> {
+  const deadline = Date.now() + ENGINE_RETURN_MS;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
     try {
       await docker.ping();
@@ -49,7 +70,7 @@ export async function engineReturns(docker: Docker, withinMs: number, signal: Ab
     } catch (error) {
       if (!isEngineUnreachable(error)) return true;
     }
-    if (signal.aborted || Date.now() + delay > deadline) return false;
+    if (signal?.aborted || Date.now() + delay > deadline) return false;
     await sleep(delay, undefined, { signal }).catch(() => undefined);
   }
 }

@@ -1,10 +1,9 @@
 import { stat } from "node:fs/promises";
 import type Docker from "dockerode";
-import { ContainerEngineError } from "../../errors.js";
 import type { Logger } from "../../logging/logger.js";
 import { volumeUsage } from "../output-volume.js";
 import { hostOutputLimitBytes, type JobOutcome, type JobPlan, type JobSpec, type PreparedJob, type StepRuntime, type StopReason } from "../step-runtime.js";
-import { ENGINE_RETURN_MS, engineError, engineReturns } from "./docker-engine.js";
+import { engineError, whenEngineReturns } from "./docker-engine.js";
 import { DockerJobOutcome, type EndedHost } from "./docker-job-outcome.js";
 import { watchEngine } from "./engine-watch.js";
 import { hostLogFile } from "./host-opt-ml.js";
@@ -113,19 +112,16 @@ export class DockerRuntime implements StepRuntime {
     prepared?.discard();
     // An earlier attempt's (or the discarded) containers have the same names: they must be gone first.
     await this.#settled((r) => r.executionId === job.executionId && r.stepName === job.stepName);
-    try {
-      return await StepContainers.create(this.#docker, job, this.#logger);
-    } catch (error) {
-      // A restarting engine is not the step's failure: wait for it (a retry after an engine restart
-      // would otherwise fail at once), then create once more, which reports whatever still fails.
-      if (!(error instanceof ContainerEngineError && error.reason === "lost")) throw error;
-      this.#logger.warn(
-        { event: "engine.waiting", step: job.stepName },
-        `the Docker engine went away before step "${job.stepName}" started; waiting up to ${ENGINE_RETURN_MS / 1000} s for it to answer again`,
-      );
-      if (!(await engineReturns(this.#docker, ENGINE_RETURN_MS, job.signal))) throw error;
-      return StepContainers.create(this.#docker, job, this.#logger);
-    }
+    // A restarting engine is not the step's failure: it is waited for (a retry after an engine restart
+    // would otherwise fail at once), then the containers are created once more.
+    return whenEngineReturns(this.#docker, () => StepContainers.create(this.#docker, job, this.#logger), {
+      signal: job.signal,
+      onWait: (within) =>
+        this.#logger.warn(
+          { event: "engine.waiting", step: job.stepName },
+          `the Docker engine went away before step "${job.stepName}" started; waiting up to ${within} s for it to answer again`,
+        ),
+    });
   }
 
   #inBackground(step: Pick<JobPlan, "executionId" | "stepName">, removal: Promise<void>): void {

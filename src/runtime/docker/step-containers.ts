@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { CONTAINER_ENV, CONTAINER_PATHS } from "../../container/contract.js";
 import { captureLogs, DEFAULT_LOG_LIMITS, type CapturedLogs } from "./container-logs.js";
-import { ENGINE_RETURN_MS, engineError, engineReturns, isEngineUnreachable } from "./docker-engine.js";
+import { engineError, whenEngineReturns } from "./docker-engine.js";
 import { createHostNetwork, hostNetworkOptions, type HostNetwork } from "./host-network.js";
 import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
 import { LABEL, managedLabels } from "./labels.js";
@@ -261,20 +261,11 @@ export class StepContainers {
    */
   removeContainers(): Promise<void> {
     return (this.#containersRemoved ??= (async () => {
-      await Promise.all(this.#containers.map((c) => this.#riding(() => c.remove({ force: true, v: true }))));
+      const remove = (call: () => Promise<unknown>): Promise<unknown> => whenEngineReturns(this.#docker, call).catch(() => undefined);
+      await Promise.all(this.#containers.map((c) => remove(() => c.remove({ force: true, v: true }))));
       const network = this.#network?.network;
-      if (network) await this.#riding(() => network.remove());
+      if (network) await remove(() => network.remove());
     })());
-  }
-
-  /** Runs an engine call; when the engine is away, waits for it to answer again and runs it once more. Never throws. */
-  async #riding(call: () => Promise<unknown>): Promise<void> {
-    try {
-      await call();
-    } catch (error) {
-      if (!isEngineUnreachable(error)) return;
-      if (await engineReturns(this.#docker, ENGINE_RETURN_MS, new AbortController().signal)) await call().catch(() => undefined);
-    }
   }
 
   /** Removes the containers, unmounts the hosts' volumes and removes the work folder. Never throws. */
