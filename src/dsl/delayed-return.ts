@@ -54,7 +54,6 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
   constructor(step: FunctionStep, path: readonly PathKey[] = WHOLE_OUTPUT) {
     this.step = step;
     this.path = path;
-    Object.defineProperty(this, PIPELINE_VALUE, { value: { kind: "DelayedReturn" }, enumerable: false });
     Object.freeze(this);
     // A constructor that returns an object makes `new` return it: every DelayedReturn is guarded.
     // biome-ignore lint/correctness/noConstructorReturn: returning the guarding Proxy is the point
@@ -103,6 +102,10 @@ export class DelayedReturn<T = unknown> implements PipelineValue<T> {
     return `DelayedReturn(${this.describe()})`;
   }
 }
+
+// The marker lives on the prototype, once: a pipeline may make millions of DelayedReturns, and a
+// property defined on each instance cost more than the rest of its construction.
+Object.defineProperty(DelayedReturn.prototype, PIPELINE_VALUE, { value: Object.freeze({ kind: "DelayedReturn" }), enumerable: false });
 
 export function isDelayedReturn(value: unknown): value is DelayedReturn {
   return value instanceof DelayedReturn;

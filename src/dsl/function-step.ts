@@ -42,6 +42,9 @@ export interface StepPlacement {
 
 let callsMade = 0;
 
+/** The explicit dependencies of the many calls that have none. */
+const NO_DEPENDENCIES: readonly StepReference[] = Object.freeze([]);
+
 /**
  * One call of a step function: a node of the pipeline's graph, SageMaker's `_FunctionStep`.
  *
@@ -96,7 +99,7 @@ export class FunctionStep implements PipelineStep {
 
   /** The explicit dependencies added with `addDependsOn`. */
   get dependsOn(): readonly StepReference[] {
-    return this.#dependsOn ? [...this.#dependsOn] : [];
+    return this.#dependsOn ? [...this.#dependsOn] : NO_DEPENDENCIES;
   }
 
   /** The steps whose outputs the arguments use. */

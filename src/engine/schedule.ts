@@ -18,32 +18,54 @@ export type StepEnd = "Succeeded" | "Failed" | "Stopped" | "Skipped";
  * not recursion, so a chain of a million skipped steps does not overflow the call stack.
  */
 export class StepSchedule {
-  readonly #downstream: StepGraph["downstream"];
+  readonly #names: readonly string[];
+  readonly #index = new Map<string, number>();
+  /**
+   * Each step's downstream steps by number, packed: those of step i are
+   * `#targets[#offsets[i]]` to `#targets[#offsets[i + 1] - 1]`. Numbers and two typed arrays rather
+   * than a map of name lists: settling costs no lookup by name per edge and leaves nothing to collect.
+   */
+  readonly #offsets: Int32Array;
+  readonly #targets: Int32Array;
   /** Upstream steps each step still waits for. */
-  readonly #waiting = new Map<string, number>();
-  readonly #blocked = new Set<string>();
-  readonly #initial: string[] = [];
+  readonly #waiting: Int32Array;
+  readonly #blocked: Uint8Array;
   readonly #onSkip: (name: string) => void;
 
   /** `onSkip` hears of each step skipped instead of run, as it is skipped. */
   constructor(graph: StepGraph, onSkip: (name: string) => void = () => {}) {
-    this.#downstream = graph.downstream;
     this.#onSkip = onSkip;
-    for (const s of graph.steps) {
-      const count = graph.upstream.get(s.name)?.length ?? 0;
-      this.#waiting.set(s.name, count);
-      if (count === 0) this.#initial.push(s.name);
+    const names = graph.steps.map((s) => s.name);
+    this.#names = names;
+    for (let i = 0; i < names.length; i++) this.#index.set(names[i]!, i);
+    this.#waiting = new Int32Array(names.length);
+    this.#blocked = new Uint8Array(names.length);
+    this.#offsets = new Int32Array(names.length + 1);
+    let edges = 0;
+    for (let i = 0; i < names.length; i++) {
+      this.#waiting[i] = graph.upstream.get(names[i]!)?.length ?? 0;
+      edges += graph.downstream.get(names[i]!)?.length ?? 0;
     }
+    this.#targets = new Int32Array(edges);
+    let at = 0;
+    for (let i = 0; i < names.length; i++) {
+      this.#offsets[i] = at;
+      for (const next of graph.downstream.get(names[i]!) ?? []) this.#targets[at++] = this.#index.get(next)!;
+    }
+    this.#offsets[names.length] = at;
   }
 
   /** The steps that wait for nothing, in the graph's order. */
   start(): string[] {
-    return [...this.#initial];
+    return this.#names.filter((_, i) => this.#waiting[i] === 0);
   }
 
   /** Marks steps that must not run (a condition's branch not taken); they and their downstream are skipped when ready. */
   block(names: Iterable<string>): void {
-    for (const name of names) this.#blocked.add(name);
+    for (const name of names) {
+      const i = this.#index.get(name);
+      if (i !== undefined) this.#blocked[i] = 1;
+    }
   }
 
   /**
@@ -52,19 +74,23 @@ export class StepSchedule {
    */
   settle(name: string, end: StepEnd): string[] {
     const ready: string[] = [];
-    if (end !== "Succeeded" && end !== "Skipped") return ready;
-    const ended: Array<{ name: string; skipped: boolean }> = [{ name, skipped: end === "Skipped" }];
-    for (let current = ended.pop(); current; current = ended.pop()) {
-      for (const next of this.#downstream.get(current.name) ?? []) {
-        if (current.skipped) this.#blocked.add(next);
-        const left = this.#waiting.get(next)! - 1;
-        this.#waiting.set(next, left);
-        if (left !== 0) continue;
-        if (this.#blocked.has(next)) {
-          this.#onSkip(next);
-          ended.push({ name: next, skipped: true });
+    const settled = this.#index.get(name);
+    if (settled === undefined || (end !== "Succeeded" && end !== "Skipped")) return ready;
+    // Steps whose end releases their downstream; a skipped one is stored as -1 - its number.
+    const ended: number[] = [end === "Skipped" ? -1 - settled : settled];
+    while (ended.length > 0) {
+      const entry = ended.pop()!;
+      const skipped = entry < 0;
+      const current = skipped ? -1 - entry : entry;
+      for (let e = this.#offsets[current]!; e < this.#offsets[current + 1]!; e++) {
+        const next = this.#targets[e]!;
+        if (skipped) this.#blocked[next] = 1;
+        if (--this.#waiting[next]! !== 0) continue;
+        if (this.#blocked[next] === 1) {
+          this.#onSkip(this.#names[next]!);
+          ended.push(-1 - next);
         } else {
-          ready.push(next);
+          ready.push(this.#names[next]!);
         }
       }
     }

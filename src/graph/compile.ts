@@ -28,6 +28,9 @@ export interface PipelineGraph {
  * Finds every step reachable from the listed ones (through data and explicit dependencies), names
  * them, and checks the result. All errors are raised here, before anything runs.
  */
+/** The list of a step with no upstream or no downstream steps, shared: a pipeline may hold a million. */
+const NONE: readonly string[] = Object.freeze([]);
+
 export function compilePipeline(pipelineName: string, roots: readonly unknown[]): PipelineGraph {
   // Steps are numbered in discovery order; edges and the walks below use those numbers. Names come
   // after discovery (the pipeline names its calls), so discovery goes by identity.
@@ -139,34 +142,40 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   // Each step's upstream steps once, first mention first: `seenBy[u] === s` says s already lists u.
   const seenBy = new Int32Array(discovered.length).fill(-1);
   const upstreamIndices: number[][] = [];
-  const downstreamNames: string[][] = discovered.map(() => []);
-  const upstream = new Map<string, string[]>();
+  const downstreamNames: Array<string[] | undefined> = new Array(discovered.length);
+  const upstream = new Map<string, readonly string[]>();
   for (let s = 0; s < discovered.length; s++) {
     const unique: number[] = [];
     for (const u of edges[s]!) {
       if (seenBy[u] === s) continue;
       seenBy[u] = s;
       unique.push(u);
-      downstreamNames[u]!.push(nameAt[s]!);
+      (downstreamNames[u] ??= []).push(nameAt[s]!);
     }
     upstreamIndices.push(unique);
-    upstream.set(
-      nameAt[s]!,
-      unique.map((u) => nameAt[u]!),
-    );
+    upstream.set(nameAt[s]!, unique.length === 0 ? NONE : unique.map((u) => nameAt[u]!));
   }
-  const downstream = new Map<string, string[]>();
-  for (let s = 0; s < discovered.length; s++) downstream.set(nameAt[s]!, downstreamNames[s]!);
+  const downstream = new Map<string, readonly string[]>();
+  for (let s = 0; s < discovered.length; s++) downstream.set(nameAt[s]!, downstreamNames[s] ?? NONE);
 
   const order = topologicalOrder(upstreamIndices, nameAt);
   const placed = placeSteps(
     order.map((i) => discovered[i]!),
     { names, branches },
   );
+  const placedAt = discovered.map((s) => placed.get(s)!);
   return pipelineGraph(
-    order.map((i) => placed.get(discovered[i]!)!),
-    { upstream, downstream, branches, names },
+    order.map((i) => placedAt[i]!),
+    { upstream, downstream, branches, names, step: stepByName(byName, placedAt) },
   );
+}
+
+/** Looks a step up by its name through the discovery's numbers; made apart from compilePipeline for the reason below. */
+function stepByName(byName: ReadonlyMap<string, number>, stepAt: readonly PipelineStep[]): (name: string) => PipelineStep | undefined {
+  return (name) => {
+    const at = byName.get(name);
+    return at === undefined ? undefined : stepAt[at];
+  };
 }
 
 /**
@@ -175,21 +184,19 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
  */
 function pipelineGraph(
   steps: readonly PipelineStep[],
-  parts: Pick<PipelineGraph, "upstream" | "downstream" | "branches"> & { names: ReadonlyMap<PipelineStep, string> },
+  parts: Pick<PipelineGraph, "upstream" | "downstream" | "branches" | "step"> & { names: ReadonlyMap<PipelineStep, string> },
 ): PipelineGraph {
-  const { upstream, downstream, branches, names } = parts;
-  const byName = new Map<string, PipelineStep>();
-  for (const s of steps) byName.set(s.name, s);
+  const { upstream, downstream, branches, names, step } = parts;
   return {
     steps,
     upstream,
     downstream,
     branches,
-    step: (name) => byName.get(name),
+    step,
     nameOf: (ref) => {
-      const step = isDelayedReturn(ref) ? ref.step : ref;
+      const s = isDelayedReturn(ref) ? ref.step : ref;
       // An original the pipeline was built from, or one of the graph's own copies, named as placed.
-      return names.get(step) ?? (byName.get(step.name) === step ? step.name : undefined);
+      return names.get(s) ?? (step(s.name) === s ? s.name : undefined);
     },
   };
 }
