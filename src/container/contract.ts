@@ -27,6 +27,11 @@ export const CONTAINER_PATHS = {
   exception: "/opt/ml/output/stepbox/exception",
   exceptionPayload: "/opt/ml/output/stepbox/exception/payload.bin",
   exceptionMetadata: "/opt/ml/output/stepbox/exception/metadata.json",
+  /**
+   * Written by the engine, last, once everything above is in place: a runner started ahead of its step
+   * (see CONTAINER_ENV.waitForStart) waits for it before it reads anything.
+   */
+  startMarker: "/opt/ml/input/stepbox/start",
   /** The S3 client, bundled apart from the runner: only a cloud job (nothing staged in /opt/ml/code) loads it. */
   jobS3Module: "/opt/stepbox/job-s3.mjs",
 } as const;
@@ -66,6 +71,12 @@ export const CONTAINER_ENV = {
   /** Which `step()` definition in the bundle to call. */
   definitionKey: "STEPBOX_DEFINITION_KEY",
   stepName: "STEPBOX_STEP_NAME",
+  /**
+   * "1" when the engine may start the container before the step's code and arguments are in /opt/ml:
+   * the runner then waits for CONTAINER_PATHS.startMarker. So the container's start (the engine's
+   * slowest call) is paid while earlier steps run, and the step's code still runs only once it is there.
+   */
+  waitForStart: "STEPBOX_WAIT_FOR_START",
 } as const;
 
 /** globalThis hooks the bundle and the runner share (see dsl/step.ts). */

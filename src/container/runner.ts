@@ -9,9 +9,11 @@
  * Loading the bundle evaluates the module that defined the step; its own `pipeline.start()` runs
  * against the container build of stepbox, where starting a pipeline does nothing.
  */
+import { watch } from "node:fs";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { StepDefinition } from "../dsl/function-step.js";
 import { deserialize, payloadReferences, serialize, toRemoteErrorInfo } from "../serialization/codec.js";
 import { checkDigestText, digestOf } from "../serialization/digest.js";
@@ -79,14 +81,16 @@ async function main(): Promise<number> {
   return RUNNER_EXIT.success;
 }
 
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
 /** Started as SageMaker starts a training job: with the definition's ContainerArguments, nothing staged in /opt/ml/code. */
 async function isCloudJob(argv: readonly string[]): Promise<boolean> {
-  if (!isCloudJobCommandLine(argv)) return false;
   // The local engine stages the code and may pass the same arguments: then the job is a local one.
-  return access(CONTAINER_PATHS.codeBundle).then(
-    () => false,
-    () => true,
-  );
+  return isCloudJobCommandLine(argv) && !(await exists(CONTAINER_PATHS.codeBundle));
 }
 
 /** A cloud job: the S3 client is loaded from its own module only now (see container/job-s3.ts). */
@@ -120,8 +124,35 @@ async function cloudJob(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** How often the start marker is looked for besides the folder's change events, which a file system may not give. */
+const START_POLL_MS = 100;
+
+/**
+ * Waits for the engine's start marker when the engine started this container ahead of its step (see
+ * CONTAINER_ENV.waitForStart): until then nothing of the step is here to read. Woken by the folder's
+ * change events, and looked for every START_POLL_MS as well.
+ */
+async function startMarker(): Promise<void> {
+  if (process.env[CONTAINER_ENV.waitForStart] !== "1") return;
+  let wake = (): void => {};
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(dirname(CONTAINER_PATHS.startMarker), () => wake());
+  } catch {
+    // No change events here: the poll alone finds the marker.
+  }
+  try {
+    while (!(await exists(CONTAINER_PATHS.startMarker))) {
+      await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(START_POLL_MS)]);
+    }
+  } finally {
+    watcher?.close();
+  }
+}
+
 async function start(): Promise<number> {
   const argv = process.argv.slice(2);
+  await startMarker();
   return (await isCloudJob(argv)) ? cloudJob(argv) : main();
 }
 

@@ -218,7 +218,7 @@ export interface StepRuntime {
    * step's own failure, which the outcome tells.
    */
   run<T>(job: JobSpec, collect: (outcome: JobOutcome) => Promise<T>, prepared?: PreparedJob): Promise<T>;
-  /** Creates, never starts, the containers of a step that may start next. */
+  /** Makes ready (creates, and may start) the containers of a step that may start next; none of the step's code runs before `run`. */
   prepare(plan: JobPlan): PreparedJob;
   /** Settles once everything made for the execution's steps (finished or discarded) is removed. */
   drain(executionId: string): Promise<void>;

@@ -1,10 +1,12 @@
 /**
- * Containers made ahead: stepbox creates a step's containers while the steps before it run. These
- * tests read stepbox's own containers from the engine (and its event stream): the container made
- * ahead carries the whole sandbox and is the one the step runs in, and one that never starts (a
- * branch not taken, a failure, a stop) is removed before the execution's end.
+ * Containers made ahead: stepbox creates and starts a step's containers while the steps before it
+ * run, their runner waiting for the step's files. These tests read stepbox's own containers from the
+ * engine (and its event stream): the container made ahead carries the whole sandbox and is the one
+ * the step runs in, nothing of the step is in it before the step starts, and one whose step never
+ * runs (a branch not taken, a failure, a stop) is removed, killed while waiting, before the
+ * execution's end.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeEach, describe, expect } from "vitest";
@@ -47,6 +49,8 @@ interface ContainerEvent {
   readonly action: string;
   readonly step: string;
   readonly execution: string;
+  /** A die event's exit code. */
+  readonly exitCode: string | undefined;
 }
 
 /** Docker's container events for stepbox's containers, from now on, as they come. */
@@ -61,31 +65,57 @@ async function watchEvents(): Promise<{ events: ContainerEvent[]; stop: () => vo
     pending = lines.pop() ?? "";
     for (const line of lines.filter((l) => l.trim())) {
       const event = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } };
-      events.push({ action: event.Action, step: event.Actor.Attributes[LABEL.step] ?? "", execution: event.Actor.Attributes[LABEL.execution] ?? "" });
+      const attributes = event.Actor.Attributes;
+      events.push({ action: event.Action, step: attributes[LABEL.step] ?? "", execution: attributes[LABEL.execution] ?? "", exitCode: attributes.exitCode });
     }
   });
   return { events, stop: () => stream.destroy() };
 }
 
-/** What the engine did to a step's containers in an execution, in order, once the step's container is destroyed. */
+/**
+ * What the engine did to a step's containers in an execution, in order, once the step's container is
+ * destroyed: each action, a die with its exit code (`die:137`).
+ */
 async function lifecycle(watch: { events: ContainerEvent[] }, execution: string, step: string): Promise<string[]> {
-  const actions = (): string[] => watch.events.filter((e) => e.execution === execution && e.step === step).map((e) => e.action);
+  const actions = (): string[] =>
+    watch.events.filter((e) => e.execution === execution && e.step === step).map((e) => (e.action === "die" ? `die:${e.exitCode}` : e.action));
   // The execution ends after the removal; the event can reach this stream a moment later.
   await until(`the destroy event of step ${step}`, async () => (actions().includes("destroy") ? true : undefined), 10_000);
   return actions();
 }
 
+/** A container made ahead whose step never ran: created, started, killed while its runner waited (137), never exited on its own. */
+function expectKilledWaiting(actions: readonly string[]): void {
+  expect(actions).toEqual(expect.arrayContaining(["create", "start", "die:137", "destroy"]));
+  expect(actions).not.toContain("die:0");
+}
+
+/** The host folder bind-mounted at `containerPath` in a container. */
+function hostFolder(info: Docker.ContainerInspectInfo, containerPath: string): string {
+  const bind = info.HostConfig.Binds!.find((b) => b.split(":")[1] === containerPath);
+  if (!bind) throw new Error(`nothing is mounted at ${containerPath}`);
+  return bind.split(":")[0]!;
+}
+
 describe("containers made ahead", () => {
-  it("creates the next step's container, sandboxed, while its upstream runs, and runs the step in it", async ({ ctx }) => {
+  it("creates and starts the next step's container, sandboxed, while its upstream runs, and runs the step in it", async ({ ctx }) => {
     const held = heldOpen();
     const next = ownContainer(held);
     const execution = await new Pipeline({ name: "ahead-sandbox", steps: [next], session: ctx.session }).start();
 
     const info = await stepContainer(execution.id, getStep(next).name);
     expect(info.Labels[LABEL.execution]).toBe(execution.id);
-    const made = await docker.getContainer(info.Id).inspect();
-    // Created, not started: the step it belongs to is still waiting for its upstream.
-    expect(made.State.Status).toBe("created");
+    const made = await until("the container made ahead to run", async () => {
+      const inspected = await docker.getContainer(info.Id).inspect();
+      return inspected.State.Status === "running" ? inspected : undefined;
+    });
+    // Started, its runner waiting for the start marker: the step it belongs to still waits for its
+    // upstream, and none of the step's code, arguments or start marker is in its folders yet.
+    expect(made.Config.Env).toContain("STEPBOX_WAIT_FOR_START=1");
+    expect(await readdir(hostFolder(made, "/opt/ml/code"))).toEqual([]);
+    expect(await readdir(join(hostFolder(made, "/opt/ml/input"), "stepbox"))).toEqual(["arguments"]);
+    expect(await readdir(join(hostFolder(made, "/opt/ml/input"), "stepbox", "arguments"))).toEqual([]);
+    expect((await execution.listSteps()).map((s) => s.StepName)).not.toContain(getStep(next).name);
     expect((await execution.describe()).PipelineExecutionStatus).toBe("Executing");
     expect(made.HostConfig.CapDrop).toEqual(["ALL"]);
     expect(made.HostConfig.ReadonlyRootfs).toBe(true);
@@ -111,7 +141,24 @@ describe("containers made ahead", () => {
     expect(await leftoverContainers(execution.id)).toEqual([]);
   });
 
-  it("removes the container made ahead for a branch not taken, never started", async ({ ctx }) => {
+  it("runs the step in a new container when the one made ahead was killed before the step began", async ({ ctx }) => {
+    const next = ownContainer(heldOpen());
+    const execution = await new Pipeline({ name: "ahead-killed", steps: [next], session: ctx.session }).start();
+    const info = await stepContainer(execution.id, getStep(next).name);
+    await until("the container made ahead to run", async () => ((await docker.getContainer(info.Id).inspect()).State.Status === "running" ? true : undefined));
+    // Killed from outside while its runner waited: nothing of the step ran in it, so it is no failure of the step's.
+    await docker.getContainer(info.Id).kill();
+    await until("the killed container to exit", async () => ((await docker.getContainer(info.Id).inspect()).State.Status === "exited" ? true : undefined));
+
+    await writeFile(join(LOOKAHEAD_GATE, "open"), "");
+    expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
+    const ran = (await execution.result(getStep(next).name)) as { id: string };
+    expect(ran.id).not.toBe(info.Id);
+    expect((await execution.listSteps()).find((s) => s.StepName === getStep(next).name)?.AttemptCount).toBe(1);
+    expect(await leftoverContainers(execution.id)).toEqual([]);
+  });
+
+  it("removes the container made ahead for a branch not taken, its step never run", async ({ ctx }) => {
     const watch = await watchEvents();
     try {
       const value = quick();
@@ -127,26 +174,22 @@ describe("containers made ahead", () => {
       expect((await execution.wait()).PipelineExecutionStatus).toBe("Succeeded");
       expect((await execution.listSteps()).map((s) => s.StepName)).not.toContain(getStep(notTaken).name);
       expect(await leftoverContainers(execution.id)).toEqual([]);
-      // Made ahead while the condition ran, then removed without ever starting.
-      const notTakenActions = await lifecycle(watch, execution.id, getStep(notTaken).name);
-      expect(notTakenActions).toContain("create");
-      expect(notTakenActions).not.toContain("start");
-      expect(await lifecycle(watch, execution.id, getStep(taken).name)).toEqual(expect.arrayContaining(["create", "start", "die", "destroy"]));
+      // Made ahead while the condition ran, then removed while its runner still waited.
+      expectKilledWaiting(await lifecycle(watch, execution.id, getStep(notTaken).name));
+      expect(await lifecycle(watch, execution.id, getStep(taken).name)).toEqual(expect.arrayContaining(["create", "start", "die:0", "destroy"]));
     } finally {
       watch.stop();
     }
   });
 
-  it("removes the container made ahead for a step after one that fails, never started", async ({ ctx }) => {
+  it("removes the container made ahead for a step after one that fails, its step never run", async ({ ctx }) => {
     const watch = await watchEvents();
     try {
       const after = neverStarts(failsAtOnce());
       const execution = await new Pipeline({ name: "ahead-failure", steps: [after], session: ctx.session }).start();
       expect((await execution.wait()).PipelineExecutionStatus).toBe("Failed");
       expect(await leftoverContainers(execution.id)).toEqual([]);
-      const actions = await lifecycle(watch, execution.id, getStep(after).name);
-      expect(actions).toContain("create");
-      expect(actions).not.toContain("start");
+      expectKilledWaiting(await lifecycle(watch, execution.id, getStep(after).name));
     } finally {
       watch.stop();
     }
@@ -156,7 +199,7 @@ describe("containers made ahead", () => {
     const after = neverStarts(heldOpen());
     const execution = await new Pipeline({ name: "ahead-stop", steps: [after], session: ctx.session }).start();
     const info = await stepContainer(execution.id, getStep(after).name);
-    expect(info.State).toBe("created");
+    await until("the container made ahead to run", async () => ((await docker.getContainer(info.Id).inspect()).State.Status === "running" ? true : undefined));
     await execution.stop();
     expect((await execution.wait()).PipelineExecutionStatus).toBe("Stopped");
     expect(await leftoverContainers(execution.id)).toEqual([]);

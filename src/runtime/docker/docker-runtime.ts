@@ -42,7 +42,8 @@ class WarmContainers implements PreparedJob {
  * Runs a step's job as training-job containers through dockerode: one per host, sandboxed, each with
  * its own /opt/ml bind-mounted from a private host folder that is removed once `collect` has read it.
  * Containers are never reused: `prepare` creates a step's own containers ahead, while earlier steps
- * run, and `run` only fills in the files and starts them. Finished containers are removed in the
+ * run, and starts those whose runner waits for its start marker; `run` only fills in the files and
+ * starts the step (the containers, or their waiting runners). Finished containers are removed in the
  * background; `drain` waits for an execution's removals.
  * @internal its constructor takes dockerode's client, whose types stay out of the published declarations
  */
@@ -60,7 +61,9 @@ export class DockerRuntime implements StepRuntime {
 
   prepare(plan: JobPlan): PreparedJob {
     // A creation that fails is not this step's failure yet: `run` creates again, and reports that.
-    const made = StepContainers.create(this.#docker, plan, this.#logger).catch(() => undefined);
+    const made = StepContainers.create(this.#docker, plan, this.#logger)
+      .then(startEarly)
+      .catch(() => undefined);
     return new WarmContainers(planKey(plan), made, (removed) => this.#inBackground(plan, removed));
   }
 
@@ -107,7 +110,9 @@ export class DockerRuntime implements StepRuntime {
   async #containersFor(job: JobSpec, prepared: PreparedJob | undefined): Promise<StepContainers> {
     if (prepared instanceof WarmContainers && prepared.key === planKey(job)) {
       const warm = await prepared.take();
-      if (warm) return warm;
+      if (warm?.usable) return warm;
+      // Started early and ended before its step began (killed from outside, the engine restarted): it ran nothing of the step.
+      if (warm) this.#inBackground(job, warm.removeAll());
     }
     prepared?.discard();
     // An earlier attempt's (or the discarded) containers have the same names: they must be gone first.
@@ -177,7 +182,7 @@ export class DockerRuntime implements StepRuntime {
     const engine = watchEngine(this.#docker, `to wait for the containers of step "${job.stepName}"`);
     try {
       try {
-        await Promise.all(containers.map((c) => c.start()));
+        await made.start();
       } catch (error) {
         throw engineError(`to start the containers of step "${job.stepName}"`, error);
       }
@@ -188,18 +193,18 @@ export class DockerRuntime implements StepRuntime {
       const exits = await Promise.race([
         engine.lost,
         Promise.all(
-          containers.map(async (c, i) => {
-            let result: { StatusCode: number };
+          containers.map(async (_, i) => {
+            let status: number;
             try {
-              result = (await c.wait()) as { StatusCode: number };
+              status = await made.exit(i);
             } catch (error) {
               throw engineError(`to wait for the containers of step "${job.stepName}"`, error);
             }
-            if (result.StatusCode !== 0 && firstFailedHost === undefined) {
+            if (status !== 0 && firstFailedHost === undefined) {
               firstFailedHost = setups[i]!.host;
               if (containers.length > 1) stopContainers(job.stopGraceSeconds);
             }
-            return result.StatusCode;
+            return status;
           }),
         ),
       ]);
@@ -255,5 +260,20 @@ export class DockerRuntime implements StepRuntime {
       if ((await outside.signalled(c.id)) !== undefined || outside.engineLeft) return "StoppedOutside";
     }
     return undefined;
+  }
+}
+
+/**
+ * Starts containers made ahead whose runner waits for its start marker (see StepContainers.startEarly);
+ * ones that cannot start are removed, and the step makes its own when it runs.
+ */
+async function startEarly(made: StepContainers): Promise<StepContainers> {
+  if (!made.canStartEarly) return made;
+  try {
+    await made.startEarly();
+    return made;
+  } catch (error) {
+    await made.removeAll();
+    throw error;
   }
 }

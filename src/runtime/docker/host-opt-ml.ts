@@ -162,3 +162,12 @@ export async function fillHost(files: HostFiles, setup: HostSetup, hosts: readon
     }),
   ]);
 }
+
+/**
+ * Tells a host's runner to go: the start marker, written once every file of the step is in place. A
+ * runner started ahead of its step waits for it (see CONTAINER_ENV.waitForStart); one started after
+ * finds it at once.
+ */
+export async function startHost(setup: HostSetup): Promise<void> {
+  await writeFile(onHost(setup.dir, CONTAINER_PATHS.startMarker), "");
+}

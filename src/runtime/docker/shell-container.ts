@@ -12,7 +12,7 @@ import { StepboxError } from "../../errors.js";
 import type { InputChannel, JobRecord } from "../step-runtime.js";
 import { tempFolderPrefix } from "../temp-paths.js";
 import { connectDocker, engineError } from "./docker-engine.js";
-import { fillHost, layoutHost } from "./host-opt-ml.js";
+import { fillHost, layoutHost, startHost } from "./host-opt-ml.js";
 import { shellHint } from "./shell-hint.js";
 import { imageShell, type ImageShell } from "./shell-tools.js";
 import { containerCreateOptions } from "./step-containers.js";
@@ -76,6 +76,8 @@ async function runShell(docker: Docker, shell: ImageShell, rerun: string, reques
       setup,
       request.hosts,
     );
+    // The runner, run again from the shell, finds its start marker as in the step's own container.
+    await startHost(setup);
     const step = containerCreateOptions({ ...job, storeUri: request.storeUri, owner: request.owner }, setup, undefined);
     try {
       container = await docker.createContainer({

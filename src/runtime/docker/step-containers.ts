@@ -6,7 +6,7 @@ import { CONTAINER_ENV, CONTAINER_PATHS } from "../../container/contract.js";
 import { captureLogs, DEFAULT_LOG_LIMITS, type CapturedLogs } from "./container-logs.js";
 import { engineError, whenEngineReturns } from "./docker-engine.js";
 import { createHostNetwork, hostNetworkOptions, type HostNetwork } from "./host-network.js";
-import { containerUser, fillHost, hostLogFile, layoutHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
+import { containerUser, fillHost, hostLogFile, layoutHost, startHost, type HostFiles, type HostSetup } from "./host-opt-ml.js";
 import { LABEL, managedLabels } from "./labels.js";
 import { OutputFilesystemError } from "../../errors.js";
 import type { Logger } from "../../logging/logger.js";
@@ -114,6 +114,8 @@ export function containerCreateOptions(job: ContainerSpec, setup: HostSetup, net
     AWS_REGION: job.environment.AWS_REGION ?? "local",
     [CONTAINER_ENV.stepName]: job.stepName,
     [CONTAINER_ENV.definitionKey]: job.definitionKey,
+    // The runner of a step function can be started before the step's files are written (StepContainers.startEarly).
+    ...(job.definitionKey ? { [CONTAINER_ENV.waitForStart]: "1" } : {}),
   };
   return {
     name: containerName(job, setup.host),
@@ -159,9 +161,10 @@ const containerName = (job: Pick<ContainerSpec, "executionId" | "stepName">, hos
   `stepbox-${job.executionId}-${job.stepName}-${host}`.slice(0, 120);
 
 /**
- * The containers of one attempt of a step: created, attached to and not started, each on its own
- * /opt/ml folders in a private work folder, on a private network when there are several hosts.
- * Everything here can be made before the step's code and arguments exist; `fill` writes those in.
+ * The containers of one attempt of a step: created and attached to, each on its own /opt/ml folders
+ * in a private work folder, on a private network when there are several hosts. Everything here can be
+ * made, and a step function's containers started (`startEarly`), before the step's code and arguments
+ * exist; `fill` writes those in and `start` tells the step to go.
  * @internal it holds dockerode's types, which stay out of the published declarations
  */
 export class StepContainers {
@@ -176,11 +179,20 @@ export class StepContainers {
   #logs: CapturedLogs[] = [];
   #onLine: LogSink | undefined;
   #containersRemoved: Promise<void> | undefined;
+  /** Each container's exit status, asked for as soon as it is started, so that an early exit is heard. */
+  #exits: Promise<number>[] | undefined;
+  /** Whether the step was told to go (its start markers written). */
+  #started = false;
+  /** Whether a container started early exited (or lost its engine) before its step was told to go. */
+  #endedEarly = false;
+  /** Whether the containers run the stepbox runner, which waits for its start marker: they can start before the step's files are written. */
+  readonly canStartEarly: boolean;
 
-  private constructor(docker: Docker, stepName: string, workDir: string, hosts: readonly string[], setups: readonly HostSetup[], logger: Logger) {
+  private constructor(docker: Docker, plan: JobPlan, workDir: string, hosts: readonly string[], setups: readonly HostSetup[], logger: Logger) {
     this.#docker = docker;
     this.#logger = logger;
-    this.#stepName = stepName;
+    this.#stepName = plan.stepName;
+    this.canStartEarly = plan.definitionKey !== "";
     this.workDir = workDir;
     this.hosts = hosts;
     this.setups = setups;
@@ -197,7 +209,7 @@ export class StepContainers {
       const hosts = jobHosts(plan.instanceCount);
       const volumeBytes = await hostVolumeBytes(plan, logger);
       const setups = await Promise.all(hosts.map((host) => layoutHostVolume(plan, workDir, host, volumeBytes, logger)));
-      made = new StepContainers(docker, plan.stepName, workDir, hosts, setups, logger);
+      made = new StepContainers(docker, plan, workDir, hosts, setups, logger);
       await made.#create(plan);
       return made;
     } catch (error) {
@@ -252,6 +264,52 @@ export class StepContainers {
   /** Writes the code, arguments and config files every host's container reads when it starts. */
   async fill(files: HostFiles): Promise<void> {
     await Promise.all(this.setups.map((setup) => fillHost(files, setup, this.hosts)));
+  }
+
+  /**
+   * Starts the containers before the step's files are written, while earlier steps run: the engine's
+   * start is its slowest call. Their runners wait for the start marker, so no code of the step runs
+   * before `start`; a container that ends before then makes these containers unusable (`usable`).
+   */
+  async startEarly(): Promise<void> {
+    if (!this.canStartEarly) throw new Error(`internal: the containers of step "${this.#stepName}" cannot start before their files are written`);
+    await this.#startContainers();
+  }
+
+  /** False once a container started early ended before its step was told to go: the step needs new ones. */
+  get usable(): boolean {
+    return !this.#endedEarly;
+  }
+
+  /** Starts the step: its containers (unless started early), then each host's start marker. Call after `fill`. */
+  async start(): Promise<void> {
+    if (this.#exits === undefined) await this.#startContainers();
+    this.#started = true;
+    await Promise.all(this.setups.map(startHost));
+  }
+
+  /** The exit status of the container at `index` (in the order of `containers`), once started. */
+  exit(index: number): Promise<number> {
+    const exit = this.#exits?.[index];
+    if (!exit) throw new Error(`internal: container ${index} of step "${this.#stepName}" was not started`);
+    return exit;
+  }
+
+  async #startContainers(): Promise<void> {
+    await Promise.all(this.#containers.map((c) => c.start()));
+    this.#exits = this.#containers.map((c) => {
+      const exit = c.wait().then((result: { StatusCode: number }) => result.StatusCode);
+      // Heard now, handled by whoever asks for the exit later.
+      exit.then(
+        () => this.#endedBeforeStart(),
+        () => this.#endedBeforeStart(),
+      );
+      return exit;
+    });
+  }
+
+  #endedBeforeStart(): void {
+    if (!this.#started) this.#endedEarly = true;
   }
 
   /**
