@@ -11,6 +11,8 @@ import { join, resolve } from "node:path";
 export interface BundleInputs {
   /** Path → the file as it was, or null for a config file that was absent (its appearance counts as a change). */
   readonly files: Readonly<Record<string, InputFile | null>>;
+  /** When the files were recorded (ms since the epoch), taken before the first was read. */
+  readonly recordedAtMs: number;
 }
 
 interface InputFile {
@@ -28,7 +30,16 @@ interface StoredEntry {
   readonly codeSha256: string;
 }
 
-const ENTRY_FORMAT = 1;
+const ENTRY_FORMAT = 2;
+
+/**
+ * How much older than its record a file's ctime must be for its stat to vouch for it. The kernel
+ * stamps ctime from a coarse clock (a tick, milliseconds): a file written again within the tick it
+ * was recorded in can keep its ctime and size. One recorded long after its last change cannot: any
+ * write since moved its ctime. Younger files are hashed again on every lookup, as git does with
+ * "racily clean" entries.
+ */
+const RACY_MS = 1000;
 
 const sha256 = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 
@@ -59,9 +70,10 @@ export function defaultBundleCacheDir(env: NodeJS.ProcessEnv = process.env): str
 
 /** Records the state of each file now: its content hash, size and mtime, or null when it is absent. */
 export async function snapshotInputs(paths: Iterable<string>): Promise<BundleInputs> {
+  const recordedAtMs = Date.now();
   const unique = [...new Set(paths)];
   const states = await mapLimited(unique, readInput);
-  return { files: Object.fromEntries(unique.map((path, i) => [path, states[i]!])) };
+  return { files: Object.fromEntries(unique.map((path, i) => [path, states[i]!])), recordedAtMs };
 }
 
 async function readInput(path: string): Promise<InputFile | null> {
@@ -74,16 +86,18 @@ async function readInput(path: string): Promise<InputFile | null> {
 }
 
 /**
- * Whether every input is as recorded. With `trustStat`, a file whose size, mtime and ctime are
- * unchanged is taken as unchanged (what one process that hashed it itself may assume); otherwise, and
- * whenever they moved, its content is hashed again, so a touched but identical file still matches.
+ * Whether every input is as recorded. A file whose size, mtime and ctime are unchanged, and whose
+ * ctime was well before the record (RACY_MS), is taken as unchanged without reading it: nothing, npm
+ * included, can set a ctime back. Otherwise its content is hashed again, so a touched but identical
+ * file still matches. A warm start then stats the hundreds of files of a bundle instead of reading them.
  */
-export async function inputsUnchanged(inputs: BundleInputs, { trustStat }: { trustStat: boolean }): Promise<boolean> {
+export async function inputsUnchanged(inputs: BundleInputs): Promise<boolean> {
   const checks = await mapLimited(Object.entries(inputs.files), async ([path, recorded]) => {
     const info = await stat(path).catch(() => undefined);
     if (!recorded || !info) return !recorded && !info;
     if (info.size !== recorded.size) return false;
-    if (trustStat && info.mtimeMs === recorded.mtimeMs && info.ctimeMs === recorded.ctimeMs) return true;
+    const settled = inputs.recordedAtMs - recorded.ctimeMs > RACY_MS;
+    if (settled && info.mtimeMs === recorded.mtimeMs && info.ctimeMs === recorded.ctimeMs) return true;
     const content = await readFile(path).catch(() => undefined);
     return content !== undefined && sha256(content) === recorded.sha256;
   });
@@ -106,7 +120,7 @@ export class BundleDiskCache {
   /** The code stored under `key`, if its inputs are unchanged and it is intact. */
   async get(key: string): Promise<{ code: Buffer; inputs: BundleInputs } | undefined> {
     const entry = await readFile(this.#path(key, "json"), "utf8").then(parseEntry, () => undefined);
-    if (!entry || !(await inputsUnchanged(entry.inputs, { trustStat: false }))) return undefined;
+    if (!entry || !(await inputsUnchanged(entry.inputs))) return undefined;
     const code = await readFile(this.#path(key, "mjs")).catch(() => undefined);
     if (!code || sha256(code) !== entry.codeSha256) return undefined;
     return { code, inputs: entry.inputs };
@@ -138,7 +152,15 @@ function parseEntry(text: string): StoredEntry | undefined {
   try {
     const entry = JSON.parse(text) as Partial<StoredEntry> | null;
     const files = entry?.inputs?.files;
-    if (entry?.format !== ENTRY_FORMAT || typeof entry.codeSha256 !== "string" || typeof files !== "object" || files === null) return undefined;
+    if (
+      entry?.format !== ENTRY_FORMAT ||
+      typeof entry.codeSha256 !== "string" ||
+      typeof entry.inputs?.recordedAtMs !== "number" ||
+      typeof files !== "object" ||
+      files === null
+    ) {
+      return undefined;
+    }
     const wellFormed = Object.values(files).every(
       (f) => f === null || (typeof f?.size === "number" && typeof f.mtimeMs === "number" && typeof f.ctimeMs === "number" && typeof f.sha256 === "string"),
     );

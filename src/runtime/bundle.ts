@@ -240,7 +240,7 @@ export class StepBundler {
       throw new BundleError(`cannot bundle "${sourceFile}": the defining module's path is not absolute`);
     }
     const remembered = this.#memory.get(sourceFile);
-    if (remembered && (await inputsUnchanged(remembered.inputs, { trustStat: true }))) {
+    if (remembered && (await inputsUnchanged(remembered.inputs))) {
       return { sourceFile, code: remembered.code, origin: "memory" };
     }
 

@@ -12,7 +12,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { CONTAINER_GLOBALS } from "../../src/container/contract.js";
 import { BundleError } from "../../src/errors.js";
 import { moduleIdentity } from "../../src/dsl/module-path.js";
-import { defaultBundleCacheDir } from "../../src/runtime/bundle-cache.js";
+import { defaultBundleCacheDir, inputsUnchanged, snapshotInputs } from "../../src/runtime/bundle-cache.js";
 import { StepBundler, type StepBundle } from "../../src/runtime/bundle.js";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
@@ -172,6 +172,37 @@ describe("StepBundler", () => {
 
   it("refuses a relative module path", async () => {
     await expect(new StepBundler({ cacheDir }).bundle("steps.ts")).rejects.toThrow(/not absolute/);
+  });
+});
+
+describe("whether a bundle's inputs are unchanged", () => {
+  it("takes a long-settled file's unchanged stat for it, and sees any write since by its ctime", async () => {
+    const file = join(project, "helper.ts");
+    // A whole second, which utimes sets back exactly.
+    const then = Math.floor(Date.now() / 1000) - 3600;
+    await utimes(file, then, then);
+    const recorded = await snapshotInputs([file]);
+    // As a record made long after the file's last change: its stat then vouches for it.
+    const settled = { ...recorded, recordedAtMs: recorded.recordedAtMs + 60_000 };
+    expect(await inputsUnchanged(settled)).toBe(true);
+
+    // The same size, and the old mtime set back: only the ctime tells, and it cannot be set back.
+    await writeFile(file, helperSource(20));
+    await utimes(file, then, then);
+    const now = await stat(file);
+    expect([now.size, now.mtimeMs]).toEqual([recorded.files[file]!.size, recorded.files[file]!.mtimeMs]);
+    expect(await inputsUnchanged(settled)).toBe(false);
+  });
+
+  it("hashes a file changed within its record's moment again, and a touched identical file still matches", async () => {
+    const file = join(project, "helper.ts");
+    const recorded = await snapshotInputs([file]);
+    expect(await inputsUnchanged(recorded)).toBe(true);
+    // Rewritten at once with the same size: its stat may not have moved, its content has.
+    await writeFile(file, helperSource(20));
+    expect(await inputsUnchanged(recorded)).toBe(false);
+    await writeFile(file, helperSource(10));
+    expect(await inputsUnchanged(recorded)).toBe(true);
   });
 });
 

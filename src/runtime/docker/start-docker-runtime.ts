@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { Logger } from "../../logging/logger.js";
+import { volumeSupport } from "../output-volume.js";
 import { connectDocker } from "./docker-engine.js";
 import { DockerRuntime } from "./docker-runtime.js";
 import { ensureRuntimeImage, type RuntimeImage } from "./image.js";
@@ -29,8 +30,9 @@ export interface StartedDockerRuntime {
  */
 export async function startDockerRuntime(options: DockerRuntimeOptions): Promise<StartedDockerRuntime> {
   const docker = await connectDocker();
-  // Independent round trips to the engine: neither waits for the other.
-  const [orphans, image] = await Promise.all([sweepOrphans(docker), runtimeImageOnce(docker, options.baseImage, options.logger)]);
+  // Independent round trips to the engine: neither waits for the other. Whether steps' output volumes
+  // can be made (a probe that makes and mounts one) is learned meanwhile, not when the first step is.
+  const [orphans, image] = await Promise.all([sweepOrphans(docker), runtimeImageOnce(docker, options.baseImage, options.logger), volumeSupport()]);
   return { runtime: new DockerRuntime(docker, options.logger), image: image.tag, imageId: image.id, orphans };
 }
 
