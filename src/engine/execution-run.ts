@@ -91,6 +91,8 @@ export class ExecutionRun {
   readonly #schedule: StepSchedule;
   #failure: string | undefined;
   #writes: Promise<void> = Promise.resolve();
+  /** The latest state of each record whose write is queued and not begun, by record. */
+  readonly #pendingWrites = new Map<string, () => Promise<void>>();
   /** The first record that could not be written: from then on the store does not say what happened. */
   #writeFailure: unknown;
   /** Each step's end once the scheduler settled it; every one is settled by the time the run ends. */
@@ -464,7 +466,7 @@ export class ExecutionRun {
   #setStep(record: StepRecord): void {
     this.#steps.set(record.StepName, record);
     this.#record = { ...this.#record, LastModifiedTime: new Date().toISOString() };
-    this.#enqueueWrite(() => this.#services.records.writeStep(this.#record.PipelineName, this.#record.PipelineExecutionId, record));
+    this.#enqueueWrite(`step:${record.StepName}`, () => this.#services.records.writeStep(this.#record.PipelineName, this.#record.PipelineExecutionId, record));
     const change = this.#changes.step(record, new Date());
     if (change) this.events.emit(change);
   }
@@ -477,7 +479,7 @@ export class ExecutionRun {
       ...(failureReason !== undefined ? { FailureReason: failureReason } : {}),
     };
     const snapshot = this.#record;
-    this.#enqueueWrite(() => this.#services.records.writeExecution(snapshot));
+    this.#enqueueWrite("execution", () => this.#services.records.writeExecution(snapshot));
     if (!executionEnded(status)) this.#emitExecution();
   }
 
@@ -486,9 +488,21 @@ export class ExecutionRun {
     if (change) this.events.emit(change);
   }
 
-  /** Record writes happen in order, one at a time, so the store never goes back to an older state. */
-  #enqueueWrite(write: () => Promise<void>): void {
-    this.#writes = this.#writes.then(write).catch((error: unknown) => {
+  /**
+   * Record writes happen in order, one at a time, so the store never goes back to an older state. A
+   * record that changes again before its queued write has begun is written once, in its latest state:
+   * a step passes through several states within milliseconds, and each write is synced to disk.
+   */
+  #enqueueWrite(record: string, write: () => Promise<void>): void {
+    const queued = this.#pendingWrites.has(record);
+    this.#pendingWrites.set(record, write);
+    if (queued) return;
+    const latest = (): Promise<void> => {
+      const next = this.#pendingWrites.get(record)!;
+      this.#pendingWrites.delete(record);
+      return next();
+    };
+    this.#writes = this.#writes.then(latest).catch((error: unknown) => {
       this.#writeFailure ??= error;
       this.#services.logger.error({ event: "record.write-failed", err: error }, "could not write a record to the store");
     });
