@@ -18,6 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import PQueue from "p-queue";
+import type Docker from "dockerode";
 import { LocalPipelineSession, Pipeline, type DelayedReturn } from "stepbox";
 import { BENCH_CHANNEL, contract, link, trivial, twoHosts } from "./trivial-step.js";
 import { median, progress, targetLine, writeBenchmarkSection } from "./report.js";
@@ -45,15 +46,17 @@ const runtime = await session.runtime();
 // The baseline talks to the engine directly: a bare container, none of stepbox's steps around it.
 const docker = await connectDocker();
 
-async function bareLifecycle(): Promise<void> {
-  const container = await docker.createContainer({
+/** A bare container that runs `node -e 0` in the sandbox a step gets, on `network` (default: none). */
+function bareContainer(network = "none", hostname?: string): Promise<Docker.Container> {
+  return docker.createContainer({
     Image: runtime.image,
     Entrypoint: ["/usr/local/bin/node", "-e", "0"],
     // stepbox's labels, owned by this live process: other sessions' orphan sweeps leave it alone.
     Labels: managedLabels({ [LABEL.owner]: session.owner }),
     User: "1000:1000",
+    ...(hostname ? { Hostname: hostname } : {}),
     HostConfig: {
-      NetworkMode: "none",
+      NetworkMode: network,
       ReadonlyRootfs: true,
       Tmpfs: { "/tmp": "rw" },
       CapDrop: ["ALL"],
@@ -63,6 +66,10 @@ async function bareLifecycle(): Promise<void> {
       NanoCpus: Math.min(2, cpus().length) * 1e9,
     },
   });
+}
+
+async function bareLifecycle(): Promise<void> {
+  const container = await bareContainer();
   await container.start();
   await container.wait();
   await container.remove({ force: true }).catch((error: { statusCode?: number }) => {
@@ -84,27 +91,7 @@ async function bareTwoHosts(): Promise<void> {
     Labels: managedLabels({ [LABEL.owner]: session.owner }),
   });
   try {
-    const containers = await Promise.all(
-      ["algo-1", "algo-2"].map((host) =>
-        docker.createContainer({
-          Image: runtime.image,
-          Entrypoint: ["/usr/local/bin/node", "-e", "0"],
-          Labels: managedLabels({ [LABEL.owner]: session.owner }),
-          User: "1000:1000",
-          Hostname: host,
-          HostConfig: {
-            NetworkMode: network.id,
-            ReadonlyRootfs: true,
-            Tmpfs: { "/tmp": "rw" },
-            CapDrop: ["ALL"],
-            SecurityOpt: ["no-new-privileges"],
-            PidsLimit: 512,
-            Memory: 8 * 1024 ** 3,
-            NanoCpus: Math.min(2, cpus().length) * 1e9,
-          },
-        }),
-      ),
-    );
+    const containers = await Promise.all(["algo-1", "algo-2"].map((host) => bareContainer(network.id, host)));
     await Promise.all(containers.map((c) => c.start()));
     await Promise.all(containers.map((c) => c.wait()));
     await Promise.all(containers.map((c) => c.remove({ force: true })));
