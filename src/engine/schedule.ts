@@ -1,8 +1,8 @@
 /** What the scheduler needs of a graph: its steps by name and the edges between them. */
 export interface StepGraph {
   readonly steps: readonly { readonly name: string }[];
-  readonly upstream: ReadonlyMap<string, readonly string[]>;
-  readonly downstream: ReadonlyMap<string, readonly string[]>;
+  readonly upstream: { get(name: string): readonly string[] | undefined };
+  readonly downstream: { get(name: string): readonly string[] | undefined };
 }
 
 /** How a step ended, as the scheduler sees it. */

@@ -14,14 +14,22 @@ export interface PipelineGraph {
   /** Every step, in topological order (ties broken by discovery order, so it is deterministic). */
   readonly steps: readonly PipelineStep[];
   /** The names each step must wait for. */
-  readonly upstream: ReadonlyMap<string, readonly string[]>;
+  readonly upstream: StepLinks;
   /** The names that wait for each step. */
-  readonly downstream: ReadonlyMap<string, readonly string[]>;
+  readonly downstream: StepLinks;
   /** For each condition step, the steps of each branch. */
   readonly branches: ReadonlyMap<string, { readonly ifSteps: readonly string[]; readonly elseSteps: readonly string[] }>;
   step(name: string): PipelineStep | undefined;
   /** The name this pipeline gives a step it holds (or the step behind a DelayedReturn); undefined for any other. */
   nameOf(ref: PipelineStep | DelayedReturn): string | undefined;
+}
+
+/**
+ * Each step's upstream (or downstream) steps, by its name. Looked up through the graph's one index of
+ * names rather than held in a map of their own: a pipeline may have a million steps.
+ */
+export interface StepLinks {
+  get(name: string): readonly string[] | undefined;
 }
 
 /**
@@ -143,7 +151,7 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   const seenBy = new Int32Array(discovered.length).fill(-1);
   const upstreamIndices: number[][] = [];
   const downstreamNames: Array<string[] | undefined> = new Array(discovered.length);
-  const upstream = new Map<string, readonly string[]>();
+  const upstreamNames: Array<readonly string[]> = [];
   for (let s = 0; s < discovered.length; s++) {
     const unique: number[] = [];
     for (const u of edges[s]!) {
@@ -153,10 +161,8 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
       (downstreamNames[u] ??= []).push(nameAt[s]!);
     }
     upstreamIndices.push(unique);
-    upstream.set(nameAt[s]!, unique.length === 0 ? NONE : unique.map((u) => nameAt[u]!));
+    upstreamNames.push(unique.length === 0 ? NONE : unique.map((u) => nameAt[u]!));
   }
-  const downstream = new Map<string, readonly string[]>();
-  for (let s = 0; s < discovered.length; s++) downstream.set(nameAt[s]!, downstreamNames[s] ?? NONE);
 
   const order = topologicalOrder(upstreamIndices, nameAt);
   const placed = placeSteps(
@@ -166,8 +172,25 @@ export function compilePipeline(pipelineName: string, roots: readonly unknown[])
   const placedAt = discovered.map((s) => placed.get(s)!);
   return pipelineGraph(
     order.map((i) => placedAt[i]!),
-    { upstream, downstream, branches, names, step: stepByName(byName, placedAt) },
+    {
+      upstream: linksByName(byName, upstreamNames),
+      downstream: linksByName(byName, downstreamNames),
+      branches,
+      names,
+      step: stepByName(byName, placedAt),
+    },
   );
+}
+
+/** Each step's list by its name, through the discovery's numbers; made apart from compilePipeline for the reason below. */
+function linksByName(byName: ReadonlyMap<string, number>, lists: readonly (readonly string[] | undefined)[]): StepLinks {
+  return {
+    get: (name) => {
+      const at = byName.get(name);
+      // A step with none has no list of its own.
+      return at === undefined ? undefined : (lists[at] ?? NONE);
+    },
+  };
 }
 
 /** Looks a step up by its name through the discovery's numbers; made apart from compilePipeline for the reason below. */
