@@ -3,14 +3,16 @@
  * against bare dockerode create/start/wait/remove lifecycles of the same image, in the same run:
  * - one trivial step against one bare lifecycle,
  * - a 20-step chain (each step takes the previous one's output) against twenty bare lifecycles in sequence,
- * - 64 independent trivial steps at parallelism 2 against 64 bare lifecycles through p-queue(2),
- * - a trivial step on two hosts (a private network, two containers) against one bare lifecycle,
+ * - 64 independent trivial steps at parallelism 2 against 64 bare lifecycles through p-queue(2), and
+ *   at the CPU count the same way where that is not 2 (case wideAtCpus),
+ * - a trivial step on two hosts (a private network, two containers) against one bare lifecycle, with
+ *   two bare containers on a private network beside it (what the engine alone costs for that shape),
  * - a step that uses the training-job contract (config files, an input channel, model and output
  *   archives) against one bare lifecycle.
  * Both sides run `node` in a container with the same sandbox settings. Each round runs every case,
  * bare side and stepbox side back to back, so drift on a noisy machine hits both alike.
  *
- * Run: npx tsx bench/step-overhead.ts [--rounds N] [--long-rounds M] [--only one,chain,wide,twoHosts,contract]
+ * Run: npx tsx bench/step-overhead.ts [--rounds N] [--long-rounds M] [--only one,chain,wide,wideAtCpus,twoHosts,contract]
  * Progress goes to stderr; stdout gets one Markdown section (bench/run-all.ts puts it into BENCHMARKS.md).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -113,6 +115,25 @@ async function throughStepbox(outputs: ReadonlyArray<{ output: DelayedReturn; ex
   if (status !== "Succeeded") throw new Error(`execution ${execution.id} ended ${status}`);
 }
 
+/** 64 independent trivial steps at `parallelism`, against 64 bare lifecycles through p-queue(parallelism). */
+function wideCase(parallelism: number): Case {
+  return {
+    what: `${WIDE} independent trivial steps at parallelism ${parallelism}`,
+    baseline: `${WIDE} bare lifecycles through p-queue(${parallelism})`,
+    target: 1.0,
+    long: true,
+    bare: async () => {
+      const queue = new PQueue({ concurrency: parallelism });
+      await Promise.all(Array.from({ length: WIDE }, () => queue.add(bareLifecycle)));
+    },
+    stepbox: (i) =>
+      throughStepbox(
+        Array.from({ length: WIDE }, (_, k) => ({ output: trivial(i * WIDE + k), expected: i * WIDE + k })),
+        parallelism,
+      ),
+  };
+}
+
 interface Case {
   readonly what: string;
   readonly baseline: string;
@@ -147,21 +168,10 @@ const cases: Record<string, Case> = {
       return throughStepbox([{ output, expected: i + CHAIN }]);
     },
   },
-  wide: {
-    what: `${WIDE} independent trivial steps at parallelism ${WIDE_PARALLELISM}`,
-    baseline: `${WIDE} bare lifecycles through p-queue(${WIDE_PARALLELISM})`,
-    target: 1.0,
-    long: true,
-    bare: async () => {
-      const queue = new PQueue({ concurrency: WIDE_PARALLELISM });
-      await Promise.all(Array.from({ length: WIDE }, () => queue.add(bareLifecycle)));
-    },
-    stepbox: (i) =>
-      throughStepbox(
-        Array.from({ length: WIDE }, (_, k) => ({ output: trivial(i * WIDE + k), expected: i * WIDE + k })),
-        WIDE_PARALLELISM,
-      ),
-  },
+  // At parallelism 2, and at the CPU count where that differs (on a 2-core machine they are one case).
+  ...Object.fromEntries(
+    [...new Set([WIDE_PARALLELISM, cpus().length])].map((parallelism) => [parallelism === WIDE_PARALLELISM ? "wide" : "wideAtCpus", wideCase(parallelism)]),
+  ),
   twoHosts: {
     what: "a trivial step on two hosts (private network, 2 containers)",
     baseline: "one bare create/start/wait/remove",

@@ -124,8 +124,11 @@ async function cloudJob(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** How often the start marker is looked for besides the folder's change events, which a file system may not give. */
-const START_POLL_MS = 100;
+/**
+ * How often the start marker is looked for besides the folder's change events, which a file system
+ * may not pass on (a host folder shared into a VM, as Docker Desktop's are): one cheap check each time.
+ */
+const START_POLL_MS = 25;
 
 /**
  * Waits for the engine's start marker when the engine started this container ahead of its step (see
